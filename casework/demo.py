@@ -1,0 +1,354 @@
+"""The demo school: about 400 pupils and a real Kent calendar, marked to today.
+
+The register is generated as CSV files, exactly as an MIS would export them, and
+loaded through the real importers, so the demo also shows the import formats. The
+spread is believable: most pupils above 95 %, some persistent and a few severe
+absentees, lates, term-time holidays, illness runs, a Traveller family, a Friday
+pattern, stale ``N`` codes in the last week, and pupils with every flag.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from casework import importer
+from casework.clock import Clock
+from casework.db import session_scope
+from casework.models import ROLE_LABELS, Role, User
+from casework.register import Amender, load_calendar
+from casework.schools import add_school
+from casework.upn import make_upn
+
+DEMO_URN = "999001"
+DEMO_NAME = "Oakfield Primary School (demo)"
+DEMO_PASSWORD = "casework-demo"
+DEMO_USERS = [
+    ("officer", "Dana Whitfield", "Attendance officer", Role.ATTENDANCE_OFFICER),
+    ("wellbeing", "Priya Natarajan", "Wellbeing lead", Role.WELLBEING_LEAD),
+    ("dsl", "Marcus Hale", "Designated safeguarding lead", Role.DSL),
+    ("deputydsl", "Aisha Rahman", "Deputy DSL", Role.DEPUTY_DSL),
+    ("head", "Helen Carter", "Headteacher", Role.HEADTEACHER),
+    ("deputyhead", "Tom Okafor", "Deputy headteacher", Role.DEPUTY_HEAD),
+    ("teacher", "Grace Liu", "Class teacher, Year 4", Role.TEACHER),
+    ("governor", "Robert Ellis", "Chair of governors", Role.GOVERNOR),
+    ("admin", "Sam Porter", "School business manager", Role.ADMIN),
+]
+
+FORENAMES = (
+    "Oliver Amelia George Isla Harry Ava Noah Mia Jack Ivy Leo Freya Arthur Lily Muhammad Florence Oscar "
+    "Evie Charlie Grace Theo Sophia Jacob Willow Alfie Rosie Finley Poppy Archie Ella Henry Daisy Thomas Sienna "
+    "Joshua Aria Isaac Phoebe Max Alice Riley Ruby Ethan Emily Logan Millie Mason Harper Lucas Chloe Zain Amara "
+    "Kai Nia Reuben Maya Dylan Zara Ibrahim Layla Tomasz Zofia Aleksander Hana"
+).split()
+SURNAMES = (
+    "Smith Jones Taylor Brown Williams Wilson Johnson Davies Patel Robinson Wright Thompson Evans Walker White "
+    "Roberts Green Hall Thomas Clarke Jackson Wood Harris Edwards Turner Martin Cooper Hill Ward Hughes Moore "
+    "Clark King Harrison Lewis Baker Lee Allen Morris Khan Scott Watson Davis Parker James Bennett Young "
+    "Phillips Richardson Mitchell Bailey Carter Cook Singh Shaw Bell Collins Morgan Kelly Begum Miller Cox "
+    "Marshall Simpson Ahmed Nowak Kowalski Okoye Mensah"
+).split()
+STREETS = ("Mill Lane", "Church Road", "Station Road", "Orchard Close", "Hop Garden Way", "Weald View",
+           "Maidstone Road", "High Street", "Bell Lane", "Chestnut Avenue", "Kings Road", "Forge Close")
+
+
+@dataclass
+class DemoReport:
+    db_url: str
+    as_of: dt.date
+    files: dict[str, Path]
+    imports: list[importer.ImportResult]
+    pupils: int
+    marks: int
+    profiles: dict[str, int]
+    summary: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "school": {"urn": DEMO_URN, "name": DEMO_NAME},
+            "database": self.db_url,
+            "as_of": self.as_of.isoformat(),
+            "pupils": self.pupils,
+            "marks": self.marks,
+            "profiles": self.profiles,
+            "files": {k: str(v) for k, v in self.files.items()},
+            "users": [{"username": u, "name": n, "role": r.value, "password": DEMO_PASSWORD} for u, n, _, r in DEMO_USERS],
+            "groups": self.summary,
+            **self.extra,
+        }
+
+    def print(self, console: Console) -> None:
+        console.print(f"[bold]{DEMO_NAME}[/] (URN {DEMO_URN}) built in {self.db_url}, as of {self.as_of:%A %d %B %Y}.")
+        console.print(f"{self.pupils} pupils, {self.marks:,} register marks on a real Kent calendar (2025-26 and 2026-27).")
+        console.print("Pupil profiles: " + ", ".join(f"{v} {k}" for k, v in self.profiles.items()))
+        console.print(f"MIS-style CSV files it imported are in {self.files['pupils'].parent}/")
+        if self.summary:
+            t = Table("Group", "Pupils", "Attendance %", "PA", "SA", title="This school year so far")
+            for g in self.summary:
+                t.add_row(g["group"], str(g["pupils"]), f"{g['attendance_pct']:.1f}" if g["attendance_pct"] is not None else "—",
+                          str(g["persistent_absentees"]), str(g["severe_absentees"]))
+            console.print(t)
+        for line in self.extra.get("next_steps", []):
+            console.print(line)
+        t = Table("Username", "Name", "Role", title=f"Demo users (password: {DEMO_PASSWORD})")
+        for u, n, _, r in DEMO_USERS:
+            t.add_row(u, n, ROLE_LABELS[r])
+        console.print(t)
+        db = "" if self.db_url == "sqlite:///casework-demo.db" else f" --db {self.db_url}"
+        console.print("Look at it:")
+        console.print(f"  casework stats --school {DEMO_URN} --summary{db}")
+        console.print(f"  casework stats --school {DEMO_URN} --year-group 4{db}")
+
+
+def _calendar_csv() -> str:
+    return resources.files("casework.data").joinpath("demo-calendar.csv").read_text()
+
+
+def build_demo(engine: Engine, *, clock: Clock, pupils: int = 400, seed: int = 2026,
+               db_url: str = "", out_dir: Path | None = None) -> DemoReport:
+    rng = random.Random(seed)
+    out_dir = out_dir or Path("casework-demo")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {k: out_dir / f"{k}.csv" for k in ("calendar", "pupils", "contacts", "marks")}
+    files["calendar"].write_text(_calendar_csv())
+    today = clock.today()
+
+    with session_scope(engine) as s:
+        school = add_school(s, urn=DEMO_URN, name=DEMO_NAME, local_authority="Kent", workflow="staplehurst")
+        school.address = "Oakfield Lane\nStaplehurst\nKent TN12 0ZZ"
+        school.phone = "01580 000000"
+        school.email = "office@oakfield.example.sch.uk"
+        school.headteacher_name = "Mrs H. Carter"
+        from casework.schools import apply_workflow_settings
+
+        apply_workflow_settings(school)
+        hasher = PasswordHasher()
+        hashed = hasher.hash(DEMO_PASSWORD)
+        for username, name, position, role in DEMO_USERS:
+            s.add(User(school_id=school.id, username=username, name=name, position=position, role=role.value,
+                       email=f"{username}@oakfield.example.sch.uk", password_hash=hashed))
+        results = [importer.import_calendar(s, school, files["calendar"], clock=clock, by="demo")]
+        calendar = load_calendar(s, school.id)
+
+    roster, profiles = _pupils(rng, pupils)
+    _write_pupils(files["pupils"], roster)
+    _write_contacts(files["contacts"], roster, rng)
+    end = min(today, calendar.last_day)
+    if calendar.is_school_day(today) and clock.now().time() < school.pm_close:
+        end = calendar.previous_school_day(today) if today > calendar.first_day else today
+    marks = _write_marks(files["marks"], roster, calendar, calendar.first_day, end, today, rng)
+
+    with session_scope(engine) as s:
+        from casework.register import get_school
+
+        school = get_school(s, DEMO_URN)
+        results.append(importer.import_pupils(s, school, files["pupils"], clock=clock, by="demo"))
+        results.append(importer.import_contacts(s, school, files["contacts"], clock=clock, by="demo"))
+        results.append(importer.import_marks(s, school, files["marks"], clock=clock, by=Amender("Demo", "Generated data")))
+
+    from casework import stats as st
+    from casework.calendar import school_year_start
+
+    with session_scope(engine) as s:
+        rows = st.pupil_figures(s, school.id, school_year_start(today), today)
+        groups = [g.as_dict() for g in st.breakdown(rows, st.pupil_flags(s, school.id))[:8]]
+    counts: dict[str, int] = {}
+    for p in profiles:
+        counts[p] = counts.get(p, 0) + 1
+    return DemoReport(db_url, today, files, results, len(roster), marks, counts, groups)
+
+
+# -- generation ---------------------------------------------------------------
+
+
+@dataclass
+class DemoPupil:
+    upn: str
+    forename: str
+    surname: str
+    dob: dt.date
+    year_group: int
+    flags: dict[str, bool]
+    rag: str | None
+    profile: str
+    family: int
+
+
+def _pupils(rng: random.Random, n: int) -> tuple[list[DemoPupil], list[str]]:
+    roster: list[DemoPupil] = []
+    profiles: list[str] = []
+    serial = 0
+    for i in range(n):
+        yg = i % 7  # Reception (0) to Year 6
+        # Age on 31 August 2026 (the start of 2026-27): Reception are 4.
+        birth_year = 2022 - yg
+        dob = dt.date(birth_year - (1 if rng.random() < 0.66 else 0), 1, 1) + dt.timedelta(days=rng.randrange(365))
+        dob = max(min(dob, dt.date(birth_year, 8, 31)), dt.date(birth_year - 1, 9, 1))
+        serial += 1
+        upn = make_upn(886, 2999, 2022 - yg, serial)
+        roll = rng.random()
+        profile = (
+            "severe" if roll < 0.015 else
+            "persistent" if roll < 0.12 else
+            "friday pattern" if roll < 0.13 else
+            "long illness" if roll < 0.15 else
+            "term-time holiday" if roll < 0.21 else
+            "often late" if roll < 0.26 else
+            "good"
+        )
+        flags = {
+            "fsm": rng.random() < (0.5 if profile in ("severe", "persistent") else 0.2),
+            "pupil_premium": False,
+            "send": rng.random() < 0.15,
+            "ehc_plan": rng.random() < 0.03,
+            "eal": rng.random() < 0.15,
+            "social_worker": rng.random() < (0.2 if profile == "severe" else 0.03),
+            "child_in_need": False,
+            "child_protection_plan": False,
+            "looked_after": rng.random() < 0.01,
+            "young_carer": rng.random() < 0.02,
+            "traveller": False,
+        }
+        flags["pupil_premium"] = flags["fsm"] or flags["looked_after"] or rng.random() < 0.04
+        if flags["ehc_plan"]:
+            flags["send"] = True
+        if flags["social_worker"]:
+            flags["child_in_need"] = rng.random() < 0.6
+            flags["child_protection_plan"] = not flags["child_in_need"]
+        rag = "red" if flags["child_protection_plan"] else "amber" if (flags["social_worker"] or flags["looked_after"]) else None
+        roster.append(DemoPupil(upn, rng.choice(FORENAMES), rng.choice(SURNAMES), dob, yg, flags, rag, profile, i))
+        profiles.append(profile)
+    # A Traveller family: three siblings who travel for the parents' work in the summer.
+    for idx, yg in zip((3, 10, 17), (3, 3, 3)):
+        p = roster[idx]
+        p.surname = "Loveridge"
+        p.flags["traveller"] = True
+        p.profile = "traveller"
+        p.family = -1
+        profiles[idx] = "traveller"
+    return roster, profiles
+
+
+def _write_pupils(path: Path, roster: list[DemoPupil]) -> None:
+    from casework.models import PUPIL_FLAGS
+
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["upn", "forename", "surname", "date_of_birth", "year_group", *PUPIL_FLAGS, "vulnerability_rag"])
+        for p in roster:
+            w.writerow([p.upn, p.forename, p.surname, p.dob.isoformat(), "R" if p.year_group == 0 else p.year_group,
+                        *("Y" if p.flags[k] else "N" for k in PUPIL_FLAGS), p.rag or ""])
+
+
+def _write_contacts(path: Path, roster: list[DemoPupil], rng: random.Random) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["upn", "name", "relationship", "parental_responsibility", "lives_with_pupil", "phone_mobile",
+                    "phone_home", "email", "address", "postcode", "call_priority"])
+        for p in roster:
+            house = rng.randrange(1, 120)
+            street = rng.choice(STREETS)
+            postcode = f"TN12 {rng.randrange(1, 9)}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
+            address = f"{house} {street}, Staplehurst, Kent"
+            first = rng.choice(["Sarah", "Emma", "Laura", "Claire", "Jo", "Kirsty", "Agnieszka", "Fatima", "Nicola"])
+            w.writerow([p.upn, f"{first} {p.surname}", "Mother", "Y", "Y", f"07700 9{rng.randrange(10000, 99999)}",
+                        "", f"{first.lower()}.{p.surname.lower()}@example.com", address, postcode, 1])
+            if rng.random() < 0.8:
+                second = rng.choice(["James", "Daniel", "Mark", "Chris", "Lee", "Piotr", "Imran", "Kwame"])
+                lives = rng.random() < 0.8
+                w.writerow([p.upn, f"{second} {p.surname}", "Father", "Y", "Y" if lives else "N",
+                            f"07700 9{rng.randrange(10000, 99999)}", "", "",
+                            address if lives else f"{rng.randrange(1, 80)} {rng.choice(STREETS)}, Marden, Kent",
+                            postcode if lives else "TN12 9ZZ", 2])
+            if rng.random() < 0.5:
+                w.writerow([p.upn, f"{rng.choice(['Pat', 'Jean', 'Val', 'Brian'])} {rng.choice(SURNAMES)}", "Grandparent",
+                            "N", "N", f"07700 9{rng.randrange(10000, 99999)}", "", "", "", "", 3])
+
+
+def _write_marks(path: Path, roster: list[DemoPupil], calendar, start: dt.date, end: dt.date,
+                 today: dt.date, rng: random.Random) -> int:
+    days = calendar.school_days(start, end)
+    n = 0
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["upn", "date", "session", "code", "minutes_late"])
+        for p in roster:
+            codes = _pupil_year(p, days, calendar, today, rng)
+            for (day, sess), (code, minutes) in codes.items():
+                w.writerow([p.upn, day.isoformat(), sess, code, "" if minutes is None else minutes])
+                n += 1
+    return n
+
+
+def _pupil_year(p: DemoPupil, days: list[dt.date], calendar, today: dt.date, rng: random.Random):
+    marks: dict[tuple[dt.date, str], tuple[str, int | None]] = {}
+    prof = p.profile
+    absence_rate = {"good": 0.012, "often late": 0.02, "term-time holiday": 0.015, "long illness": 0.02,
+                    "friday pattern": 0.03, "persistent": 0.09, "severe": 0.45, "traveller": 0.02}[prof]
+    late_rate = {"often late": 0.12, "persistent": 0.05, "severe": 0.05}.get(prof, 0.01)
+    i = 0
+    holiday_starts = set()
+    if prof in ("term-time holiday", "persistent") or rng.random() < 0.03:
+        # One week of term-time holiday not agreed by the school.
+        holiday_starts.add(rng.randrange(len(days)))
+    illness_start = rng.randrange(len(days)) if prof == "long illness" else None
+    while i < len(days):
+        day = days[i]
+        sessions = calendar.sessions_on(day)
+        if i in holiday_starts:
+            for d in days[i : i + 5]:
+                for s in calendar.sessions_on(d):
+                    marks[(d, s)] = ("G", None)
+            i += 5
+            continue
+        if illness_start is not None and i == illness_start:
+            for d in days[i : i + 16]:
+                for s in calendar.sessions_on(d):
+                    marks[(d, s)] = ("I", None)
+            i += 16
+            continue
+        if p.profile == "traveller" and dt.date(day.year, 5, 1) <= day <= dt.date(day.year, 7, 31):
+            for s in sessions:
+                marks[(day, s)] = ("T", None)
+            i += 1
+            continue
+        absent_today = rng.random() < absence_rate or (prof == "friday pattern" and day.weekday() == 4 and rng.random() < 0.7)
+        if absent_today:
+            run = 1 if prof in ("friday pattern",) else rng.choice((1, 1, 1, 2, 2, 3))
+            code = rng.choices(("I", "I", "I", "M", "O", "N"), k=1)[0] if prof not in ("persistent", "severe") \
+                else rng.choices(("I", "O", "O", "U", "G"), k=1)[0]
+            for d in days[i : i + run]:
+                for s in calendar.sessions_on(d):
+                    c = code
+                    if c == "N" and (today - d).days > 10:
+                        c = "O"  # the office resolved old N codes; only recent ones stay open
+                    if c == "M" and s == "PM":
+                        c = "/" if False else "\\"
+                    marks[(d, s)] = (c, None)
+            i += run
+            continue
+        for s in sessions:
+            if s == "AM" and rng.random() < late_rate:
+                if rng.random() < 0.75:
+                    marks[(day, s)] = ("L", rng.randrange(2, 29))
+                else:
+                    marks[(day, s)] = ("U", rng.randrange(31, 75))
+            else:
+                marks[(day, s)] = ("/" if s == "AM" else "\\", None)
+        i += 1
+    # A few fresh N codes in the last school week that the office has not yet chased.
+    if rng.random() < 0.04 and days:
+        d = days[-1 - rng.randrange(min(4, len(days)))]
+        for s in calendar.sessions_on(d):
+            marks[(d, s)] = ("N", None)
+    return dict(sorted(marks.items()))
