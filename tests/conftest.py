@@ -1,0 +1,227 @@
+"""Shared fixtures: a fresh database, a stopped clock, schools on real calendars,
+pupils with valid UPNs, marks in bulk, and a throwaway PostgreSQL server.
+
+Keep this file general: fixtures that only one test file needs belong in that file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+from sqlmodel import Session
+
+from casework.clock import LONDON, FixedClock
+from casework.db import make_engine
+
+DATA = Path(__file__).parent / "data"
+GREAT_CHART_CSV = DATA / "kent-great-chart-2025-26.csv"  # a real Kent primary, 2025-26: 190 days
+DEMO_CALENDAR_CSV = Path(__file__).parent.parent / "casework" / "data" / "demo-calendar.csv"  # 2025-26, 2026-27
+CALENDARS = {"great-chart": GREAT_CHART_CSV, "demo": DEMO_CALENDAR_CSV}
+
+
+# -- database and clock --------------------------------------------------------
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'casework.db'}"
+
+
+@pytest.fixture
+def engine(db_url):
+    """A fresh SQLite file database brought to the newest schema by the Alembic migrations."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    """A session on ``engine``; tests commit when they mean to."""
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """Stopped at the end of the 2025-26 school year (after every mark the tests take)."""
+    return FixedClock(dt.datetime(2026, 7, 22, 18, 0, tzinfo=LONDON))
+
+
+# -- factories -----------------------------------------------------------------
+
+
+@pytest.fixture
+def make_school(clock):
+    """``make_school(session, calendar="great-chart"|"demo"|Path|None, urn=..., name=...)``.
+
+    The calendar is loaded through the real calendar importer.
+    """
+    from casework.importer import import_calendar
+    from casework.schools import add_school
+
+    counter = iter(range(100001, 199999))
+
+    def factory(session: Session, calendar: str | Path | None = "great-chart", *, urn: str | None = None,
+                name: str = "Great Chart Primary School", workflow: str = "national"):
+        school = add_school(session, urn=urn or str(next(counter)), name=name, local_authority="Kent",
+                            workflow=workflow)
+        if calendar is not None:
+            path = CALENDARS.get(calendar, calendar) if isinstance(calendar, str) else calendar
+            import_calendar(session, school, Path(path), clock=clock, by="test")
+        session.flush()
+        return school
+
+    return factory
+
+
+@pytest.fixture
+def make_pupils():
+    """``make_pupils(session, school, n, year_group=4, **flags)``: ``n`` pupils with valid UPNs."""
+    from casework.models import Pupil
+    from casework.upn import make_upn
+
+    serial = iter(range(1, 1_000_000))
+
+    def factory(session: Session, school, n: int = 1, *, year_group: int = 4, surname: str = "Pupil", **flags):
+        pupils = []
+        for _ in range(n):
+            k = next(serial)
+            p = Pupil(
+                school_id=school.id,
+                upn=make_upn(886, 2999, 2020, k % 1000) if k < 1000 else make_upn(886, 3000 + k // 1000, 2020, k % 1000),
+                forename=f"Child{k}",
+                surname=surname,
+                date_of_birth=dt.date(2016, 1, 1),
+                year_group=year_group,
+                **flags,
+            )
+            session.add(p)
+            pupils.append(p)
+        session.flush()
+        return pupils
+
+    return factory
+
+
+@pytest.fixture
+def add_marks(clock):
+    """``add_marks(session, pupil, [(date, session, code[, minutes_late]), ...])`` in one bulk insert."""
+    from casework.models import Mark
+
+    def factory(session: Session, pupil, marks: Iterable[tuple], *, recorded_by: str = "test") -> int:
+        rows = []
+        for m in marks:
+            day, sess, code, *rest = m
+            rows.append(dict(school_id=pupil.school_id, pupil_id=pupil.id, date=day, session=sess, code=code,
+                             minutes_late=rest[0] if rest else None, recorded_by=recorded_by,
+                             recorded_at=clock.now()))
+        if rows:
+            session.connection().execute(insert(Mark.__table__), rows)
+        return len(rows)
+
+    return factory
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    """``write_csv(name, header, rows)`` writes a CSV in tmp_path and returns its path.
+
+    ``header`` may be a string (written as is); rows may be lists or raw strings.
+    """
+
+    def factory(name: str, header, rows: Iterable) -> Path:
+        path = tmp_path / name
+        with path.open("w", newline="") as f:
+            if isinstance(header, str):
+                f.write(header + "\n")
+            else:
+                csv.writer(f).writerow(header)
+            for row in rows:
+                if isinstance(row, str):
+                    f.write(row + "\n")
+                else:
+                    csv.writer(f).writerow(row)
+        return path
+
+    return factory
+
+
+# -- PostgreSQL ----------------------------------------------------------------
+
+PG_BIN = Path(os.environ.get("CASEWORK_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL 15 cluster for the test session; yields a URL to an empty database.
+
+    Skipped when PostgreSQL is not installed, unless CASEWORK_REQUIRE_POSTGRES=1 (CI), which fails instead.
+    """
+    initdb = PG_BIN / "initdb"
+    if not initdb.exists():
+        message = f"PostgreSQL is not installed ({initdb} is missing)"
+        if os.environ.get("CASEWORK_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " and CASEWORK_REQUIRE_POSTGRES=1")
+        pytest.skip(message)
+
+    as_root = os.geteuid() == 0
+    base = Path(tempfile.mkdtemp(prefix="casework-pg-"))
+    datadir, sockdir = base / "data", base / "sock"
+    sockdir.mkdir()
+    if as_root:
+        # initdb refuses to run as root: the cluster belongs to the postgres user.
+        shutil.chown(base, "postgres", "postgres")
+        shutil.chown(sockdir, "postgres", "postgres")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = ["runuser", "-u", "postgres", "--", *args] if as_root else list(args)
+        return subprocess.run(cmd, capture_output=True, text=True, check=True)
+
+    port = _free_port()
+    try:
+        run(str(initdb), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
+        run(str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-l", str(base / "server.log"), "-w", "-t", "60",
+            "-o", f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+    except subprocess.CalledProcessError as exc:
+        log = (base / "server.log").read_text() if (base / "server.log").exists() else ""
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"could not start PostgreSQL: {exc.stderr}\n{log}")
+    try:
+        run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "casework")
+        yield f"postgresql://postgres@127.0.0.1:{port}/casework"
+    finally:
+        subprocess.run(
+            (["runuser", "-u", "postgres", "--"] if as_root else [])
+            + [str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_engine(postgres_url):
+    """An engine on the throwaway PostgreSQL database, emptied after each test."""
+    from sqlalchemy import text
+
+    eng = make_engine(postgres_url)
+    yield eng
+    with eng.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    eng.dispose()
