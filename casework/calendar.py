@@ -89,6 +89,7 @@ class SchoolCalendar:
             d: tuple(s for s in SESSIONS if s in ss) for d, ss in open_sessions.items() if ss
         }
         self._days: list[dt.date] = sorted(self._sessions)
+        self._term_span = (min(e.start for e in terms), max(e.end for e in terms)) if terms else None
 
     # -- days and sessions -------------------------------------------------
     @property
@@ -101,7 +102,7 @@ class SchoolCalendar:
 
     def covers(self, day: dt.date) -> bool:
         """Whether ``day`` lies within the span of the calendar's term dates."""
-        return bool(self._days) and self._days[0] <= day <= self._days[-1]
+        return self._term_span is not None and self._term_span[0] <= day <= self._term_span[1]
 
     def is_school_day(self, day: dt.date) -> bool:
         return day in self._sessions

@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -89,6 +90,9 @@ TRUE = {"y", "yes", "true", "1", "t"}
 FALSE = {"n", "no", "false", "0", "f", ""}
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def parse_date(text: str) -> dt.date:
     """ISO dates (2025-09-03) or the UK form MIS exports use (03/09/2025)."""
     text = text.strip()
@@ -98,8 +102,8 @@ def parse_date(text: str) -> dt.date:
             if len(y) != 4:
                 raise ValueError
             return dt.date(int(y), int(m), int(d))
-        if len(text) != 10:
-            raise ValueError
+        if not _ISO_DATE.fullmatch(text):
+            raise ValueError  # fromisoformat would also take week dates such as 2025-W36-3
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"malformed date {text!r} (use YYYY-MM-DD or DD/MM/YYYY)") from None
@@ -167,13 +171,16 @@ class _Reader:
             raise ImportRejected(self.problems)
         self.index = {h: i for i, h in enumerate(self.header)}
         self.rows: list[tuple[int, list[str]]] = []
-        for n, row in enumerate(reader, start=2):
+        # A record's line is where it starts: a quoted field (an address) may span lines.
+        start = reader.line_num + 1
+        for row in reader:
+            line, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(self.header):
-                self.problem(n, "", f"has {len(row)} fields, the header has {len(self.header)}")
+                self.problem(line, "", f"has {len(row)} fields, the header has {len(self.header)}")
                 continue
-            self.rows.append((n, row))
+            self.rows.append((line, row))
 
     def get(self, row: list[str], column: str) -> str:
         i = self.index.get(column)
@@ -187,7 +194,7 @@ class _Reader:
 
     def check(self) -> None:
         if self.problems:
-            raise ImportRejected(self.problems)
+            raise ImportRejected(sorted(self.problems, key=lambda p: p.line))
 
 
 def _progress(total: int, description: str):

@@ -257,3 +257,10 @@ def test_calendar_loaded_through_the_database_matches(session, make_school):
     cal = load_calendar(session, school.id)
     assert len(cal.school_days(D(2025, 9, 1), D(2026, 8, 31))) == 190
     assert not cal.is_school_day(D(2026, 5, 4))
+
+
+def test_covers_is_the_span_of_the_term_dates(gc):
+    assert gc.covers(D(2025, 9, 1))       # an INSET day, but inside the term dates
+    assert gc.covers(D(2026, 7, 21))
+    assert not gc.covers(D(2025, 8, 31))
+    assert not gc.covers(D(2026, 7, 22))
