@@ -1,6 +1,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
+import casework.casemodels  # noqa: F401
 import casework.models  # noqa: F401  (registers the tables)
 from casework.dbtypes import UTCDateTime  # noqa: F401
 

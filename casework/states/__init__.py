@@ -1,0 +1,1 @@
+"""Case state machines, built with ``transitions`` from each school's workflow file."""

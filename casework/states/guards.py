@@ -1,0 +1,244 @@
+"""Named guards a workflow's moves may require. Each encodes law or policy, and when
+it fails it says why in words a headteacher understands.
+
+A workflow names guards by id (``guards: [penalty_threshold_met, support_offered]``);
+``name:argument`` passes an argument (``timer_lapsed:traveller_return``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session, select
+
+from casework.casemodels import Case, CaseMove, PenaltyNotice, Timer
+from casework.models import Contact, Pupil, School
+
+if TYPE_CHECKING:
+    from casework.calendar import SchoolCalendar
+    from casework.workflow import Workflow
+
+
+@dataclass
+class GuardContext:
+    session: Session
+    case: Case
+    pupil: Pupil
+    school: School
+    workflow: "Workflow"
+    calendar: "SchoolCalendar"
+    now: dt.datetime
+    event: str
+    params: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict)
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.date()
+
+    def history(self) -> list[CaseMove]:
+        if "history" not in self._cache:
+            self._cache["history"] = list(
+                self.session.exec(select(CaseMove).where(CaseMove.case_id == self.case.id).order_by(CaseMove.at, CaseMove.id))
+            )
+        return self._cache["history"]
+
+    def parents(self) -> list[Contact]:
+        """The parents a notice is for: named in the move, else everyone with parental responsibility."""
+        contacts = list(self.session.exec(select(Contact).where(Contact.pupil_id == self.pupil.id).order_by(Contact.call_priority)))
+        named = self.params.get("parents")
+        if named:
+            wanted = {n.strip().lower() for n in named}
+            return [c for c in contacts if c.name.lower() in wanted]
+        return [c for c in contacts if c.parental_responsibility]
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    ok: bool
+    reason: str
+    evidence: dict = field(default_factory=dict)
+
+
+Guard = Callable[[GuardContext, str | None], GuardResult]
+GUARDS: dict[str, Guard] = {}
+
+
+def guard(name: str):
+    def register(fn: Guard) -> Guard:
+        GUARDS[name] = fn
+        return fn
+
+    return register
+
+
+def run_guard(spec: str, ctx: GuardContext) -> GuardResult:
+    name, _, arg = spec.partition(":")
+    return GUARDS[name](ctx, arg or None)
+
+
+# -- the guards ---------------------------------------------------------------
+
+
+@guard("penalty_threshold_met")
+def penalty_threshold_met(ctx: GuardContext, _arg: str | None) -> GuardResult:
+    """National framework: 10 unauthorised sessions within a rolling 10 school weeks."""
+    from casework.evidence import pupil_finding
+
+    t = ctx.workflow.model.thresholds
+    finding = pupil_finding(ctx.session, ctx.school, ctx.workflow, ctx.calendar, ctx.pupil, "penalty_threshold", ctx.today)
+    if finding is not None:
+        return GuardResult(True, finding.summary, {"penalty_threshold": finding.as_dict()})
+    return GuardResult(
+        False,
+        f"the national threshold is not met: {ctx.pupil.forename} has not had {t.penalty_sessions} sessions of "
+        f"unauthorised absence within {t.penalty_school_weeks} school weeks up to {ctx.today:%d %B %Y}",
+    )
+
+
+@guard("support_offered")
+def support_offered(ctx: GuardContext, _arg: str | None) -> GuardResult:
+    """A notice needs support to have been offered first, except for leave taken after a
+    refused request, where support would not have been appropriate (national framework)."""
+    ct = ctx.workflow.case_type(ctx.case.case_type)
+    visited = [m for m in ctx.history() if m.to_state in ct.support_states]
+    if visited:
+        first = visited[0]
+        return GuardResult(True, f"support was offered: {ct.states[first.to_state].label} on {first.at:%d %B %Y}")
+    from casework.evidence import pupil_finding
+
+    leave = pupil_finding(ctx.session, ctx.school, ctx.workflow, ctx.calendar, ctx.pupil, "leave_refused_taken", ctx.today)
+    if leave is not None:
+        return GuardResult(True, f"leave was taken after it was refused, so support was not needed first: {leave.summary}")
+    labels = " or ".join(ct.states[s].label.lower() for s in ct.support_states) or "a support meeting"
+    return GuardResult(
+        False,
+        f"no support has been offered yet: the case has not been through {labels}. A notice can only follow "
+        "support that was not engaged with or did not work (unless leave was taken after a refusal)",
+    )
+
+
+def _notices_within(ctx: GuardContext, contact: Contact) -> list[PenaltyNotice]:
+    years = ctx.workflow.model.penalties.within_years
+    since = ctx.today.replace(year=ctx.today.year - years) if not (ctx.today.month == 2 and ctx.today.day == 29) else dt.date(ctx.today.year - years, 2, 28)
+    return list(
+        ctx.session.exec(
+            select(PenaltyNotice).where(
+                PenaltyNotice.pupil_id == ctx.pupil.id,
+                PenaltyNotice.contact_id == contact.id,
+                PenaltyNotice.issued_on > since,
+                PenaltyNotice.status != "withdrawn",
+            ).order_by(PenaltyNotice.issued_on)
+        )
+    )
+
+
+@guard("penalty_notice_allowed")
+def penalty_notice_allowed(ctx: GuardContext, _arg: str | None) -> GuardResult:
+    """At most two penalty notices per parent per child within 3 years; a third becomes a
+    prosecution referral (national framework)."""
+    p = ctx.workflow.model.penalties
+    parents = ctx.parents()
+    if not parents:
+        return GuardResult(False, f"no parent with parental responsibility is recorded for {ctx.pupil.name}: a notice is issued per parent")
+    blocked = []
+    for c in parents:
+        prior = _notices_within(ctx, c)
+        if len(prior) >= p.max_notices:
+            dates = ", ".join(f"{n.issued_on:%d %b %Y}" for n in prior)
+            blocked.append(f"{c.name} has already had {len(prior)} penalty notices for {ctx.pupil.forename} within {p.within_years} years ({dates})")
+    if blocked:
+        return GuardResult(False, "; ".join(blocked) + ". A further penalty notice is not allowed: refer for prosecution instead")
+    return GuardResult(True, "penalty notice allowed for " + ", ".join(c.name for c in parents))
+
+
+@guard("prosecution_grounds")
+def prosecution_grounds(ctx: GuardContext, _arg: str | None) -> GuardResult:
+    """Prosecution follows when a parent has had the most notices the framework allows, or
+    a notice went unpaid after its final date."""
+    p = ctx.workflow.model.penalties
+    reasons = []
+    for c in ctx.parents():
+        prior = _notices_within(ctx, c)
+        if len(prior) >= p.max_notices:
+            reasons.append(f"{c.name} has had {len(prior)} penalty notices within {p.within_years} years")
+        for n in prior:
+            if n.status in ("issued", "unpaid") and n.due < ctx.today and n.paid_on is None:
+                reasons.append(f"{c.name}'s penalty notice of {n.issued_on:%d %b %Y} was not paid by {n.due:%d %b %Y}")
+    if reasons:
+        return GuardResult(True, "; ".join(reasons))
+    return GuardResult(
+        False,
+        f"no grounds for prosecution yet: no parent has had {p.max_notices} penalty notices within "
+        f"{p.within_years} years, and no notice is unpaid after its final date",
+    )
+
+
+@guard("improvement_period_ended")
+def improvement_period_ended(ctx: GuardContext, arg: str | None) -> GuardResult:
+    """A penalty after a notice to improve waits for the improvement period to end, unless
+    there is further unauthorised absence during it (a ground the notice states)."""
+    from casework.codes import UNAUTHORISED_CODES
+    from casework.models import Mark
+
+    kind = arg or "improvement_period"
+    timer = ctx.session.exec(
+        select(Timer).where(Timer.case_id == ctx.case.id, Timer.kind == kind).order_by(Timer.started_at.desc())
+    ).first()
+    if timer is None:
+        return GuardResult(False, "no improvement period has been set: issue a notice to improve first")
+    if timer.due_at <= ctx.now:
+        return GuardResult(True, f"the improvement period ended on {timer.due_at:%d %B %Y}")
+    since = timer.started_at.date()
+    marks = list(
+        ctx.session.exec(
+            select(Mark).where(Mark.pupil_id == ctx.pupil.id, Mark.date >= since, Mark.code.in_(UNAUTHORISED_CODES))
+            .order_by(Mark.date, Mark.session)
+        )
+    )
+    if marks:
+        listed = ", ".join(f"{m.date:%d %b} {m.session} {m.code}" for m in marks[:10])
+        return GuardResult(True, f"further unauthorised absence during the improvement period: {listed}",
+                           {"marks": [(m.date.isoformat(), m.session, m.code) for m in marks]})
+    return GuardResult(
+        False,
+        f"the improvement period runs until {timer.due_at:%d %B %Y} and there has been no unauthorised absence since the notice",
+    )
+
+
+@guard("before_leave_starts")
+def before_leave_starts(ctx: GuardContext, _arg: str | None) -> GuardResult:
+    """Leave can never be authorised retrospectively."""
+    start = ctx.case.concern_start
+    if start is None:
+        return GuardResult(False, "the leave request has no start date")
+    if ctx.today < start:
+        return GuardResult(True, f"decided before the leave starts on {start:%d %B %Y}")
+    return GuardResult(False, f"leave cannot be authorised retrospectively: it started on {start:%d %B %Y}")
+
+
+@guard("timer_lapsed")
+def timer_lapsed(ctx: GuardContext, arg: str | None) -> GuardResult:
+    """A deadline on the case has passed without being met."""
+    timer = ctx.session.exec(
+        select(Timer).where(Timer.case_id == ctx.case.id, Timer.kind == arg).order_by(Timer.started_at.desc())
+    ).first()
+    label = ctx.workflow.model.timers[arg].label if arg in ctx.workflow.model.timers else arg
+    if timer is None:
+        return GuardResult(False, f"the deadline '{label}' has not been started on this case")
+    if timer.status == "lapsed" or (timer.status == "open" and timer.due_at <= ctx.now):
+        return GuardResult(True, f"'{label}' passed on {timer.due_at:%d %B %Y} without being met")
+    if timer.status == "met":
+        return GuardResult(False, f"'{label}' was met ({timer.outcome or 'done'})")
+    return GuardResult(False, f"'{label}' is not due until {timer.due_at:%d %B %Y %H:%M}")
+
+
+@guard("has_contact")
+def has_contact(ctx: GuardContext, _arg: str | None) -> GuardResult:
+    """Letters and calls need someone to reach."""
+    if ctx.parents():
+        return GuardResult(True, "contacts on record")
+    return GuardResult(False, f"no contact with parental responsibility is recorded for {ctx.pupil.name}")
