@@ -236,7 +236,39 @@ def _pupils(rng: random.Random, n: int) -> tuple[list[DemoPupil], list[str]]:
         p.profile = "traveller"
         p.family = -1
         profiles[idx] = "traveller"
+    _ensure_every_kind(roster, profiles)
     return roster, profiles
+
+
+def _ensure_every_kind(roster: list[DemoPupil], profiles: list[str]) -> None:
+    """A small demo (a few dozen pupils) still shows every profile and every flag.
+
+    Rare ones may not come up by chance; give them to pupils who would otherwise be
+    plain good attenders. A full-size demo normally has them all already.
+    """
+    if len(roster) < 30:
+        return
+    spare = iter(i for i, p in enumerate(roster) if p.profile == "good")
+    for profile in ("severe", "persistent", "long illness", "friday pattern", "term-time holiday", "often late"):
+        if profile not in profiles:
+            i = next(spare)
+            roster[i].profile = profiles[i] = profile
+    have = {f for p in roster for f, v in p.flags.items() if v}
+    if not {"social_worker", "child_in_need", "child_protection_plan"} <= have:
+        for flag, rag in (("child_in_need", "amber"), ("child_protection_plan", "red")):
+            p = roster[next(spare)]
+            p.flags.update(social_worker=True, **{flag: True})
+            p.rag = rag
+    for flag in ("ehc_plan", "looked_after", "young_carer", "eal", "send", "fsm"):
+        if flag not in have:
+            p = roster[next(spare)]
+            p.flags[flag] = True
+            if flag == "ehc_plan":
+                p.flags["send"] = True
+            if flag in ("looked_after", "fsm"):
+                p.flags["pupil_premium"] = True
+            if flag == "looked_after":
+                p.rag = p.rag or "amber"
 
 
 def _write_pupils(path: Path, roster: list[DemoPupil]) -> None:
