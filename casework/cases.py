@@ -310,24 +310,25 @@ def record_penalty_notices(world: CaseWorld, params: dict, now: dt.datetime) -> 
 
 def open_case(session: Session, school: School, pupil: Pupil, workflow: Workflow, case_type: str, *, concern: str,
               concern_start: dt.date | None, clock: Clock, actor: Actor, reason: str,
-              calendar: SchoolCalendar | None = None, evidence: dict | None = None) -> Case:
+              calendar: SchoolCalendar | None = None, evidence: dict | None = None, state: str | None = None) -> Case:
     """Open a case in its type's initial state (never a second open case for the same concern)."""
     existing = find_open_case(session, pupil.id, case_type, concern)
     if existing is not None:
         return existing
     ct = workflow.case_type(case_type)
     now = clock.now()
-    case = Case(school_id=school.id, pupil_id=pupil.id, case_type=case_type, state=ct.initial, concern=concern,
+    state = state or ct.initial
+    case = Case(school_id=school.id, pupil_id=pupil.id, case_type=case_type, state=state, concern=concern,
                 concern_start=concern_start, workflow=workflow.key, opened_at=now, opened_by=actor.username,
                 updated_at=now)
     session.add(case)
     session.flush()
-    move = CaseMove(case_id=case.id, event="open", from_state=None, to_state=ct.initial, actor=actor.username,
+    move = CaseMove(case_id=case.id, event="open", from_state=None, to_state=state, actor=actor.username,
                     actor_role=actor.role, at=now, reason=reason, evidence=evidence or {})
     session.add(move)
     session.flush()
     world = CaseWorld(session, case, pupil, school, workflow, calendar or load_calendar(session, school.id), clock)
-    for action in ct.states[ct.initial].on_enter:
+    for action in ct.states[state].on_enter:
         run_action(world, action, move=move, source=f"move:{move.id}")
     return case
 

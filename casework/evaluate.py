@@ -1,0 +1,114 @@
+"""The daily job for one school: run the rules as of a date, open or add to cases,
+propose formal steps for a person to take, and lapse the timers that fell due.
+
+Deterministic and repeatable: evaluating the same date twice changes nothing the
+second time (a finding is attached to a case once; a concern already under an open
+case never opens a second one; notifications carry a key and are added once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from casework.casemodels import Case, CaseFinding, Notification
+from casework.cases import Actor, find_open_case, open_case, propose
+from casework.clock import Clock
+from casework.db import session_scope
+from casework.evidence import rule_config
+from casework.models import Pupil, School
+from casework.register import get_school, load_calendar
+from casework.states.machine import sources
+from casework.timers import sweep
+from casework.workflow import for_school
+
+
+@dataclass
+class EvaluationReport:
+    school: str
+    as_of: dt.date
+    findings: Counter = field(default_factory=Counter)
+    opened: list[dict] = field(default_factory=list)
+    attached: int = 0
+    proposed: list[dict] = field(default_factory=list)
+    notified: int = 0
+    timers: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "school": self.school, "as_of": self.as_of.isoformat(), "findings": dict(self.findings),
+            "cases_opened": self.opened, "findings_added": self.attached, "proposed": self.proposed,
+            "notifications": self.notified, "timers_lapsed": self.timers,
+        }
+
+
+def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
+    """Rules, then timers, as of the clock's today."""
+    from casework.rules import evaluate_school
+
+    as_of = clock.today()
+    with session_scope(engine) as s:
+        school = get_school(s, urn)
+        wf = for_school(school.workflow)
+        calendar = load_calendar(s, school.id)
+        report = EvaluationReport(urn, as_of)
+        if calendar.first_day is None or as_of < calendar.first_day:
+            return report
+        found = evaluate_school(s, school.id, calendar, rule_config(wf), as_of)
+        pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id))}
+        for f in found:
+            report.findings[f.rule] += 1
+            _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report)
+    report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school.id).lapsed
+    return report
+
+
+def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Clock, report: EvaluationReport) -> None:
+    wiring = wf.model.rules[f.rule]
+    now = clock.now()
+    for role in sorted(wf.roles_for(wiring.notify)):
+        key = f"finding:{f.rule}:{pupil.id}:{f.concern}:{role}"
+        if s.exec(select(Notification.id).where(Notification.dedupe_key == key)).first() is None:
+            s.add(Notification(school_id=school.id, role=role, message=f"{pupil.name}: {f.summary}",
+                               created_at=now, dedupe_key=key))
+            report.notified += 1
+    if wiring.opens is None:
+        return
+    ct = wf.case_type(wiring.opens)
+    case = find_open_case(s, pupil.id, wiring.opens)
+    if case is None:
+        start = f.period[0] if f.period else None
+        concern = f"{wiring.opens}:{start.isoformat()}" if ct.per == "episode" and start else wiring.opens
+        case = open_case(s, school, pupil, wf, wiring.opens, concern=concern, concern_start=start, clock=clock,
+                         actor=Actor.system(), reason=f"opened by rule {f.rule}: {f.summary}", calendar=calendar,
+                         evidence={"finding": f.as_dict()}, state=wiring.open_state)
+        report.opened.append({"case_id": case.id, "upn": pupil.upn, "type": wiring.opens, "rule": f.rule})
+    key = f.concern
+    if s.exec(select(CaseFinding.id).where(CaseFinding.case_id == case.id, CaseFinding.rule == f.rule,
+                                           CaseFinding.key == key)).first() is None:
+        d = f.as_dict()
+        s.add(CaseFinding(case_id=case.id, rule=f.rule, key=key, found_on=clock.today(), summary=f.summary,
+                          figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal))
+        report.attached += 1
+        s.flush()
+    if wiring.proposes:
+        mv = ct.moves.get(wiring.proposes)
+        if mv is not None and case.state in sources(ct, mv.from_) and not any(
+            p.get("event") == wiring.proposes for p in case.proposals
+        ):
+            propose(case, wiring.proposes, f.summary, now, f"rule:{f.rule}")
+            s.add(case)
+            report.proposed.append({"case_id": case.id, "upn": pupil.upn, "event": wiring.proposes, "rule": f.rule})
+
+
+def open_cases(session: Session, school_id: int | None = None, state: str | None = None) -> list[Case]:
+    q = select(Case)
+    if school_id is not None:
+        q = q.where(Case.school_id == school_id)
+    if state is not None:
+        q = q.where(Case.state == state)
+    return list(session.exec(q.order_by(Case.opened_at, Case.id)))
