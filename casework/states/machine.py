@@ -75,27 +75,42 @@ def events_from(workflow: Workflow, case_type: str, state: str) -> list[str]:
     return [t for t in m.get_triggers(state)]
 
 
+ANY_OPEN = "(any open state)"
+
+
 def diagram(workflow: Workflow, case_type: str, fmt: str = "svg") -> bytes | str:
-    """A picture of one case type's states and moves (SVG/PNG via Graphviz, or Mermaid text)."""
+    """A picture of one case type's states and moves (SVG/PNG via Graphviz, or Mermaid text).
+
+    Moves allowed from every open state (e.g. closing a case) are drawn once, from a
+    single "(any open state)" node, so the picture stays readable."""
     from transitions.extensions import GraphMachine
 
     ct = workflow.case_type(case_type)
+    name = {s: d.label for s, d in ct.states.items()}  # draw each state by its label
     transitions = []
+    wildcard = False
     for ev, mv in ct.moves.items():
-        label = mv.label or ev.replace("_", " ")
+        label = (mv.label or ev.replace("_", " ")) + (" *" if mv.formal else "")
+        if "*" in mv.from_:
+            wildcard = True
+            transitions.append({"trigger": ev, "label": label, "source": ANY_OPEN, "dest": name[mv.to]})
+            continue
         for src in sources(ct, mv.from_):
-            transitions.append({"trigger": label, "source": src, "dest": mv.to})
-    engine = "mermaid" if fmt == "mermaid" else "graphviz"
-    states = [{"name": s, "label": d.label} if False else s for s, d in ct.states.items()]
+            transitions.append({"trigger": ev, "label": label, "source": name[src], "dest": name[mv.to]})
+    states = list(name.values()) + ([ANY_OPEN] if wildcard else [])
+
+    class _Graph(GraphMachine):
+        machine_attributes = {**GraphMachine.machine_attributes, "rankdir": "TB", "nodesep": "0.4", "ranksep": "0.5"}
 
     class _M:
         pass
 
-    gm = GraphMachine(
-        model=_M(), states=states, transitions=transitions, initial=ct.initial, auto_transitions=False,
-        title=f"{workflow.name}: {ct.label}", show_conditions=False, graph_engine=engine,
+    gm = _Graph(
+        model=_M(), states=states, transitions=transitions, initial=name[ct.initial], auto_transitions=False,
+        title=f"{workflow.name}: {ct.label} (* formal step: a person decides)", show_conditions=False,
+        graph_engine="mermaid" if fmt == "mermaid" else "graphviz",
     )
-    graph = gm.get_combined_graph() if hasattr(gm, "get_combined_graph") else gm.get_graph()
+    graph = gm.get_graph()
     if fmt == "mermaid":
         return graph.draw(None)
     return graph.draw(None, format=fmt, prog="dot")
