@@ -175,7 +175,7 @@ class _Reader:
         start = reader.line_num + 1
         for row in reader:
             line, start = start, reader.line_num + 1
-            if not any(cell.strip() for cell in row):
+            if not "".join(row).strip():  # a blank row
                 continue
             if len(row) != len(self.header):
                 self.problem(line, "", f"has {len(row)} fields, the header has {len(self.header)}")
@@ -464,21 +464,23 @@ def import_marks(
     calendar = load_calendar(session, school.id)
     if calendar.first_day is None:
         raise ImportRejected([Problem(r.name, 0, "", f"{school.name} has no term dates yet: import its calendar first")])
-    open_sessions = {(d.isoformat(), s) for d, s in calendar.sessions(calendar.first_day, calendar.last_day)}
+    open_sessions = set(calendar.sessions(calendar.first_day, calendar.last_day))
     dates: dict[str, dt.date] = {}
-    seen: dict[tuple[str, str, str], int] = {}
+    seen: dict[tuple[str, dt.date, str], int] = {}
     parsed: list[tuple[int, dt.date, str, str, int | None, str]] = []
-    has_minutes = r.has("minutes_late")
-    has_by = r.has("recorded_by")
+    # Columns by position: this loop runs once per mark (380,000 a year for a large school).
+    i_upn, i_date, i_sess, i_code = (r.index[c] for c in MARK_COLUMNS)
+    i_min = r.index.get("minutes_late")
+    i_by = r.index.get("recorded_by")
     late_codes = (LATE_BEFORE_CLOSE, LATE_AFTER_CLOSE)
     for line, row in r.rows:
         ok = True
-        upn = r.get(row, "upn").upper()
+        upn = row[i_upn].strip().upper()
         pupil_id = pupils.get(upn)
         if pupil_id is None:
             r.problem(line, "upn", f"unknown UPN {upn!r}")
             ok = False
-        date_text = r.get(row, "date")
+        date_text = row[i_date].strip()
         day = dates.get(date_text)
         if day is None:
             try:
@@ -487,23 +489,23 @@ def import_marks(
             except ValueError as exc:
                 r.problem(line, "date", str(exc))
                 ok = False
-        sess = r.get(row, "session").upper()
+        sess = row[i_sess].strip().upper()
         if sess not in SESSIONS:
             r.problem(line, "session", f"expected AM or PM, not {sess!r}")
             ok = False
-        elif day is not None and (day.isoformat(), sess) not in open_sessions:
+        elif day is not None and (day, sess) not in open_sessions:
             if not calendar.covers(day):
                 r.problem(line, "date", f"{day.isoformat()} is outside the calendar ({calendar.first_day} to {calendar.last_day})")
             else:
                 r.problem(line, "date", f"{day.isoformat()} {sess} is not a school session ({calendar.why_closed(day)})")
             ok = False
-        code = r.get(row, "code")
+        code = row[i_code].strip()
         if code not in CODES:
             r.problem(line, "code", f"unknown attendance code {code!r}")
             ok = False
         minutes = None
-        if has_minutes:
-            text = r.get(row, "minutes_late")
+        if i_min is not None:
+            text = row[i_min].strip()
             if text:
                 if not text.isdigit():
                     r.problem(line, "minutes_late", f"expected a whole number of minutes, not {text!r}")
@@ -514,12 +516,12 @@ def import_marks(
                 else:
                     minutes = int(text)
         if ok:
-            key = (upn, day.isoformat(), sess)
+            key = (upn, day, sess)
             if key in seen:
                 r.problem(line, "session", f"duplicate mark: {upn} {day} {sess} is also on line {seen[key]}")
                 continue
             seen[key] = line
-            parsed.append((pupil_id, day, sess, code, minutes, r.get(row, "recorded_by") if has_by else ""))
+            parsed.append((pupil_id, day, sess, code, minutes, row[i_by].strip() if i_by is not None else ""))
     r.check()
 
     result = ImportResult("marks", r.name, rows=len(parsed))
@@ -538,17 +540,25 @@ def import_marks(
         )
     }
     now = clock.now()
-    new_rows: list[dict] = []
+    new_rows: list[tuple] = []
     amendments: list[dict] = []
     updates: list[dict] = []
     why = reason or f"corrected by MIS import of {r.name}"
+    conn = session.connection()
+    # New marks go straight to the driver as tuples (one executemany per batch): building
+    # 380,000 parameter dicts through SQLAlchemy's compiler cost more than the validation.
+    # Values are converted by the columns' own bind processors, so they are stored exactly
+    # as the ORM would store them.
+    bind_date = _binder(mark_t.c.date, conn.dialect)
+    at = _binder(mark_t.c.recorded_at, conn.dialect)(now)
+    bound_dates: dict[dt.date, object] = {}
     for pid, day, sess, code, minutes, recorded_by in parsed:
         old = existing.get((pid, day, sess))
         if old is None:
-            new_rows.append(
-                dict(school_id=school.id, pupil_id=pid, date=day, session=sess, code=code,
-                     minutes_late=minutes, recorded_by=recorded_by or by.name, recorded_at=now)
-            )
+            d = bound_dates.get(day)
+            if d is None:
+                d = bound_dates[day] = bind_date(day)
+            new_rows.append((school.id, pid, d, sess, code, minutes, recorded_by or by.name, at))
         elif old[1] == code and old[2] == minutes:
             result.unchanged += 1
         else:
@@ -559,14 +569,27 @@ def import_marks(
             )
             updates.append({"mark_id": old[0], "new_code": code, "new_minutes": minutes})
 
+    columns = ("school_id", "pupil_id", "date", "session", "code", "minutes_late", "recorded_by", "recorded_at")
+    mark_insert = _insert_sql(conn.dialect, mark_t, columns)
     bar, _ = _progress(len(new_rows) + len(updates), f"importing {r.name}")
     with bar:
         task = bar.add_task(f"importing {r.name}", total=len(new_rows) + len(updates))
-        conn = session.connection()
-        for i in range(0, len(new_rows), BATCH):
-            chunk = new_rows[i : i + BATCH]
-            conn.execute(insert(mark_t), chunk)
-            bar.advance(task, len(chunk))
+        if conn.dialect.name == "postgresql":
+            # COPY is PostgreSQL's bulk path: about four times executemany's speed. It runs on
+            # the session's own connection, so it is inside the same all-or-nothing transaction.
+            quote = conn.dialect.identifier_preparer
+            copy_sql = f"COPY {quote.format_table(mark_t)} ({', '.join(quote.quote(c) for c in columns)}) FROM STDIN"
+            with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:
+                for i in range(0, len(new_rows), BATCH):
+                    chunk = new_rows[i : i + BATCH]
+                    for row in chunk:
+                        copy.write_row(row)
+                    bar.advance(task, len(chunk))
+        else:
+            for i in range(0, len(new_rows), BATCH):
+                chunk = new_rows[i : i + BATCH]
+                conn.exec_driver_sql(mark_insert, chunk)
+                bar.advance(task, len(chunk))
         if updates:
             from sqlalchemy import bindparam
 
@@ -584,6 +607,22 @@ def import_marks(
     _log_run(session, school, result, clock, by.name)
     session.flush()
     return result
+
+
+def _binder(column, dialect) -> Callable:
+    """The function that turns a Python value into what the driver gets for ``column``."""
+    proc = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return proc or (lambda v: v)
+
+
+def _insert_sql(dialect, table, columns: tuple[str, ...]) -> str:
+    """A plain positional INSERT for the driver's executemany."""
+    quote = dialect.identifier_preparer
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    return (
+        f"INSERT INTO {quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
 
 
 IMPORTERS = {
