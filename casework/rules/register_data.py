@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, func, select
 
 from casework import codes as C
 from casework.calendar import SchoolCalendar, school_year_start, week_start
@@ -217,13 +217,20 @@ def load_register(
     end: dt.date,
     *,
     include_off_roll: bool = False,
+    pupil_ids: Iterable[int] | None = None,
 ) -> RegisterMatrix:
     """Load a school's register between ``start`` and ``end`` (both included) set-wise.
 
-    Two queries in all (pupils, then marks), fetched as raw tuples: dates come back as
-    ISO text (``CAST(date AS VARCHAR)`` is ``YYYY-MM-DD`` on SQLite and PostgreSQL alike)
-    and are mapped to columns with a dictionary, never parsed one by one. ``session`` is a
-    SQLAlchemy/SQLModel session or connection.
+    Two SQLAlchemy Core queries in all, no ORM objects: the pupils, then the marks of
+    the school's pupils in range. Each mark comes back as a fixed-width text record
+    ``YYYY-MM-DD`` + session + code (``CAST(date AS VARCHAR)`` is ISO text on SQLite and
+    PostgreSQL alike), concatenated per pupil in SQL (``group_concat`` / ``string_agg``),
+    so a 2,000-pupil year is 2,000 rows rather than 760,000 tuples; numpy then maps the
+    records to columns and code indexes with sorted-array lookups, never one mark at a
+    time in Python. Marks on a session the calendar says is closed are counted in
+    ``unplaced_marks`` and left out. ``session`` is a SQLAlchemy/SQLModel session or
+    connection. Pupils off roll are left out unless ``include_off_roll``; ``pupil_ids``
+    limits the load to those pupils (a guard asking about one child).
     """
     meta = _slot_metadata(calendar, start, end)
 
@@ -233,9 +240,12 @@ def load_register(
                 *[pt.c[f] for f in flag_names]).where(pt.c.school_id == school_id)
     if not include_off_roll:
         pq = pq.where(pt.c.on_roll.is_(True))
+    only = None if pupil_ids is None else [int(i) for i in pupil_ids]
+    if only is not None:
+        pq = pq.where(pt.c.id.in_(only))
     prow = session.execute(pq.order_by(pt.c.id)).all()
     P = len(prow)
-    pupil_ids = np.fromiter((r[0] for r in prow), dtype=np.int64, count=P)
+    pupil_ids = np.fromiter((r[0] for r in prow), dtype=np.int64, count=P)  # noqa: F811
     upns = np.array([r[1] for r in prow], dtype=object)
     names = np.array([f"{r[2]} {r[3]}" for r in prow], dtype=object)
     year_groups = np.fromiter((r[4] for r in prow), dtype=np.int16, count=P)
@@ -246,32 +256,66 @@ def load_register(
     unplaced = 0
     if P and S:
         mt = Mark.__table__
-        key = cast(mt.c.date, String) + mt.c.session
-        mq = select(mt.c.pupil_id, key, mt.c.code).where(
-            mt.c.school_id == school_id, mt.c.date >= start, mt.c.date <= end
+        # One fixed-width record per mark, "YYYY-MM-DDAMc " (date, session, code padded to 2),
+        # concatenated per pupil in SQL: 2,000 rows to fetch instead of 760,000, parsed by numpy.
+        record = cast(mt.c.date, String) + mt.c.session + func.substr(mt.c.code + "  ", 1, 2)
+        dialect = session.get_bind().dialect.name if hasattr(session, "get_bind") else session.dialect.name
+        agg = func.string_agg(record, "") if dialect == "postgresql" else func.group_concat(record, "")
+        pupils_of_school = select(pt.c.id).where(pt.c.school_id == school_id)
+        if not include_off_roll:
+            pupils_of_school = pupils_of_school.where(pt.c.on_roll.is_(True))
+        if only is not None:
+            pupils_of_school = pupils_of_school.where(pt.c.id.in_(only))
+        mq = (
+            select(mt.c.pupil_id, agg)
+            .where(mt.c.pupil_id.in_(pupils_of_school), mt.c.date >= start, mt.c.date <= end)
+            .group_by(mt.c.pupil_id)
         )
         rows = session.execute(mq).all()
         if rows:
-            pids, keys, codes = zip(*rows)
-            slot_of = {d.isoformat() + s: i for i, (d, s) in enumerate(meta["slots"])}
-            col = np.fromiter((slot_of.get(k, -1) for k in keys), dtype=np.int32, count=len(keys))
-            try:
-                ci = np.fromiter((CODE_INDEX[c] for c in codes), dtype=np.int16, count=len(codes))
-            except KeyError as exc:
-                raise ValueError(f"the register holds an unknown attendance code {exc.args[0]!r}") from None
-            pid_arr = np.fromiter(pids, dtype=np.int64, count=len(pids))
-            row = np.searchsorted(pupil_ids, pid_arr)
-            row_ok = row < P
-            row_ok[row_ok] = pupil_ids[row[row_ok]] == pid_arr[row_ok]
-            unplaced = int(np.count_nonzero(row_ok & (col < 0)))
-            ok = row_ok & (col >= 0)
-            matrix[row[ok], col[ok]] = ci[ok]
+            matrix, unplaced = _place(rows, pupil_ids, meta["slots"], matrix)
 
     return RegisterMatrix(
         school_id=school_id, start=start, end=end,
         pupil_ids=pupil_ids, upns=upns, names=names, year_groups=year_groups,
         traveller=flags["traveller"], flags=flags, codes=matrix, unplaced_marks=unplaced, **meta,
     )
+
+
+_RECORD = 14  # len("YYYY-MM-DD") + len("AM") + 2
+_CODE_KEYS = np.array([c.ljust(2).encode("ascii") for c in CODE_TABLE], dtype="S2")
+_CODE_ORDER = np.argsort(_CODE_KEYS)
+
+
+def _place(rows, pupil_ids: np.ndarray, slots, matrix: np.ndarray) -> tuple[np.ndarray, int]:
+    """Put the concatenated mark records of each pupil into the matrix, vectorised."""
+    texts = [t or "" for _, t in rows]
+    per_pupil = np.fromiter((len(t) // _RECORD for t in texts), dtype=np.int64, count=len(texts))
+    raw = np.frombuffer("".join(texts).encode("ascii"), dtype=np.uint8)
+    if raw.size != per_pupil.sum() * _RECORD:
+        raise ValueError("unexpected mark record length: is a mark's code longer than two characters?")
+    raw = raw.reshape(-1, _RECORD)
+    keys = np.ascontiguousarray(raw[:, :12]).view("S12").ravel()
+    code_keys = np.ascontiguousarray(raw[:, 12:]).view("S2").ravel()
+    slot_keys = np.array([(d.isoformat() + s).encode("ascii") for d, s in slots], dtype="S12")
+    col = np.searchsorted(slot_keys, keys)
+    col_ok = col < len(slot_keys)
+    col_ok[col_ok] = slot_keys[col[col_ok]] == keys[col_ok]
+    sorted_codes = _CODE_KEYS[_CODE_ORDER]
+    ci = np.searchsorted(sorted_codes, code_keys)
+    ci_ok = ci < len(sorted_codes)
+    ci_ok[ci_ok] = sorted_codes[ci[ci_ok]] == code_keys[ci_ok]
+    if not ci_ok.all():
+        bad = code_keys[~ci_ok][0].decode("ascii").strip()
+        raise ValueError(f"the register holds an unknown attendance code {bad!r}")
+    pids = np.fromiter((pid for pid, _ in rows), dtype=np.int64, count=len(rows))
+    prow = np.searchsorted(pupil_ids, pids)
+    prow_ok = prow < len(pupil_ids)
+    prow_ok[prow_ok] = pupil_ids[prow[prow_ok]] == pids[prow_ok]
+    row = np.repeat(np.where(prow_ok, prow, -1), per_pupil)
+    ok = col_ok & (row >= 0)
+    matrix[row[ok], col[ok]] = _CODE_ORDER[ci[ok]].astype(np.int16)
+    return matrix, int(np.count_nonzero(~col_ok & (row >= 0)))
 
 
 def register_from_marks(

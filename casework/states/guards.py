@@ -101,23 +101,19 @@ def penalty_threshold_met(ctx: GuardContext, _arg: str | None) -> GuardResult:
 
 @guard("support_offered")
 def support_offered(ctx: GuardContext, _arg: str | None) -> GuardResult:
-    """A notice needs support to have been offered first, except for leave taken after a
-    refused request, where support would not have been appropriate (national framework)."""
+    """A notice needs support to have been offered first (national framework). Leave taken
+    after a refused request is the exception: the workflow's leave case type does not ask
+    for this guard, since support would not have been appropriate."""
     ct = ctx.workflow.case_type(ctx.case.case_type)
     visited = [m for m in ctx.history() if m.to_state in ct.support_states]
     if visited:
         first = visited[0]
         return GuardResult(True, f"support was offered: {ct.states[first.to_state].label} on {first.at:%d %B %Y}")
-    from casework.evidence import pupil_finding
-
-    leave = pupil_finding(ctx.session, ctx.school, ctx.workflow, ctx.calendar, ctx.pupil, "leave_refused_taken", ctx.today)
-    if leave is not None:
-        return GuardResult(True, f"leave was taken after it was refused, so support was not needed first: {leave.summary}")
     labels = " or ".join(ct.states[s].label.lower() for s in ct.support_states) or "a support meeting"
     return GuardResult(
         False,
         f"no support has been offered yet: the case has not been through {labels}. A notice can only follow "
-        "support that was not engaged with or did not work (unless leave was taken after a refusal)",
+        "support that was not engaged with or did not work",
     )
 
 

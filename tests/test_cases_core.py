@@ -1,0 +1,183 @@
+"""Cases and their machines: moves, guards, refusals, timers, letters and evaluation.
+
+Uses the national workflow on the real Great Chart (Kent) 2025-26 calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlmodel import select
+
+from casework import cases as cs
+from casework.casemodels import Case, CaseMove, LetterRequest, Notification, PenaltyNotice, Timer
+from casework.clock import LONDON, FixedClock
+from casework.evaluate import evaluate
+from casework.models import Contact, User
+from casework.workflow import for_school
+
+
+def _user(session, school, username, role):
+    u = User(school_id=school.id, username=username, name=username.title(), position=role, role=role)
+    session.add(u)
+    session.flush()
+    return cs.Actor.of(u)
+
+
+@pytest.fixture
+def world(session, make_school, make_pupils):
+    school = make_school(session)
+    pupil = make_pupils(session, school)[0]
+    session.add(Contact(pupil_id=pupil.id, name="Kerry Pupil", relationship="Mother", address="1 Mill Lane\nStaplehurst",
+                        postcode="TN12 0AA", parental_responsibility=True))
+    session.add(Contact(pupil_id=pupil.id, name="Dean Pupil", relationship="Father", address="1 Mill Lane\nStaplehurst",
+                        postcode="TN12 0AA", parental_responsibility=True))
+    session.commit()
+    actors = {
+        "officer": _user(session, school, "officer", "attendance_officer"),
+        "head": _user(session, school, "head", "headteacher"),
+        "teacher": _user(session, school, "teacher", "teacher"),
+    }
+    session.commit()
+    return school, pupil, actors
+
+
+def _open(session, school, pupil, clock, case_type="attendance"):
+    wf = for_school("national")
+    case = cs.open_case(session, school, pupil, wf, case_type, concern=case_type, concern_start=clock.today(),
+                        clock=clock, actor=cs.Actor.system(), reason="test")
+    session.flush()
+    return case, cs.CaseWorld.load(session, case, clock)
+
+
+def test_move_is_recorded_with_who_when_why_and_evidence(session, world, add_marks):
+    school, pupil, a = world
+    clock = FixedClock(dt.datetime(2025, 11, 10, 15, 0, tzinfo=LONDON))
+    add_marks(session, pupil, [(dt.date(2025, 11, 3), "AM", "O"), (dt.date(2025, 11, 3), "PM", "O")])
+    case, w = _open(session, school, pupil, clock)
+    move = cs.move_case(w, "send_letter", a["officer"], reason="below 90% this half term")
+    session.commit()
+    assert case.state == "letter"
+    stored = session.exec(select(CaseMove).where(CaseMove.case_id == case.id, CaseMove.event == "send_letter")).one()
+    assert (stored.actor, stored.actor_role, stored.reason) == ("officer", "attendance_officer", "below 90% this half term")
+    assert stored.at == clock.now()
+    assert stored.from_state == "monitor" and stored.to_state == "letter"
+    # The evidence snapshot holds the figures and the marks as they were.
+    assert ["2025-11-03", "AM", "O"] in stored.evidence["absences"]
+    assert stored.evidence["school_year"]["unauthorised"] == 2
+    # Entering "letter" queued the attendance letter and started the review timer 20 school days on.
+    letter = session.exec(select(LetterRequest).where(LetterRequest.case_id == case.id)).one()
+    assert letter.template == "attendance_concern" and letter.move_id == move.id
+    timer = session.exec(select(Timer).where(Timer.case_id == case.id)).one()
+    assert timer.kind == "letter_review"
+    # 20 school days after Mon 10 Nov 2025 on the Great Chart calendar is Mon 8 Dec 2025.
+    assert timer.due_at.astimezone(LONDON).date() == dt.date(2025, 12, 8)
+
+
+def test_wrong_state_and_wrong_role_are_refused_with_reasons(session, world):
+    school, pupil, a = world
+    clock = FixedClock(dt.datetime(2025, 11, 10, 15, 0, tzinfo=LONDON))
+    case, w = _open(session, school, pupil, clock)
+    with pytest.raises(cs.MoveRefused) as exc:
+        cs.move_case(w, "request_penalty_notice", a["head"])
+    assert any("can only be taken from Notice to improve" in r for r in exc.value.reasons)
+    with pytest.raises(cs.MoveRefused) as exc:
+        cs.move_case(w, "send_letter", a["teacher"])
+    assert any(r.startswith("only ") and "Attendance officer" in r for r in exc.value.reasons)
+    assert case.state == "monitor"
+    assert session.exec(select(CaseMove).where(CaseMove.case_id == case.id)).all()[-1].event == "open"
+
+
+def test_notice_to_improve_needs_threshold_support_and_a_head(session, world, add_marks):
+    school, pupil, a = world
+    # 4 G + 6 U within 10 school weeks (DOMAIN.md §2): the threshold is met.
+    marks = [(dt.date(2025, 11, 3 + i), s, "G") for i in range(2) for s in ("AM", "PM")]
+    marks += [(dt.date(2025, 11, 10 + i), "AM", "U") for i in range(5)] + [(dt.date(2025, 11, 17), "AM", "U")]
+    add_marks(session, pupil, marks)
+    clock = FixedClock(dt.datetime(2025, 11, 20, 15, 0, tzinfo=LONDON))
+    case, w = _open(session, school, pupil, clock)
+    # No support offered yet: refused, naming the guard in plain words.
+    with pytest.raises(cs.MoveRefused) as exc:
+        cs.move_case(w, "issue_notice_to_improve", a["head"])
+    assert any("no support has been offered" in r for r in exc.value.reasons)
+    cs.move_case(w, "invite_to_meeting", a["officer"])
+    # An attendance officer may not issue a notice, whatever the evidence.
+    with pytest.raises(cs.MoveRefused) as exc:
+        cs.move_case(w, "issue_notice_to_improve", a["officer"])
+    assert any("Headteacher" in r for r in exc.value.reasons)
+    move = cs.move_case(w, "issue_notice_to_improve", a["head"], params={"improvement_weeks": 3})
+    assert case.state == "notice_to_improve"
+    assert any("10" in g["reason"] for g in move.evidence["guards"])
+    nti = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind == "improvement_period")).one()
+    # Three weeks from Thu 20 Nov 2025.
+    assert nti.due_at.astimezone(LONDON).date() == dt.date(2025, 12, 11)
+    # Moving on from the meeting to a notice meets the "meeting held" deadline.
+    meeting = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind == "meeting_held")).one()
+    assert meeting.status == "met"
+
+
+def test_threshold_not_met_refuses_notice(session, world, add_marks):
+    school, pupil, a = world
+    # 9 unauthorised sessions: one short of the national threshold.
+    add_marks(session, pupil, [(dt.date(2025, 11, 3 + i), "AM", "O") for i in range(5)]
+              + [(dt.date(2025, 11, 10 + i), "AM", "O") for i in range(4)])
+    clock = FixedClock(dt.datetime(2025, 11, 20, 15, 0, tzinfo=LONDON))
+    case, w = _open(session, school, pupil, clock)
+    cs.move_case(w, "invite_to_meeting", a["officer"])
+    with pytest.raises(cs.MoveRefused) as exc:
+        cs.move_case(w, "issue_notice_to_improve", a["head"])
+    assert any("national threshold is not met" in r for r in exc.value.reasons)
+
+
+def test_third_penalty_within_three_years_is_impossible(session, world, add_marks):
+    school, pupil, a = world
+    add_marks(session, pupil, [(dt.date(2026, 3, 2 + i), s, "G") for i in range(5) for s in ("AM", "PM")])
+    clock = FixedClock(dt.datetime(2026, 3, 10, 15, 0, tzinfo=LONDON))
+    mother = session.exec(select(Contact).where(Contact.name == "Kerry Pupil")).one()
+    for issued in (dt.date(2024, 9, 20), dt.date(2025, 6, 2)):
+        session.add(PenaltyNotice(school_id=school.id, case_id=_open(session, school, pupil, clock, "leave")[0].id,
+                                  pupil_id=pupil.id, contact_id=mother.id, parent_name=mother.name, sequence=1,
+                                  issued_on=issued, amount=160, due=issued + dt.timedelta(days=28), status="paid"))
+    session.flush()
+    case = cs.open_case(session, school, pupil, for_school("national"), "leave", concern="leave:2026-03-02",
+                        concern_start=dt.date(2026, 3, 2), clock=clock, actor=cs.Actor.system(), reason="G codes",
+                        state="leave_taken")
+    w = cs.CaseWorld.load(session, case, clock)
+    with pytest.raises(cs.MoveRefused) as exc:
+        cs.move_case(w, "request_penalty_notice", a["head"])
+    reason = " ".join(exc.value.reasons)
+    assert "Kerry Pupil has already had 2 penalty notices" in reason and "prosecution" in reason
+    # The father has had none: a notice just for him is allowed, and is his first.
+    cs.move_case(w, "request_penalty_notice", a["head"], params={"parents": ["Dean Pupil"]})
+    notice = session.exec(select(PenaltyNotice).where(PenaltyNotice.case_id == case.id)).one()
+    assert (notice.parent_name, notice.sequence, notice.reduced_amount, notice.amount) == ("Dean Pupil", 1, 80, 160)
+    assert notice.reduced_due == dt.date(2026, 3, 31) and notice.due == dt.date(2026, 4, 7)
+
+
+def test_leave_cannot_be_authorised_retrospectively(session, world):
+    school, pupil, a = world
+    clock = FixedClock(dt.datetime(2026, 3, 10, 15, 0, tzinfo=LONDON))
+    case = cs.open_case(session, school, pupil, for_school("national"), "leave", concern="leave:2026-03-09",
+                        concern_start=dt.date(2026, 3, 9), clock=clock, actor=a["officer"], reason="request form")
+    w = cs.CaseWorld.load(session, case, clock)
+    with pytest.raises(cs.MoveRefused) as exc:
+        cs.move_case(w, "authorise_leave", a["head"], reason="wedding")
+    assert any("retrospectively" in r for r in exc.value.reasons)
+
+
+def test_evaluate_opens_once_and_is_repeatable(session, world, add_marks, engine):
+    school, pupil, a = world
+    add_marks(session, pupil, [(dt.date(2025, 11, 3 + i), s, "O") for i in range(5) for s in ("AM", "PM")])
+    session.commit()
+    clock = FixedClock(dt.datetime(2025, 11, 7, 18, 0, tzinfo=LONDON))
+    first = evaluate(engine, school.urn, clock)
+    second = evaluate(engine, school.urn, clock)
+    assert first.findings["penalty_threshold"] == 1
+    assert any(o["type"] == "attendance" for o in first.opened)
+    assert second.opened == [] and second.attached == 0 and second.proposed == [] and second.notified == 0
+    session.expire_all()
+    cases = session.exec(select(Case).where(Case.pupil_id == pupil.id, Case.case_type == "attendance")).all()
+    assert len(cases) == 1
+    assert [p["event"] for p in cases[0].proposals] == ["issue_notice_to_improve"]
+    notes = session.exec(select(Notification)).all()
+    assert len({n.dedupe_key for n in notes}) == len(notes)
