@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, create_model
 from casework.calendar import SchoolCalendar, school_year_start
 
 from . import (
+    absent_today,
     attendance_band,
     lateness,
     leave_refused_taken,
@@ -48,7 +49,7 @@ RULES: dict[str, Rule] = {
     for m in (
         attendance_band, persistent_absence, severe_absence, penalty_threshold, lateness,
         unexplained_absence, sickness_return, medical_evidence, traveller_sessions,
-        leave_refused_taken, stale_n, weekday_pattern,
+        leave_refused_taken, stale_n, weekday_pattern, absent_today,
     )
 }
 

@@ -245,7 +245,7 @@ def load_register(
         pq = pq.where(pt.c.id.in_(only))
     prow = session.execute(pq.order_by(pt.c.id)).all()
     P = len(prow)
-    pupil_ids = np.fromiter((r[0] for r in prow), dtype=np.int64, count=P)  # noqa: F811
+    ids = np.fromiter((r[0] for r in prow), dtype=np.int64, count=P)
     upns = np.array([r[1] for r in prow], dtype=object)
     names = np.array([f"{r[2]} {r[3]}" for r in prow], dtype=object)
     year_groups = np.fromiter((r[4] for r in prow), dtype=np.int16, count=P)
@@ -273,11 +273,11 @@ def load_register(
         )
         rows = session.execute(mq).all()
         if rows:
-            matrix, unplaced = _place(rows, pupil_ids, meta["slots"], matrix)
+            matrix, unplaced = _place(rows, ids, meta["slots"], matrix)
 
     return RegisterMatrix(
         school_id=school_id, start=start, end=end,
-        pupil_ids=pupil_ids, upns=upns, names=names, year_groups=year_groups,
+        pupil_ids=ids, upns=upns, names=names, year_groups=year_groups,
         traveller=flags["traveller"], flags=flags, codes=matrix, unplaced_marks=unplaced, **meta,
     )
 
