@@ -233,3 +233,15 @@ def test_a_late_pattern_with_late_codes():
     assert f.figures["weekday"] == "Friday"
     # outside the last 3 school weeks only 3 Fridays remain
     assert evaluate("weekday_pattern", reg, D("2025-11-28"), codes=["L", "U"], school_weeks=3) == []
+
+
+# -- absent today ------------------------------------------------------------------------------
+def test_absent_on_the_latest_register_taken():
+    marks = on(1, [D("2025-11-10")], "I", ["PM"]) + on(2, [D("2025-11-07")], "O") + on(3, [D("2025-11-10")], "L")
+    reg = register(GREAT_CHART, START, D("2025-11-11"), marks, marked_until=D("2025-11-10"),
+                   pupils=[pupil(1), pupil(2), pupil(3)])
+    [f] = evaluate("absent_today", reg, D("2025-11-11"))  # Tue's register not yet taken: Mon counts
+    assert f.pupil_id == 1 and f.concern == "absent_today:2025-11-10"
+    assert f.evidence == [(D("2025-11-10"), "PM", "I")]
+    assert [g.pupil_id for g in evaluate("absent_today", reg, D("2025-11-07"))] == [2]
+    assert evaluate("absent_today", reg, D("2025-11-11"), codes=["O"]) == []
