@@ -22,7 +22,7 @@ from casework.models import Pupil, Role, School, User
 from casework.register import load_calendar, session_close_time
 from casework.states.guards import GuardContext, GuardResult, run_guard
 from casework.states.machine import fire, sources
-from casework.workflow import Action, TimerDef, Workflow, for_school
+from casework.workflow import Action, TimerDef, Workflow, for_school, pupil_matches
 
 SYSTEM = "system"
 
@@ -194,6 +194,8 @@ def _settle_timers(world: CaseWorld, event: str, old: str, new: str, now: dt.dat
 def run_action(world: CaseWorld, action: Action, *, move: CaseMove | None = None, params: dict | None = None,
                source: str = "") -> None:
     s, case, wf = world.session, world.case, world.workflow
+    if not pupil_matches(world.pupil, action.pupils):
+        return  # an action for some pupils only (e.g. a first-day visit where there are prior concerns)
     now = world.clock.now()
     kind = action.kind
     if kind == "letter":

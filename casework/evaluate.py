@@ -24,7 +24,7 @@ from casework.models import Pupil, School
 from casework.register import get_school, load_calendar
 from casework.states.machine import sources
 from casework.timers import sweep
-from casework.workflow import for_school
+from casework.workflow import for_school, pupil_matches
 
 
 @dataclass
@@ -61,6 +61,8 @@ def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
         found = evaluate_school(s, school.id, calendar, rule_config(wf), as_of)
         pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id))}
         for f in found:
+            if not pupil_matches(pupils[f.pupil_id], wf.model.rules[f.rule].pupils):
+                continue  # the workflow acts on this rule only for some pupils (e.g. RAG-listed)
             report.findings[f.rule] += 1
             _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report)
     report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school.id).lapsed
@@ -95,14 +97,15 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
                           figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal))
         report.attached += 1
         s.flush()
-    if wiring.proposes:
-        mv = ct.moves.get(wiring.proposes)
+    event = wiring.proposes_by_level.get(f.level, wiring.proposes)
+    if event:
+        mv = ct.moves.get(event)
         if mv is not None and case.state in sources(ct, mv.from_) and not any(
-            p.get("event") == wiring.proposes for p in case.proposals
+            p.get("event") == event for p in case.proposals
         ):
-            propose(case, wiring.proposes, f.summary, now, f"rule:{f.rule}")
+            propose(case, event, f.summary, now, f"rule:{f.rule}")
             s.add(case)
-            report.proposed.append({"case_id": case.id, "upn": pupil.upn, "event": wiring.proposes, "rule": f.rule})
+            report.proposed.append({"case_id": case.id, "upn": pupil.upn, "event": event, "rule": f.rule})
 
 
 def open_cases(session: Session, school_id: int | None = None, state: str | None = None) -> list[Case]:

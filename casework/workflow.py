@@ -301,6 +301,9 @@ class Action(_Strict):
     move: str | None = Field(None, description="Take this (non-formal) move automatically.")
     penalty_notices: bool | None = Field(None, description="Record a penalty notice for each parent named in the move.")
     message: str | None = Field(None, description="Text of a notification.")
+    pupils: list[str] | None = Field(
+        None, description="Only for pupils with one of these flags or RAG ratings, e.g. [child_protection_plan, rag:red]."
+    )
 
     @model_validator(mode="after")
     def _one(self):
@@ -396,6 +399,13 @@ class RuleWiring(BaseModel):
     opens: str | None = Field(None, description="Case type a finding opens (or is added to, if one is open).")
     open_state: str | None = Field(None, description="State a new case opens in (default: the case type's initial state).")
     proposes: str | None = Field(None, description="A move a finding proposes on the open case.")
+    proposes_by_level: dict[str, str] = Field(
+        default_factory=dict,
+        description="A move to propose instead of `proposes` when the finding's level matches (an attendance band's name).",
+    )
+    pupils: list[str] | None = Field(
+        None, description="Act only on findings for pupils with one of these flags or RAG ratings, e.g. [rag:red, ehc_plan]."
+    )
     notify: list[str] = Field(default_factory=list)
 
     @property
@@ -455,6 +465,33 @@ class Workflow:
 
 
 ROLE_NAMES = {r.value for r in Role}
+
+
+def _pupil_selectors() -> set[str]:
+    from casework.models import PUPIL_FLAGS, RAG_RATINGS
+
+    return set(PUPIL_FLAGS) | {f"rag:{r}" for r in RAG_RATINGS}
+
+
+def pupil_matches(pupil: Any, selectors: list[str] | None) -> bool:
+    """Whether a pupil has one of ``selectors``: a flag (``ehc_plan``) or a RAG rating (``rag:red``).
+    No selectors means every pupil."""
+    if not selectors:
+        return True
+    for sel in selectors:
+        if sel.startswith("rag:"):
+            if (getattr(pupil, "vulnerability_rag", None) or "") == sel[4:]:
+                return True
+        elif getattr(pupil, sel, False):
+            return True
+    return False
+
+
+def _check_pupils(bad, path: Path_, selectors: list[str] | None) -> None:
+    known = _pupil_selectors()
+    for i, sel in enumerate(selectors or []):
+        if sel not in known:
+            bad(path + (i,), f"unknown pupil flag or RAG rating {sel!r} (choose from: {', '.join(sorted(known))})")
 
 
 def _check_meaning(m: WorkflowModel, loc: _Located) -> list[WorkflowProblem]:
@@ -531,6 +568,7 @@ def _check_meaning(m: WorkflowModel, loc: _Located) -> list[WorkflowProblem]:
                 bad(ap + ("timer",), f"unknown timer {a.timer!r} (timers: {', '.join(sorted(m.timers))})")
             if a.notify is not None:
                 check_roles(ap + ("notify",), a.notify)
+            _check_pupils(bad, ap + ("pupils",), a.pupils)
             for key in ("propose", "move"):
                 ev = getattr(a, key)
                 if ev is None:
@@ -561,10 +599,19 @@ def _check_meaning(m: WorkflowModel, loc: _Located) -> list[WorkflowProblem]:
             bad(rp + ("opens",), f"unknown case type {r.opens!r} (case types: {', '.join(m.case_types)})")
         if r.open_state is not None and r.opens in m.case_types and r.open_state not in m.case_types[r.opens].states:
             bad(rp + ("open_state",), f"unknown state {r.open_state!r} in case type {r.opens!r}")
-        if r.proposes is not None:
-            cts = all_events.get(r.proposes, set())
+        for ppath, ev in [(("proposes",), r.proposes), *((("proposes_by_level", k), v) for k, v in r.proposes_by_level.items())]:
+            if ev is None:
+                continue
+            cts = all_events.get(ev, set())
             if not cts or (r.opens and r.opens not in cts):
-                bad(rp + ("proposes",), f"unknown move {r.proposes!r}" + (f" in case type {r.opens!r}" if r.opens else ""))
+                bad(rp + ppath, f"unknown move {ev!r}" + (f" in case type {r.opens!r}" if r.opens else ""))
+        if r.proposes_by_level and r_name == "attendance_band":
+            names = {b.get("name") for b in r.params.get("bands", []) if isinstance(b, dict)} or {
+                b.name for b in RULES[r_name].Params().bands}
+            for level in r.proposes_by_level:
+                if level not in names:
+                    bad(rp + ("proposes_by_level", level), f"no band is called {level!r} (bands: {', '.join(sorted(names))})")
+        _check_pupils(bad, rp + ("pupils",), r.pupils)
         check_roles(rp + ("notify",), r.notify)
         if RULES:
             try:

@@ -238,3 +238,55 @@ def has_contact(ctx: GuardContext, _arg: str | None) -> GuardResult:
     if ctx.parents():
         return GuardResult(True, "contacts on record")
     return GuardResult(False, f"no contact with parental responsibility is recorded for {ctx.pupil.name}")
+
+
+@guard("requested_in_advance")
+def requested_in_advance(ctx: GuardContext, arg: str | None) -> GuardResult:
+    """Leave must be asked for in advance: the request (the day the leave case was opened)
+    at least ``arg`` calendar days before the leave starts (no argument: any day before it).
+    Thomas Russell and Mason Moor ask for 2 weeks (``requested_in_advance:14``)."""
+    days = int(arg) if arg else 1
+    start = ctx.case.concern_start
+    if start is None:
+        return GuardResult(False, "the leave request has no start date")
+    asked = ctx.case.opened_at.date()
+    notice = (start - asked).days
+    if notice >= days:
+        return GuardResult(True, f"requested on {asked:%d %B %Y}, {notice} days before the leave starts")
+    need = "before the leave starts" if days == 1 else f"at least {days} days before the leave starts"
+    return GuardResult(False, f"the request was made on {asked:%d %B %Y}, {max(notice, 0)} days before the leave "
+                       f"starts on {start:%d %B %Y}; the policy asks for requests {need}")
+
+
+@guard("absence_days_under")
+def absence_days_under(ctx: GuardContext, arg: str | None) -> GuardResult:
+    """Leave is not granted to a pupil who has already missed ``arg`` days this school year,
+    or whom the leave would take to that many (Thomas Russell: 6). The leave's length is
+    counted when the move gives ``leave_end`` (a date); absence counts every authorised
+    and unauthorised absence session, two to a day."""
+    from casework.calendar import school_year_start
+    from casework.codes import AUTHORISED_CODES, UNAUTHORISED_CODES
+    from casework.models import Mark
+
+    limit = float(arg or 6)
+    since = school_year_start(ctx.today)
+    sessions = len(list(ctx.session.exec(
+        select(Mark.id).where(Mark.pupil_id == ctx.pupil.id, Mark.date >= since, Mark.date <= ctx.today,
+                              Mark.code.in_(AUTHORISED_CODES | UNAUTHORISED_CODES)))))
+    so_far = sessions / 2
+    leave_days = 0
+    end = ctx.params.get("leave_end")
+    if end and ctx.case.concern_start:
+        end_date = end if isinstance(end, dt.date) else dt.date.fromisoformat(str(end))
+        leave_days = len(ctx.calendar.school_days(ctx.case.concern_start, end_date))
+    total = so_far + leave_days
+    if so_far >= limit:
+        return GuardResult(False, f"{ctx.pupil.forename} has already missed {so_far:g} days this school year; the "
+                           f"policy does not grant leave once absence reaches {limit:g} days",
+                           {"absence_days": so_far})
+    if total >= limit:
+        return GuardResult(False, f"{ctx.pupil.forename} has missed {so_far:g} days this school year and the leave "
+                           f"adds {leave_days}: {total:g} days would reach the policy's limit of {limit:g}",
+                           {"absence_days": so_far, "leave_days": leave_days})
+    return GuardResult(True, f"{so_far:g} days missed this school year, {total:g} with the leave: under {limit:g}",
+                       {"absence_days": so_far, "leave_days": leave_days})
