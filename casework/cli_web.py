@@ -1,3 +1,33 @@
 """`casework` commands for the web area (registered on the main group)."""
 
-from casework.cli import main  # noqa: F401
+from __future__ import annotations
+
+import click
+
+from casework.cli import as_of_option, ctx_of, db_option, main
+
+
+@main.command("serve")
+@db_option
+@as_of_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads (waitress).")
+@click.option("--secure-cookies/--no-secure-cookies", default=None,
+              help="Mark cookies Secure (use behind HTTPS; default from $CASEWORK_SECURE_COOKIES).")
+def serve(db, as_of, host, port, threads, secure_cookies):
+    """Run the web app (waitress). Set CASEWORK_SECRET_KEY so sessions survive a restart."""
+    from casework.web import create_app
+
+    c = ctx_of(db, as_of)
+    config = {"ENGINE": c.engine, "CLOCK": c.clock}
+    if secure_cookies is not None:
+        config["SESSION_COOKIE_SECURE"] = secure_cookies
+    app = create_app(config)
+    click.echo(f"casework on http://{host}:{port}/  (as of {c.clock.today():%d %B %Y}; Ctrl-C stops)")
+    try:
+        from waitress import serve as waitress_serve
+    except ImportError:  # pragma: no cover
+        app.run(host=host, port=port, threaded=True)
+        return
+    waitress_serve(app, host=host, port=port, threads=threads, ident="casework")

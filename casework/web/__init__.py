@@ -1,0 +1,188 @@
+"""The web app: ``create_app(config)`` builds it; nothing is made at import time.
+
+Config (a dict, else the environment): ``DATABASE_URL`` (``CASEWORK_DATABASE_URL``),
+``SECRET_KEY`` (``CASEWORK_SECRET_KEY``; a random one per process if unset, so sessions
+end on restart), ``CLOCK`` (a ``casework.clock.Clock``; tests and ``--as-of`` set it),
+``SESSION_COOKIE_SECURE`` (``CASEWORK_SECURE_COOKIES=1`` behind HTTPS) and
+``LOGIN_RATE_LIMIT`` (default ``10 per minute``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+
+from flask import Flask, g, render_template
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlmodel import Session
+
+from casework.clock import Clock
+from casework.db import make_engine
+from casework.models import ROLE_LABELS, Role, School, User
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+class WebUser:
+    """The logged-in person, as Flask-Login wants them (a plain copy of the staff_user row)."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, user: User):
+        self.id = user.id
+        self.username = user.username
+        self.name = user.name
+        self.position = user.position
+        self.role = user.role
+        self.school_id = user.school_id
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(Role(self.role), self.role)
+
+
+def _env_config() -> dict:
+    env = os.environ
+    cfg = {
+        "DATABASE_URL": env.get("CASEWORK_DATABASE_URL"),
+        "SECRET_KEY": env.get("CASEWORK_SECRET_KEY"),
+        "SESSION_COOKIE_SECURE": env.get("CASEWORK_SECURE_COOKIES") == "1",
+    }
+    return {k: v for k, v in cfg.items() if v is not None}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,
+        SESSION_COOKIE_NAME="casework_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=9),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        LOGIN_RATE_LIMIT="10 per minute",
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,  # imports
+        CLOCK=Clock(),
+    )
+    app.config.update(_env_config())
+    app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    app.extensions["casework_engine"] = app.config.get("ENGINE") or make_engine(app.config.get("DATABASE_URL"))
+
+    CSRFProtect(app)
+    login = LoginManager(app)
+    login.session_protection = "strong"
+    login.login_view = "auth.login"
+    login.login_message = "Please sign in to continue."
+    login.login_message_category = "info"
+
+    @login.user_loader
+    def load_user(user_id: str):
+        try:
+            user = db().get(User, int(user_id))
+        except ValueError:
+            return None
+        return WebUser(user) if user is not None and user.active else None
+
+    from casework.web import admin, auth, cases, dsl, pupils, reports, today
+
+    for bp in (auth.bp, today.bp, cases.bp, pupils.bp, dsl.bp, reports.bp, admin.bp):
+        app.register_blueprint(bp)
+    auth.limit_logins(app)
+
+    @app.teardown_request
+    def _close_session(exc):
+        s = g.pop("db", None)
+        if s is not None:
+            if exc is None:
+                s.commit()
+            else:
+                s.rollback()
+            s.close()
+
+    @app.after_request
+    def _security_headers(resp):
+        h = resp.headers
+        h.setdefault("Content-Security-Policy", CSP)
+        h["X-Content-Type-Options"] = "nosniff"
+        h["X-Frame-Options"] = "DENY"
+        h["Referrer-Policy"] = "same-origin"
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if app.config["SESSION_COOKIE_SECURE"]:
+            h["Strict-Transport-Security"] = "max-age=31536000"
+        if not resp.mimetype.startswith(("text/css", "application/javascript", "text/javascript")):
+            h["Cache-Control"] = "no-store"  # pages carry pupils' data
+        return resp
+
+    from casework.web.permissions import can
+
+    @app.context_processor
+    def _globals():
+        return {"can": can, "school": current_school(), "today": clock().today(), "ROLE_LABELS": ROLE_LABELS}
+
+    @app.errorhandler(403)
+    def _forbidden(_e):
+        return render_template("error.html", code=403, title="Not available to your role",
+                               message="Your role does not include this page. If you need it, ask your "
+                                       "school's administrator."), 403
+
+    @app.errorhandler(404)
+    def _not_found(_e):
+        return render_template("error.html", code=404, title="Not found",
+                               message="There is nothing at this address."), 404
+
+    @app.errorhandler(CSRFError)
+    def _csrf(e):
+        return render_template("error.html", code=400, title="The form had expired",
+                               message="Please go back, reload the page and try again."), 400
+
+    @app.errorhandler(429)
+    def _too_many(_e):
+        return render_template("error.html", code=429, title="Too many attempts",
+                               message="Too many sign-in attempts from here. Wait a minute and try again."), 429
+
+    from casework.web.filters import register_filters
+
+    register_filters(app)
+    return app
+
+
+def db() -> Session:
+    """The request's database session (committed at the end of a request that did not fail)."""
+    from flask import current_app
+
+    if "db" not in g:
+        g.db = Session(current_app.extensions["casework_engine"], expire_on_commit=False)
+    return g.db
+
+
+def clock() -> Clock:
+    from flask import current_app
+
+    return current_app.config["CLOCK"]
+
+
+def current_school() -> School | None:
+    if not current_user or not current_user.is_authenticated:
+        return None
+    if "school" not in g:
+        sid = current_user.school_id
+        if sid is None:
+            from sqlmodel import select
+
+            g.school = db().exec(select(School).order_by(School.id)).first()
+        else:
+            g.school = db().get(School, sid)
+    return g.school

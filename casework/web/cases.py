@@ -1,0 +1,129 @@
+"""My caseload, a case, its moves and notes, and the decisions waiting for the head."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlmodel import select
+
+from casework.caseload import caseload_filters, decisions_waiting, open_caseload
+from casework.casemodels import Case, CaseNote, LetterRequest, Timer
+from casework.cases import Actor, CaseWorld, MoveRefused, findings, history, move_case, move_options
+from casework.models import Contact
+from casework.web import clock, current_school, db
+from casework.web.permissions import can, requires
+
+bp = Blueprint("cases", __name__)
+PAGE = 50
+# Where a move form may send the person back to (never an address from the request).
+RETURN_TO = {"case": None, "dsl": "dsl.index", "approvals": "cases.approvals", "today": "today.index"}
+
+
+def school_case(case_id: int) -> Case:
+    """A case of the signed-in person's school (404 for any other: no hint that it exists)."""
+    case = db().get(Case, case_id)
+    if case is None or case.school_id != current_school().id:
+        abort(404)
+    return case
+
+
+def perform_move(case_id: int, event: str, reason: str, params: dict | None = None,
+                 expect_type: str | None = None) -> tuple[bool, str]:
+    case = school_case(case_id)
+    if expect_type and case.case_type != expect_type:
+        abort(400)
+    world = CaseWorld.load(db(), case, clock())
+    try:
+        move = move_case(world, event, Actor.of(current_user), reason=reason, params=params)
+    except MoveRefused as exc:
+        db().rollback()
+        return False, f"Not done — {exc.event.replace('_', ' ')}: " + "; ".join(exc.reasons) + "."
+    ct = world.workflow.case_type(case.case_type)
+    label = ct.moves[event].label or event.replace("_", " ")
+    return True, f"{world.pupil.name}: {label} — recorded. The case is now at {ct.states[move.to_state].label}."
+
+
+@bp.route("/caseload")
+@requires("caseload.view")
+def caseload():
+    school = current_school()
+    args = request.args
+    try:
+        year = int(args["year"]) if args.get("year", "") != "" else None
+        page = max(1, int(args.get("page", 1)))
+    except ValueError:
+        abort(400)
+    filters = caseload_filters(db(), school.id)
+    flag = args.get("flag") or None
+    if flag and flag not in filters["flags"]:
+        abort(400)
+    load = open_caseload(db(), school.id, clock().now(), state=args.get("state") or None,
+                         case_type=args.get("type") or None, year_group=year, flag=flag,
+                         limit=PAGE, offset=(page - 1) * PAGE)
+    return render_template("caseload.html", load=load, filters=filters, args=args, page=page,
+                           pages=max(1, -(-load.total // PAGE)))
+
+
+@bp.route("/cases/<int:case_id>")
+@requires("case.view")
+def show(case_id: int):
+    case = school_case(case_id)
+    s = db()
+    world = CaseWorld.load(s, case, clock())
+    ct = world.workflow.case_type(case.case_type)
+    options = move_options(world, Actor.of(current_user))
+    notes_q = select(CaseNote).where(CaseNote.case_id == case.id)
+    if not can("case.note.safeguarding"):
+        notes_q = notes_q.where(CaseNote.safeguarding.is_(False))
+    notes = s.exec(notes_q.order_by(CaseNote.at.desc())).all()
+    letters = s.exec(select(LetterRequest).where(LetterRequest.case_id == case.id).order_by(LetterRequest.queued_at)).all()
+    timers = s.exec(select(Timer).where(Timer.case_id == case.id).order_by(Timer.status != "open", Timer.due_at)).all()
+    contacts = s.exec(select(Contact).where(Contact.pupil_id == case.pupil_id).order_by(Contact.call_priority)).all()
+    proposals = [{**p, "label": (ct.moves[p["event"]].label if p.get("event") in ct.moves else p.get("event"))}
+                 for p in case.proposals]
+    return render_template("case.html", case=case, world=world, ct=ct, options=options, moves=history(s, case.id),
+                           findings=findings(s, case.id), notes=notes, letters=letters, timers=timers,
+                           contacts=contacts, proposals=proposals, letter_defs=world.workflow.model.letters,
+                           now=clock().now())
+
+
+@bp.route("/cases/<int:case_id>/move", methods=["POST"])
+@requires("case.move")
+def move(case_id: int):
+    event = request.form.get("event", "")
+    params = {}
+    if request.form.get("improvement_weeks"):
+        try:
+            params["improvement_weeks"] = int(request.form["improvement_weeks"])
+        except ValueError:
+            abort(400)
+    ok, message = perform_move(case_id, event, request.form.get("reason", "").strip(), params)
+    flash(message, "success" if ok else "error")
+    back = RETURN_TO.get(request.form.get("back", "case"), None)
+    return redirect(url_for(back) if back else url_for("cases.show", case_id=case_id))
+
+
+@bp.route("/cases/<int:case_id>/notes", methods=["POST"])
+@requires("case.note")
+def add_note(case_id: int):
+    case = school_case(case_id)
+    text = request.form.get("text", "").strip()
+    safeguarding = request.form.get("safeguarding") == "1"
+    if safeguarding and not can("case.note.safeguarding"):
+        abort(403)
+    if not text:
+        flash("A note needs some text.", "error")
+    else:
+        db().add(CaseNote(case_id=case.id, author=current_user.username, at=clock().now(), text=text[:10000],
+                          safeguarding=safeguarding))
+        flash("Safeguarding note added (seen by the DSL and deputies only)." if safeguarding else "Note added.",
+              "success")
+    back = RETURN_TO.get(request.form.get("back", "case"), None)
+    return redirect(url_for(back) if back else url_for("cases.show", case_id=case_id) + "#notes")
+
+
+@bp.route("/approvals")
+@requires("approvals.view")
+def approvals():
+    school = current_school()
+    return render_template("approvals.html", decisions=decisions_waiting(db(), school.id))

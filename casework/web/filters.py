@@ -1,0 +1,60 @@
+"""Template filters: how dates, percentages and labels read on the page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask
+
+from casework.clock import local
+from casework.codes import meaning
+from casework.models import ROLE_LABELS, Role
+from casework.stats import year_group_label
+
+
+def when(moment: dt.datetime | None) -> str:
+    if moment is None:
+        return ""
+    m = local(moment)
+    return f"{m:%a} {m.day} {m:%b %Y, %H:%M}"
+
+
+def day(d: dt.date | dt.datetime | None) -> str:
+    if d is None:
+        return ""
+    if isinstance(d, dt.datetime):
+        d = local(d).date()
+    return f"{d:%a} {d.day} {d:%B %Y}"
+
+
+def pct(v: float | None, places: int = 1) -> str:
+    return "—" if v is None else f"{v:.{places}f}%"
+
+
+def role_label(role: str) -> str:
+    try:
+        return ROLE_LABELS[Role(role)]
+    except ValueError:
+        return "casework (automatic)" if role == "system" else role
+
+
+def code_category(code: str) -> str:
+    try:
+        return meaning(code).category.value
+    except (KeyError, ValueError):
+        return "unknown"
+
+
+def code_label(code: str) -> str:
+    try:
+        m = meaning(code)
+        return getattr(m, "description", "") or getattr(m, "label", "") or code
+    except (KeyError, ValueError):
+        return code
+
+
+def register_filters(app: Flask) -> None:
+    app.jinja_env.filters.update(when=when, day=day, pct=pct, role_label=role_label, year=year_group_label,
+                                 code_category=code_category, code_label=code_label)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

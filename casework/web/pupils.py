@@ -1,0 +1,120 @@
+"""Pupils: find one; a pupil's figures, trend, register heatmap, cases, contacts and amendments."""
+
+from __future__ import annotations
+
+import calendar as pycal
+import datetime as dt
+import json
+
+from flask import Blueprint, abort, render_template, request
+from sqlalchemy import or_
+from sqlmodel import select
+
+from casework import stats, trends
+from casework.calendar import school_year_start
+from casework.casemodels import Case
+from casework.models import PUPIL_FLAGS, Contact, Mark, Pupil
+from casework.register import amendments_for
+from casework.web import clock, current_school, db
+from casework.web.permissions import can, requires
+from casework.workflow import for_school
+
+bp = Blueprint("pupils", __name__)
+
+
+def school_pupil(pupil_id: int) -> Pupil:
+    pupil = db().get(Pupil, pupil_id)
+    if pupil is None or pupil.school_id != current_school().id:
+        abort(404)
+    return pupil
+
+
+@bp.route("/pupils")
+@requires("pupil.view")
+def index():
+    school = current_school()
+    q = request.args.get("q", "").strip()[:80]
+    year = request.args.get("year", "")
+    query = select(Pupil).where(Pupil.school_id == school.id, Pupil.on_roll.is_(True))
+    if q:
+        like = f"%{q}%"
+        query = query.where(or_(Pupil.forename.ilike(like), Pupil.surname.ilike(like), Pupil.upn.ilike(like)))
+    if year.lstrip("-").isdigit():
+        query = query.where(Pupil.year_group == int(year))
+    pupils = db().exec(query.order_by(Pupil.surname, Pupil.forename).limit(100)).all()
+    today = clock().today()
+    figs = {f.pupil_id: f.figures for f in stats.pupil_figures(db(), school.id, school_year_start(today), today,
+                                                                pupil_ids=[p.id for p in pupils])} if pupils else {}
+    years = sorted(db().exec(select(Pupil.year_group).where(Pupil.school_id == school.id).group_by(Pupil.year_group)).all())
+    return render_template("pupils.html", pupils=pupils, figs=figs, q=q, year=year, years=years)
+
+
+def heatmap(marks: list[Mark], start: dt.date, end: dt.date) -> list[dict]:
+    """Months → weeks → Monday..Friday cells holding that day's AM and PM marks (layout only)."""
+    by_day: dict[dt.date, dict[str, str]] = {}
+    for m in marks:
+        by_day.setdefault(m.date, {})[m.session] = m.code
+    months = []
+    first = dt.date(start.year, start.month, 1)
+    while first <= end:
+        weeks = []
+        for week in pycal.Calendar().monthdatescalendar(first.year, first.month):
+            cells = []
+            for d in week[:5]:
+                if d.month != first.month:
+                    cells.append(None)
+                else:
+                    marks_of_day = by_day.get(d, {})
+                    cells.append({"date": d, "AM": marks_of_day.get("AM"), "PM": marks_of_day.get("PM")})
+            if any(cells):
+                weeks.append(cells)
+        months.append({"label": f"{first:%B %Y}", "weeks": weeks})
+        first = (first + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
+@bp.route("/pupils/<int:pupil_id>")
+@requires("pupil.view")
+def show(pupil_id: int):
+    pupil = school_pupil(pupil_id)
+    school = current_school()
+    s = db()
+    today = clock().today()
+    start = school_year_start(today)
+    rows = stats.pupil_figures(s, school.id, start, today, pupil_ids=[pupil.id])
+    figures = rows[0].figures if rows else stats.Figures()
+    wf = for_school(school.workflow)
+    t = wf.model.thresholds
+    target = wf.model.school.target_attendance_pct
+    weeks = trends.weekly(s, school.id, start, today, pupil_ids=[pupil.id])
+    chart = {
+        "labels": [f"{w.start:%d %b}" for w in weeks],
+        "series": [{"label": "Attendance this week", "data": [_r(w.week.attendance_pct) for w in weeks]},
+                   {"label": "Year to date", "data": [_r(w.to_date.attendance_pct) for w in weeks]}],
+        "lines": ([{"label": f"School target {target:g}%", "value": target}] if target else [])
+        + [{"label": f"Persistent absence below {100 - t.persistent_absence_pct:g}%",
+            "value": 100 - t.persistent_absence_pct}],
+        "min": 0, "max": 100, "unit": "%",
+    }
+    marks = s.exec(select(Mark).where(Mark.pupil_id == pupil.id, Mark.date >= start, Mark.date <= today)).all()
+    lates = sorted((m for m in marks if m.code in ("L", "U")), key=lambda m: (m.date, m.session), reverse=True)
+    cases = s.exec(select(Case).where(Case.pupil_id == pupil.id).order_by(Case.closed_at.is_not(None),
+                                                                         Case.opened_at.desc())).all() \
+        if can("case.view") else []
+    case_labels = {c.id: _case_labels(c) for c in cases}
+    contacts = s.exec(select(Contact).where(Contact.pupil_id == pupil.id).order_by(Contact.call_priority)).all() \
+        if can("pupil.contacts") else []
+    return render_template(
+        "pupil.html", pupil=pupil, figures=figures, thresholds=t, target=target, weeks=weeks,
+        chart_json=json.dumps(chart), months=heatmap(marks, start, today), lates=lates, cases=cases,
+        case_labels=case_labels, contacts=contacts, amendments=amendments_for(s, pupil.id),
+        flags=[label for f, label in PUPIL_FLAGS.items() if getattr(pupil, f)], year_start=start)
+
+
+def _case_labels(case: Case) -> tuple[str, str]:
+    ct = for_school(case.workflow).case_type(case.case_type)
+    return ct.label, ct.states[case.state].label if case.state in ct.states else case.state
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 1)

@@ -1,0 +1,33 @@
+// Draws each <canvas data-chart="ID"> from the JSON in <script type="application/json" id="ID">.
+// External file only: the Content-Security-Policy allows no inline script.
+(function () {
+  "use strict";
+  if (typeof Chart === "undefined") { return; }
+  var colours = ["#0b6e69", "#1d3557", "#b7791f"];
+  var lineColours = ["#5b21b6", "#b42318"];
+  document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+    var source = document.getElementById(canvas.getAttribute("data-chart"));
+    if (!source) { return; }
+    var d = JSON.parse(source.textContent);
+    var datasets = d.series.map(function (s, i) {
+      return { label: s.label, data: s.data, borderColor: colours[i % colours.length],
+               backgroundColor: colours[i % colours.length], borderWidth: i === 0 ? 2 : 3,
+               pointRadius: i === 0 ? 2 : 0, tension: 0.2, spanGaps: true };
+    });
+    (d.lines || []).forEach(function (l, i) {
+      datasets.push({ label: l.label, data: d.labels.map(function () { return l.value; }),
+                      borderColor: lineColours[i % lineColours.length], borderDash: [6, 4], borderWidth: 2,
+                      pointRadius: 0, fill: false });
+    });
+    new Chart(canvas, {
+      type: "line",
+      data: { labels: d.labels, datasets: datasets },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        scales: { y: { min: d.min, max: d.max, ticks: { callback: function (v) { return v + (d.unit || ""); } } } },
+        plugins: { legend: { position: "bottom" } }
+      }
+    });
+  });
+})();
