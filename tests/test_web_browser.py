@@ -1,0 +1,222 @@
+"""The main journeys in Debian's Chromium, headless, against the real app on a local port.
+Screenshots of each page go to $CASEWORK_SHOTS (default /tmp/shots), outside git."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from web_world import PASSWORD, USERNAMES, build_world, web_app
+
+from casework.models import Role
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = Path(os.environ.get("CASEWORK_SHOTS", "/tmp/shots"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CASEWORK_REQUIRE_BROWSER") == "1":
+            pytest.fail("/usr/bin/chromium is missing and CASEWORK_REQUIRE_BROWSER=1")
+        pytest.skip("Chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def site(engine, make_school, make_pupils):
+    from werkzeug.serving import make_server
+
+    world = build_world(engine, make_school, make_pupils)
+    app = web_app(engine, world)  # CSRF on, as in production
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", world, engine
+    server.shutdown()
+
+
+@pytest.fixture
+def page_for(browser, site):
+    base = site[0]
+    contexts = []
+    errors: list[str] = []
+
+    def open_as(role: Role | None):
+        ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        # a 401/403 page is an expected answer; anything else on the console (a CSP refusal, a script error) is not
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 40" not in m.text
+                else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "/login")
+        if role is not None:
+            page.fill("#username", USERNAMES[role])
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+        return page
+
+    yield open_as, base, errors
+    for ctx in contexts:
+        ctx.close()
+    assert not errors, f"browser console errors (CSP or script): {errors}"
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+HOMES = {Role.ATTENDANCE_OFFICER: "Today", Role.WELLBEING_LEAD: "Today", Role.DSL: "Today",
+         Role.DEPUTY_DSL: "Today", Role.HEADTEACHER: "Today", Role.DEPUTY_HEAD: "Today", Role.TEACHER: "Pupils",
+         Role.GOVERNOR: "Attendance reports", Role.ADMIN: "Staff and roles"}
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_each_role_signs_in_to_its_start_page(page_for, role):
+    open_as, base, _ = page_for
+    page = open_as(role)
+    assert page.locator("h1").first.inner_text() == HOMES[role]
+    assert "Meadow Lane Primary School" in page.locator("header").inner_text()
+    shot(page, f"home-{role.value}")
+    page.click("text=Sign out")
+    assert page.url.endswith("/login")
+
+
+def test_login_page_and_a_wrong_password(page_for):
+    open_as, base, _ = page_for
+    page = open_as(None)
+    shot(page, "login")
+    page.fill("#username", "officer")
+    page.fill("#password", "nope")
+    page.click("button[type=submit]")
+    assert "do not match" in page.locator("[role=alert]").inner_text()
+
+
+def test_record_a_first_day_call(page_for, site):
+    open_as, base, _ = page_for
+    world = site[1]
+    page = open_as(Role.ATTENDANCE_OFFICER)
+    card = page.locator(f"#case-{world.cases['call']}")
+    assert "Pat Calloway" in card.inner_text()
+    shot(page, "today")
+    card.locator("button", has_text="Record: no answer").click()
+    assert "Called - no answer — recorded" in page.locator(".flash-success").inner_text()
+    card = page.locator(f"#case-{world.cases['call']}")
+    assert "1 unanswered call" in card.inner_text()
+    card.locator("input[name=reason]").fill("Mum called back: chickenpox, back on Monday")
+    card.locator("button", has_text="Record: reached").click()
+    assert "now at Closed" in page.locator(".flash-success").inner_text()
+    assert page.locator(f"#case-{world.cases['call']}").count() == 0
+    page.goto(f"{base}/cases/{world.cases['call']}")
+    timeline = page.locator(".timeline").inner_text()
+    assert "chickenpox" in timeline and "Called - no answer" in timeline
+    assert "Met: met by contact made" in page.locator("aside").inner_text()
+
+
+def _step(page, label: str, reason: str = "") -> None:
+    if reason:
+        page.fill("#reason", reason)
+    page.locator("button", has_text=label).first.click()
+    page.wait_for_load_state()
+
+
+def test_letter_meeting_support_plan_then_notice_to_improve_by_the_head(page_for, site):
+    open_as, base, _ = page_for
+    world = site[1]
+    url = f"{base}/cases/{world.cases['absent']}"
+    page = open_as(Role.ATTENDANCE_OFFICER)
+    page.goto(url)
+    _step(page, "Send attendance letter", "attendance 86% this term")
+    assert "Letter sent" in page.locator(".state").first.inner_text()
+    _step(page, "Invite to a meeting")
+    assert "Attendance meeting" in page.locator(".state").first.inner_text()
+    _step(page, "Agree an attendance support plan", "met Mum; plan agreed: breakfast club")
+    assert "Attendance support plan" in page.locator(".state").first.inner_text()
+    refused = page.locator(".refused").inner_text()
+    assert "Issue a notice to improve" in refused and "may issue a notice to improve" in refused
+    shot(page, "case-support-plan-officer")
+    # the officer cannot take the formal step even by posting the form by hand
+    page.evaluate("""() => { const f = document.querySelector('form[action$="/move"]');
+        const b = document.createElement('button'); b.name = 'event'; b.value = 'issue_notice_to_improve';
+        b.id = 'forged'; f.appendChild(b); }""")
+    page.click("#forged")
+    assert "Not done" in page.locator(".flash-error").inner_text()
+
+    head = open_as(Role.HEADTEACHER)
+    head.goto(url)
+    assert "Issue a notice to improve" in head.locator(".button-row").inner_text()
+    _step(head, "Issue a notice to improve", "threshold met; support not engaged with")
+    assert "Notice to improve" in head.locator(".state").first.inner_text()
+    letters = head.locator("aside").inner_text()
+    assert "Notice to improve" in letters and "Notice to improve improvement period ends" in letters
+    refused = head.locator(".refused").inner_text()
+    assert "Request a penalty notice" in refused and "improvement period runs until" in refused
+    shot(head, "case-notice-to-improve-head")
+
+
+def test_dsl_sees_a_missed_home_visit_escalated(page_for, site):
+    from casework import timers
+
+    open_as, base, _ = page_for
+    url, world, engine = site
+    officer = open_as(Role.ATTENDANCE_OFFICER)
+    officer.goto(f"{base}/cases/{world.cases['visit']}")
+    _step(officer, "Plan a home visit")
+    assert "Home visit" in officer.locator(".state").first.inner_text()
+    world.clock.advance(dt.timedelta(days=2))  # the visit is due the next school day at 16:00
+    report = timers.sweep(engine, world.clock)
+    assert any(x["kind"] == "home_visit_made" for x in report.lapsed)
+
+    dsl = open_as(Role.DSL)
+    dsl.goto(f"{base}/dsl")
+    card = dsl.locator(f"#case-{world.cases['visit']}")
+    assert "the planned home visit has not been recorded" in card.inner_text()
+    shot(dsl, "dsl-queue")
+    card.locator("textarea[name=text]").fill("Spoke to the social worker; visiting together at 3pm")
+    card.locator("button", has_text="Add safeguarding note").click()
+    assert "Safeguarding note added" in dsl.locator(".flash-success").inner_text()
+    card = dsl.locator(f"#case-{world.cases['visit']}")
+    card.locator("textarea[name=reason]").fill("Seen at home with the social worker; unwell, back tomorrow")
+    card.locator("button", has_text="Visit - child seen and safe").click()
+    assert "now at Closed" in dsl.locator(".flash-success").inner_text()
+
+
+def test_governor_cannot_reach_a_pupil_page(page_for, site):
+    open_as, base, _ = page_for
+    world = site[1]
+    page = open_as(Role.GOVERNOR)
+    shot(page, "reports-governor")
+    assert page.locator("canvas#weekly").is_visible()
+    page.goto(f"{base}/pupils/{world.pupils['absent']}")
+    assert page.locator("h1").inner_text() == "Not available to your role"
+    assert "Pupils" not in page.locator("nav").inner_text()
+
+
+def test_screens_of_every_page(page_for, site):
+    open_as, base, _ = page_for
+    world = site[1]
+    for role, paths in [
+        (Role.ATTENDANCE_OFFICER, ["/caseload", f"/pupils/{world.pupils['absent']}", "/pupils"]),
+        (Role.HEADTEACHER, ["/approvals", "/reports", "/reports/policy", f"/cases/{world.cases['leave']}"]),
+        (Role.ADMIN, ["/admin/users", "/admin/imports", "/admin/settings"]),
+    ]:
+        page = open_as(role)
+        for path in paths:
+            page.goto(base + path)
+            page.wait_for_load_state("networkidle")
+            assert page.locator("main h1").count() == 1
+            shot(page, f"{role.value}-{path.strip('/').replace('/', '-')}")
