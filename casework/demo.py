@@ -98,8 +98,18 @@ class DemoReport:
                 t.add_row(g["group"], str(g["pupils"]), f"{g['attendance_pct']:.1f}" if g["attendance_pct"] is not None else "—",
                           str(g["persistent_absentees"]), str(g["severe_absentees"]))
             console.print(t)
-        for line in self.extra.get("next_steps", []):
-            console.print(line)
+        cw = self.extra.get("casework")
+        if cw:
+            console.print(f"Casework replayed day by day since September: {sum(cw['steps_taken'].values())} steps taken "
+                          f"({', '.join(f'{v} {k}' for k, v in sorted(cw['steps_taken'].items()))}).")
+            console.print(f"Now: {sum(cw['open_cases'].values())} open cases, {cw['closed_cases']} closed; "
+                          f"{cw['letters_queued']} letters queued; {cw['open_deadlines']} open deadlines, "
+                          f"{cw['missed_deadlines']} missed; {cw['safeguarding_queue']} items on the DSL's queue.")
+            t = Table("Case type", "State", "Open", title="Open cases")
+            for key, n in sorted(cw["open_cases"].items()):
+                ct, st = key.split(":", 1)
+                t.add_row(ct.replace("_", " "), st.replace("_", " "), str(n))
+            console.print(t)
         t = Table("Username", "Name", "Role", title=f"Demo users (password: {DEMO_PASSWORD})")
         for u, n, _, r in DEMO_USERS:
             t.add_row(u, n, ROLE_LABELS[r])
@@ -159,13 +169,40 @@ def build_demo(engine: Engine, *, clock: Clock, pupils: int = 400, seed: int = 2
     from casework import stats as st
     from casework.calendar import school_year_start
 
+    # Run the school's casework through this school year so far, as its staff would have.
+    work_start = max(school_year_start(today), calendar.first_day)
+    steps = work_the_term(engine, clock=clock, start=work_start, rng=rng)
+
     with session_scope(engine) as s:
         rows = st.pupil_figures(s, school.id, school_year_start(today), today)
         groups = [g.as_dict() for g in st.breakdown(rows, st.pupil_flags(s, school.id))[:8]]
     counts: dict[str, int] = {}
     for p in profiles:
         counts[p] = counts.get(p, 0) + 1
-    return DemoReport(db_url, today, files, results, len(roster), marks, counts, groups)
+    report = DemoReport(db_url, today, files, results, len(roster), marks, counts, groups)
+    report.extra["casework"] = _casework_summary(engine, steps)
+    return report
+
+
+def _casework_summary(engine: Engine, steps: dict[str, int]) -> dict:
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from casework.casemodels import Case, LetterRequest, Notification, Timer
+
+    with session_scope(engine) as s:
+        by_state = dict(s.exec(select(Case.case_type + ":" + Case.state, func.count()).where(Case.closed_at.is_(None))
+                               .group_by(Case.case_type, Case.state)).all())
+        return {
+            "open_cases": by_state,
+            "closed_cases": s.exec(select(func.count()).select_from(Case).where(Case.closed_at.is_not(None))).one(),
+            "letters_queued": s.exec(select(func.count()).select_from(LetterRequest).where(LetterRequest.status == "queued")).one(),
+            "open_deadlines": s.exec(select(func.count()).select_from(Timer).where(Timer.status == "open")).one(),
+            "missed_deadlines": s.exec(select(func.count()).select_from(Timer).where(Timer.status == "lapsed")).one(),
+            "safeguarding_queue": s.exec(select(func.count()).select_from(Notification).where(
+                Notification.queue == "safeguarding", Notification.resolved_at.is_(None))).one(),
+            "steps_taken": steps,
+        }
 
 
 # -- generation ---------------------------------------------------------------
@@ -199,11 +236,11 @@ def _pupils(rng: random.Random, n: int) -> tuple[list[DemoPupil], list[str]]:
         roll = rng.random()
         profile = (
             "severe" if roll < 0.015 else
-            "persistent" if roll < 0.12 else
-            "friday pattern" if roll < 0.13 else
-            "long illness" if roll < 0.15 else
-            "term-time holiday" if roll < 0.21 else
-            "often late" if roll < 0.26 else
+            "persistent" if roll < 0.10 else
+            "friday pattern" if roll < 0.11 else
+            "long illness" if roll < 0.13 else
+            "term-time holiday" if roll < 0.19 else
+            "often late" if roll < 0.24 else
             "good"
         )
         flags = {
@@ -327,10 +364,10 @@ def _pupil_year(p: DemoPupil, days: list[dt.date], calendar, today: dt.date, rng
     prof = p.profile
     absence_rate = {"good": 0.012, "often late": 0.02, "term-time holiday": 0.015, "long illness": 0.02,
                     "friday pattern": 0.03, "persistent": 0.09, "severe": 0.45, "traveller": 0.02}[prof]
-    late_rate = {"often late": 0.12, "persistent": 0.05, "severe": 0.05}.get(prof, 0.01)
+    late_rate = {"often late": 0.22, "persistent": 0.05, "severe": 0.05}.get(prof, 0.01)
     i = 0
     holiday_starts = set()
-    if prof in ("term-time holiday", "persistent") or rng.random() < 0.03:
+    if prof == "term-time holiday" or rng.random() < 0.02:
         # One week of term-time holiday not agreed by the school.
         holiday_starts.add(rng.randrange(len(days)))
     illness_start = rng.randrange(len(days)) if prof == "long illness" else None
@@ -357,8 +394,14 @@ def _pupil_year(p: DemoPupil, days: list[dt.date], calendar, today: dt.date, rng
         absent_today = rng.random() < absence_rate or (prof == "friday pattern" and day.weekday() == 4 and rng.random() < 0.7)
         if absent_today:
             run = 1 if prof in ("friday pattern",) else rng.choice((1, 1, 1, 2, 2, 3))
-            code = rng.choices(("I", "I", "I", "M", "O", "N"), k=1)[0] if prof not in ("persistent", "severe") \
-                else rng.choices(("I", "O", "O", "U", "G"), k=1)[0]
+            # Most absence is illness; persistent absentees add some unexplained (O) days;
+            # severe absentees mostly unexplained ones.
+            if prof == "severe":
+                code = rng.choices(("I", "O", "N"), weights=(3, 6, 1), k=1)[0]
+            elif prof == "persistent":
+                code = rng.choices(("I", "M", "O"), weights=(8, 1, 1), k=1)[0]
+            else:
+                code = rng.choices(("I", "M", "O", "N"), weights=(14, 2, 1, 1), k=1)[0]
             for d in days[i : i + run]:
                 for s in calendar.sessions_on(d):
                     c = code
@@ -384,3 +427,91 @@ def _pupil_year(p: DemoPupil, days: list[dt.date], calendar, today: dt.date, rng
         for s in calendar.sessions_on(d):
             marks[(d, s)] = ("N", None)
     return dict(sorted(marks.items()))
+
+
+# -- a term of casework ---------------------------------------------------------
+
+# What the demo's staff do with a case at each state, in order of preference. Only
+# moves the workflow allows now (role, guards) are taken; formal steps are taken by
+# the headteacher, as in a real school.
+_NEXT_STEP = {
+    "attendance": {"monitor": ["send_letter"], "letter": ["invite_to_meeting"], "meeting": ["agree_support_plan"],
+                   "support_plan": ["issue_notice_to_improve"]},
+    "punctuality": {"monitor": ["send_letter"], "letter": ["invite_to_meeting"]},
+    "illness": {"monitor": ["request_medical_evidence"]},
+}
+_WEEKS_IN_STATE = {"monitor": 0, "letter": 2, "meeting": 1, "support_plan": 4}
+
+
+def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.Random) -> dict:
+    """Replay the school's casework from ``start`` to the clock's today: the nightly
+    evaluation each school day, and the staff working their cases each Friday, so the
+    demo has cases at every stage, letters queued, deadlines met and missed."""
+    from sqlmodel import select
+
+    from casework import cases as cs
+    from casework.casemodels import Case
+    from casework.clock import FixedClock, at
+    from casework.evaluate import evaluate
+    from casework.register import get_school
+
+    today = clock.today()
+    with session_scope(engine) as s:
+        school = get_school(s, DEMO_URN)
+        calendar = load_calendar(s, school.id)
+        users = {u.role: cs.Actor.of(u) for u in s.exec(select(User).where(User.school_id == school.id))}
+    officer, head = users[Role.ATTENDANCE_OFFICER.value], users[Role.HEADTEACHER.value]
+    days = [d for d in calendar.school_days(start, today) if d < today]
+    taken: dict[str, int] = {}
+    replay = FixedClock(at(days[0], dt.time(18, 0))) if days else None
+    for day in days:
+        replay.set(at(day, dt.time(18, 0)))
+        evaluate(engine, DEMO_URN, replay)
+        with session_scope(engine) as s:
+            open_cases = s.exec(select(Case).where(Case.school_id == school.id, Case.closed_at.is_(None))
+                                .order_by(Case.id)).all()
+            for case in open_cases:
+                world = cs.CaseWorld.load(s, case, replay, calendar)
+                if case.case_type == "unexplained_absence" and case.state == "awaiting_contact":
+                    # Most calls reach a parent the same day; the rest are left for the deadlines to chase.
+                    if rng.random() < 0.8:
+                        _try(world, "contact_made", officer, "Parent called back: child unwell", taken)
+                    continue
+                if day.weekday() != 4:
+                    continue  # the rest of the casework is done on Fridays
+                steps = _NEXT_STEP.get(case.case_type, {}).get(case.state, [])
+                weeks = (day - case.updated_at.astimezone(replay.now().tzinfo).date()).days // 7
+                if not steps or weeks < _WEEKS_IN_STATE.get(case.state, 0) or rng.random() < 0.3:
+                    continue
+                for event in steps:
+                    actor = head if event.startswith("issue_") else officer
+                    if _try(world, event, actor, "as agreed at the weekly attendance review", taken):
+                        break
+    # Leave requests waiting for the headteacher's decision.
+    with session_scope(engine) as s:
+        school = get_school(s, DEMO_URN)
+        wf_key = school.workflow
+        from casework.models import Pupil
+        from casework.workflow import for_school
+
+        wf = for_school(wf_key)
+        pupils = s.exec(select(Pupil).where(Pupil.school_id == school.id).order_by(Pupil.id)).all()
+        for p, weeks_ahead in zip(rng.sample(list(pupils), 3), (3, 5, 8)):
+            leave_start = calendar.add_school_days(today, 5 * weeks_ahead)
+            cs.open_case(s, school, p, wf, "leave", concern=f"leave:{leave_start.isoformat()}",
+                         concern_start=leave_start, clock=clock, actor=officer,
+                         reason="Leave of absence request form handed in at the office")
+    return taken
+
+
+def _try(world, event: str, actor, reason: str, taken: dict[str, int]) -> bool:
+    from casework import cases as cs
+
+    if event not in world.workflow.case_type(world.case.case_type).moves:
+        return False
+    try:
+        cs.move_case(world, event, actor, reason=reason)
+    except cs.MoveRefused:
+        return False
+    taken[event] = taken.get(event, 0) + 1
+    return True
