@@ -685,15 +685,17 @@ def case_open(urn, upn, case_type, start, username, reason, db, as_of, as_json):
 @click.option("--school", "urn", default=None)
 @click.option("--due-before", default=None, help="Only timers due before this date.")
 @click.option("--status", default="open", show_default=True, help="open, met, lapsed, cancelled or all.")
+@click.option("--role", default=None, help="Only deadlines this role is responsible for (e.g. dsl, attendance_officer).")
 @db_option
 @as_of_option
 @json_option
-def timers_cmd(urn, due_before, status, db, as_of, as_json):
+def timers_cmd(urn, due_before, status, role, db, as_of, as_json):
     """Deadlines on cases."""
     from sqlmodel import select
 
     from casework.casemodels import Case, Timer
     from casework.models import Pupil
+    from casework.workflow import for_school
 
     c = ctx_of(db, as_of)
     with session_scope(c.engine) as s:
@@ -709,7 +711,8 @@ def timers_cmd(urn, due_before, status, db, as_of, as_json):
             q = q.where(Timer.due_at < dt.datetime.combine(parse_day(due_before), dt.time(0), tzinfo=LONDON))
         rows = [{"id": t.id, "case_id": t.case_id, "upn": p.upn, "pupil": p.name, "kind": t.kind, "label": t.label,
                  "role": t.role, "due": t.due_at.astimezone(LONDON), "status": t.status, "outcome": t.outcome}
-                for t, cs_, p in s.exec(q.order_by(Timer.due_at, Timer.id))]
+                for t, cs_, p in s.exec(q.order_by(Timer.due_at, Timer.id))
+                if role is None or role == t.role or role in for_school(cs_.workflow).roles_for([t.role])]
     if as_json:
         emit_json(rows)
         return

@@ -17,8 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from casework.casemodels import Case, Timer
-from casework.clock import Clock
+from casework.clock import LONDON, Clock, at
 from casework.db import session_scope
+from casework.models import Pupil, User
+from casework.workflow import for_school
 
 
 @dataclass
@@ -41,7 +43,7 @@ def lapse_one(engine: Engine, timer_id: int, clock: Clock, worker: str) -> dict 
     """Claim one due timer and carry out its lapse, all in one transaction.
 
     Returns what was done, or None if another worker claimed it first."""
-    from casework.cases import CaseWorld, run_action, start_timer
+    from casework.cases import CaseWorld, run_action
 
     now = clock.now()
     with session_scope(engine) as s:
@@ -69,8 +71,31 @@ def lapse_one(engine: Engine, timer_id: int, clock: Clock, worker: str) -> dict 
             run_action(world, action, source=f"timer:{timer.id}")
             done["actions"].append(action.kind)
         if tdef.repeat and case.closed_at is None:
-            start_timer(world, timer.kind, {})
+            restart_after(world, timer, tdef)
         return done
+
+
+def restart_after(world, lapsed: Timer, tdef) -> Timer:
+    """Start a repeating timer's next period, counted from the one that lapsed (e.g. weekly
+    sight of a long-absent child). Counting from the concern's start again would make it
+    due at once, over and over."""
+    cal = world.calendar
+    due, prev = tdef.due, lapsed.due_at.astimezone(LONDON)
+    if due.hours is not None:
+        nxt = prev + dt.timedelta(hours=due.hours)
+    else:
+        if due.school_days is not None:
+            day = cal.add_school_days(prev.date(), max(due.school_days, 1))
+        elif due.calendar_days is not None:
+            day = prev.date() + dt.timedelta(days=max(due.calendar_days, 1))
+        else:
+            day = prev.date() + dt.timedelta(weeks=max(due.weeks, 1))
+        nxt = at(day, prev.timetz().replace(tzinfo=None))
+    timer = Timer(school_id=lapsed.school_id, case_id=lapsed.case_id, kind=lapsed.kind, label=lapsed.label,
+                  role=lapsed.role, state=world.case.state, started_at=world.clock.now(), due_at=nxt)
+    world.session.add(timer)
+    world.session.flush()
+    return timer
 
 
 def sweep(engine: Engine, clock: Clock, *, worker: str = "sweep", school_id: int | None = None) -> SweepReport:
@@ -88,3 +113,62 @@ def sweep(engine: Engine, clock: Clock, *, worker: str = "sweep", school_id: int
         if not progressed:
             break
     return report
+
+
+# -- deadlines as people see them -----------------------------------------------------
+
+
+@dataclass
+class Deadline:
+    """An open deadline on a case, as a caseload shows it."""
+
+    id: int
+    case_id: int
+    upn: str
+    pupil: str
+    kind: str
+    label: str
+    role: str  # the role or role group responsible (as the workflow names it)
+    roles: list[str]  # the roles that group stands for
+    due: dt.datetime  # Europe/London
+    status: str  # open | lapsed (a lapsed deadline stays on the caseload until the case moves on)
+    overdue: bool
+    case_type: str
+    state: str
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "case_id": self.case_id, "upn": self.upn, "pupil": self.pupil, "kind": self.kind,
+                "label": self.label, "role": self.role, "roles": self.roles, "due": self.due.isoformat(),
+                "status": self.status, "overdue": self.overdue, "case_type": self.case_type, "state": self.state}
+
+
+def caseload_deadlines(session, school_id: int | None = None, role: str | None = None, user: User | None = None,
+                       *, now: dt.datetime) -> list[Deadline]:
+    """Every open deadline on the school's open cases, overdue first, then by due time.
+
+    A deadline is open while its timer is open, or when it lapsed and the case still sits in
+    the state that started it (the work is still outstanding). ``role`` (a role such as
+    ``dsl``) keeps the deadlines that role is responsible for, expanding the workflow's role
+    groups; ``user`` means that user's school and role.
+    """
+    if user is not None:
+        school_id = user.school_id if school_id is None else school_id
+        role = role or user.role
+    q = (select(Timer, Case, Pupil).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id)
+         .where(Case.closed_at.is_(None), Timer.status.in_(("open", "lapsed"))))
+    if school_id is not None:
+        q = q.where(Timer.school_id == school_id)
+    rows = list(session.exec(q.order_by(Timer.due_at, Timer.id)))
+    open_kinds = {(t.case_id, t.kind) for t, _, _ in rows if t.status == "open"}
+    out: list[Deadline] = []
+    for t, case, pupil in rows:
+        if t.status == "lapsed" and (case.state != t.state or (t.case_id, t.kind) in open_kinds):
+            continue  # the case moved on, or a repeating timer has started its next period
+        roles = sorted(for_school(case.workflow).roles_for([t.role]))
+        if role is not None and role not in roles and role != t.role:
+            continue
+        due = t.due_at.astimezone(LONDON)
+        out.append(Deadline(t.id, case.id, pupil.upn, pupil.name, t.kind, t.label, t.role, roles, due, t.status,
+                            due <= now, case.case_type, case.state))
+    out.sort(key=lambda d: (not d.overdue, d.due, d.id))
+    return out

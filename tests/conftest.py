@@ -225,3 +225,67 @@ def pg_engine(postgres_url):
     with eng.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     eng.dispose()
+
+
+# -- a real local SMTP server (scheduler and email tests) ----------------------
+
+
+class SMTPSink:
+    """What an aiosmtpd server on 127.0.0.1 accepted. ``hold_at(n)`` makes the n-th message
+    wait before it is accepted (``reached`` is set) until ``release()``: it is then refused
+    with 451, as if the sender died mid-transaction."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.messages: list = []  # email.message.Message, in the order accepted
+        self.seen = 0
+        self._hold: int | None = None
+        self.reached = threading.Event()
+        self._release = threading.Event()
+
+    def hold_at(self, n: int) -> None:
+        self._hold, self.seen = n, len(self.messages)
+        self.reached.clear()
+        self._release.clear()
+
+    def release(self) -> None:
+        self._release.set()
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        import email
+        import email.policy
+
+        self.seen += 1
+        if self._hold is not None and self.seen == self._hold:
+            self._hold = None
+            self.reached.set()
+            while not self._release.is_set():
+                await asyncio.sleep(0.01)
+            return "451 Requested action aborted"
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+    def by_message_id(self) -> dict[str, int]:
+        from collections import Counter
+
+        return dict(Counter(m["Message-ID"] for m in self.messages))
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd); yields (sink, env) where env configures casework for it."""
+    from aiosmtpd.controller import Controller
+
+    sink = SMTPSink()
+    port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    env = {"CASEWORK_SMTP_HOST": "127.0.0.1", "CASEWORK_SMTP_PORT": str(port),
+           "CASEWORK_SMTP_FROM": "casework@school.test"}
+    try:
+        yield sink, env
+    finally:
+        sink.release()
+        controller.stop()

@@ -3,6 +3,7 @@ from sqlmodel import SQLModel
 
 import casework.casemodels  # noqa: F401
 import casework.models  # noqa: F401  (registers the tables)
+import casework.schedmodels  # noqa: F401
 from casework.dbtypes import UTCDateTime  # noqa: F401
 
 target_metadata = SQLModel.metadata
