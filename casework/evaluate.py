@@ -82,6 +82,8 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
         return
     ct = wf.case_type(wiring.opens)
     case = find_open_case(s, pupil.id, wiring.opens)
+    if case is None and _recently_closed(s, pupil, ct, wiring.opens, f, calendar, clock):
+        return
     if case is None:
         start = f.period[0] if f.period else None
         concern = f"{wiring.opens}:{start.isoformat()}" if ct.per == "episode" and start else wiring.opens
@@ -106,6 +108,24 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
             propose(case, event, f.summary, now, f"rule:{f.rule}")
             s.add(case)
             report.proposed.append({"case_id": case.id, "upn": pupil.upn, "event": event, "rule": f.rule})
+
+
+def _recently_closed(s: Session, pupil: Pupil, ct, case_type: str, f, calendar, clock: Clock) -> bool:
+    """Whether a person closed a case about this same concern recently enough that the
+    finding should not open it again. A closed episode (e.g. one run of absence) never
+    reopens; a pupil-level concern stays closed for ``reopen_after_school_days``."""
+    closed = s.exec(
+        select(Case).join(CaseFinding, CaseFinding.case_id == Case.id)
+        .where(Case.pupil_id == pupil.id, Case.case_type == case_type, Case.closed_at.is_not(None),
+               CaseFinding.rule == f.rule, CaseFinding.key == f.concern)
+        .order_by(Case.closed_at.desc())
+    ).first()
+    if closed is None:
+        return False
+    if ct.per == "episode":
+        return True
+    closed_on = closed.closed_at.astimezone(clock.now().tzinfo).date()
+    return calendar.school_days_between(closed_on, clock.today()) < ct.reopen_after_school_days
 
 
 def open_cases(session: Session, school_id: int | None = None, state: str | None = None) -> list[Case]:

@@ -347,6 +347,9 @@ class CaseTypeDef(_Strict):
     per: Literal["pupil", "episode"] = Field(
         "pupil", description="One open case per pupil (pupil), or one per episode, e.g. each run of absence (episode)."
     )
+    reopen_after_school_days: int = Field(
+        20, ge=0, description="After a person closes a case, the same finding opens a new one only this many school days later."
+    )
     support_states: list[str] = Field(
         default_factory=list, description="States in which support is offered; a notice needs one of them first."
     )

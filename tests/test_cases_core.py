@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from casework import cases as cs
 from casework.casemodels import Case, CaseMove, LetterRequest, Notification, PenaltyNotice, Timer
@@ -181,3 +181,20 @@ def test_evaluate_opens_once_and_is_repeatable(session, world, add_marks, engine
     assert [p["event"] for p in cases[0].proposals] == ["issue_notice_to_improve"]
     notes = session.exec(select(Notification)).all()
     assert len({n.dedupe_key for n in notes}) == len(notes)
+
+
+def test_a_closed_concern_is_not_reopened_by_the_same_finding(session, world, add_marks, engine):
+    school, pupil, a = world
+    # Unexplained absence (N) on Mon 3 Nov 2025; the officer reaches the family the same day.
+    add_marks(session, pupil, [(dt.date(2025, 11, 3), "AM", "N"), (dt.date(2025, 11, 3), "PM", "N")])
+    session.commit()
+    monday = FixedClock(dt.datetime(2025, 11, 3, 18, 0, tzinfo=LONDON))
+    opened = evaluate(engine, school.urn, monday).opened
+    assert [o["type"] for o in opened if o["type"] == "unexplained_absence"] == ["unexplained_absence"]
+    with Session(engine) as s:
+        case = s.get(Case, opened[0]["case_id"])
+        cs.move_case(cs.CaseWorld.load(s, case, monday), "contact_made", a["officer"], reason="mum: sickness bug")
+        s.commit()
+    # The N is still on the register that evening: the same episode does not reopen.
+    again = evaluate(engine, school.urn, FixedClock(dt.datetime(2025, 11, 3, 19, 0, tzinfo=LONDON)))
+    assert not [o for o in again.opened if o["type"] == "unexplained_absence"]
