@@ -4,6 +4,7 @@ school week, and the running figure for the year so far. One ``GROUP BY`` over m
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -47,8 +48,13 @@ def weekly(session: Session, school_id: int, start: dt.date, end: dt.date, *, pu
                 raise ValueError(f"unknown group {flag!r}")
             pq = pq.where(getattr(Pupil, flag).is_(True))
         q = q.where(Mark.pupil_id.in_(pq))
+    return weeks_of(session.execute(q))
+
+
+def weeks_of(rows: Iterable[tuple[dt.date, str, int]]) -> list[Week]:
+    """Weeks from (date, code, count) rows, e.g. one pupil's marks already loaded."""
     weeks: dict[dt.date, Figures] = {}
-    for day, code, count in session.execute(q):
+    for day, code, count in rows:
         weeks.setdefault(week_start(day), Figures()).add(code, day.weekday(), count)
     out: list[Week] = []
     running = Figures()
