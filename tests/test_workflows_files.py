@@ -45,7 +45,7 @@ def test_school_specific_figures():
     assert med["thomas-russell-junior"]["consecutive_days"] == 6  # "more than 5 days"
     assert med["mason-moor"]["consecutive_days"] == 4  # "longer than 3 days"
     assert load("staplehurst").model.rules["lateness"].params["count"] == 5
-    assert load("staplehurst").model.letterhead if False else load("staplehurst").model.school.letterhead.signatory == "Family Liaison Officer"
+    assert load("staplehurst").model.school.letterhead.signatory == "Family Liaison Officer"
     ex = load("mason-moor").model.penalties.exclusion
     assert (ex.reduced_amount, ex.reduced_days, ex.amount, ex.days) == (60, 21, 120, 28)
     assert "home_visit_if_no_contact" not in load("frisby").model.timers  # replaced by the 2-day referral

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from workflow_scenarios import SchoolWorld, at, due_local, proposed
 
 D = dt.date

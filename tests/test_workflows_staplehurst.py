@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 from sqlmodel import select
+from workflow_scenarios import SchoolWorld, at, due_local, proposed
 
 from casework.casemodels import PenaltyNotice
 from casework.clock import LONDON
-from workflow_scenarios import SchoolWorld, at, due_local, proposed
 
 D = dt.date
 

@@ -244,7 +244,7 @@ def has_contact(ctx: GuardContext, _arg: str | None) -> GuardResult:
 def requested_in_advance(ctx: GuardContext, arg: str | None) -> GuardResult:
     """Leave must be asked for in advance: the request (the day the leave case was opened)
     at least ``arg`` calendar days before the leave starts (no argument: any day before it).
-    Thomas Russell and Mason Moor ask for 2 weeks (``requested_in_advance:14``)."""
+    Thomas Russell asks for 2 weeks (``requested_in_advance:14``)."""
     days = int(arg) if arg else 1
     start = ctx.case.concern_start
     if start is None:
