@@ -1,0 +1,545 @@
+"""Mail-merge fields for a letter: who it goes to, and the facts it states.
+
+Everything a letter says comes from here, read from the register, the case and the
+school's workflow; a template only words it. ``prepare_letter`` checks every field a
+letter needs before anything is produced and raises ``LetterProblems`` listing each
+one (no address, no parent with parental responsibility, no local authority, dates
+the letter must state but the case does not hold). A sent letter never has a blank.
+
+Recipients (DOMAIN.md §2; Education Act 1996 s.576 "parent"):
+- ``each_parent``: notices go to each parent with parental responsibility, one letter each;
+- ``household``: one letter per address, to the parents with parental responsibility there;
+- ``local_authority``: one letter to the LA's attendance service (or its CME team);
+- ``social_worker``: one letter to the pupil's social worker, recorded as a contact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from casework import stats
+from casework.calendar import SchoolCalendar, school_year_start
+from casework.casemodels import Case, CaseMove, CaseNote, LetterRequest, PenaltyNotice, Timer
+from casework.clock import Clock, local
+from casework.codes import (
+    ATTENDING_CODES,
+    LATE_AFTER_CLOSE,
+    LATE_BEFORE_CLOSE,
+    POSSIBLE_CODES,
+    UNAUTHORISED_CODES,
+    canonical,
+    meaning,
+)
+from casework.models import ROLE_LABELS, Contact, Mark, Pupil, Role, School, User
+from casework.register import load_calendar
+from casework.workflow import LetterDef, Workflow, for_school
+
+
+class LetterProblems(ValueError):
+    """Why a letter cannot be produced: every problem, found before anything is written."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass
+class Recipient:
+    kind: str  # household | parent | local_authority | social_worker
+    addressee: str
+    salutation: str
+    address_lines: list[str]
+    contact_ids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LetterJob:
+    """One queued letter, ready to render: its definition, recipients and merge fields."""
+
+    request: LetterRequest
+    letter_id: str
+    definition: LetterDef
+    template: str
+    workflow: Workflow
+    school: School
+    pupil: Pupil
+    case: Case
+    recipients: list[Recipient]
+    fields: dict
+
+
+# -- small helpers --------------------------------------------------------------
+
+
+def long_date(d: dt.date) -> str:
+    return f"{d.day} {d:%B %Y}"
+
+
+def short_date(d: dt.date) -> str:
+    return f"{d:%a} {d.day} {d:%b %Y}"
+
+
+def clock_time(t: dt.time) -> str:
+    """9:20am, 1:30pm: how a parent reads a time."""
+    hour = t.hour % 12 or 12
+    return f"{hour}:{t.minute:02d}{'am' if t.hour < 12 else 'pm'}"
+
+
+def pct(value: float | None) -> str:
+    return "no sessions yet" if value is None else f"{value:.1f}%"
+
+
+def address_lines(contact: Contact) -> list[str]:
+    """A contact's address as lines, with the postcode last (and only once)."""
+    lines = [x.strip() for x in re.split(r"[\n,]", contact.address or "") if x.strip()]
+    pc = (contact.postcode or "").strip().upper()
+    if pc and not any(_norm(pc) == _norm(x) for x in lines):
+        lines.append(pc)
+    return lines
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _join_names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# -- recipients -------------------------------------------------------------------
+
+
+def la_name(school: School, workflow: Workflow) -> str | None:
+    return workflow.model.school.local_authority or school.local_authority or None
+
+
+def recipients_for(session: Session, school: School, pupil: Pupil, workflow: Workflow, to: str,
+                   letter_id: str) -> tuple[list[Recipient], list[str]]:
+    """Who a letter goes to, and every problem that stops it going."""
+    problems: list[str] = []
+    if to in ("household", "each_parent"):
+        contacts = list(session.exec(select(Contact).where(Contact.pupil_id == pupil.id)
+                                     .order_by(Contact.call_priority, Contact.id)))
+        parents = [c for c in contacts if c.parental_responsibility]
+        if not parents:
+            listed = ", ".join(f"{c.name} ({c.relationship})" for c in contacts) or "none"
+            return [], [f"{pupil.name} has no contact with parental responsibility to send the letter to "
+                        f"(contacts: {listed})"]
+        for c in parents:
+            if not (c.address or "").strip():
+                problems.append(f"{c.name} ({c.relationship}, parental responsibility) has no postal address")
+            elif not (c.postcode or "").strip():
+                problems.append(f"{c.name} ({c.relationship}) has no postcode")
+        if problems:
+            return [], problems
+        if to == "each_parent":
+            return [Recipient("parent", c.name, f"Dear {c.name}", address_lines(c), [c.id]) for c in parents], []
+        households: dict[tuple[str, str], list[Contact]] = {}
+        for c in parents:
+            households.setdefault((_norm(c.address), _norm(c.postcode)), []).append(c)
+        out = []
+        for members in households.values():
+            names = _join_names([c.name for c in members])
+            out.append(Recipient("household", names, f"Dear {names}", address_lines(members[0]),
+                                 [c.id for c in members]))
+        return out, []
+    if to == "local_authority":
+        la = la_name(school, workflow)
+        if not la:
+            return [], [f"{school.name} has no local authority recorded (set it on the school, or "
+                        f"school.local_authority in workflow {workflow.key})"]
+        if letter_id == "cme_referral":
+            service = f"Children Missing Education team, {la}"
+        else:
+            service = workflow.model.school.la_attendance_service or f"Attendance service, {la}"
+        return [Recipient("local_authority", service, "Dear colleagues", [service.split(", ")[0], la])], []
+    if to == "social_worker":
+        contacts = session.exec(select(Contact).where(Contact.pupil_id == pupil.id)).all()
+        workers = [c for c in contacts if "social worker" in c.relationship.lower()]
+        if not workers:
+            return [], [f"{pupil.name} has no social worker recorded as a contact (relationship 'Social worker')"]
+        out = []
+        for c in workers:
+            if not (c.address or "").strip():
+                problems.append(f"{c.name} (social worker) has no address")
+            out.append(Recipient("social_worker", c.name, f"Dear {c.name}", address_lines(c), [c.id]))
+        return ([], problems) if problems else (out, [])
+    return [], [f"letter {letter_id!r}: unknown recipient kind {to!r}"]
+
+
+# -- the register ---------------------------------------------------------------------
+
+
+def period_for(calendar: SchoolCalendar, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The school year so far: its first school day to the last school day up to today."""
+    start = school_year_start(today)
+    days = calendar.school_days(start, today)
+    return (days[0], days[-1]) if days else (start, today)
+
+
+def pupil_marks(session: Session, pupil_id: int, start: dt.date, end: dt.date) -> list[tuple[dt.date, str, str, int | None]]:
+    rows = session.exec(select(Mark.date, Mark.session, Mark.code, Mark.minutes_late)
+                        .where(Mark.pupil_id == pupil_id, Mark.date >= start, Mark.date <= end)
+                        .order_by(Mark.date, Mark.session)).all()
+    return [(d, s, c, m) for d, s, c, m in rows]
+
+
+def _absence_run(marks: list[tuple], start: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The unbroken run of absence sessions beginning on ``start`` (a holiday as the register shows it)."""
+    run = [m for m in marks if m[0] >= start]
+    first = last = None
+    for d, _s, code, _m in run:
+        if code in ATTENDING_CODES or code not in POSSIBLE_CODES:
+            if first is not None and code in ATTENDING_CODES:
+                break
+            continue
+        first = first or d
+        last = d
+    return (first, last) if first else None
+
+
+# -- the case -------------------------------------------------------------------------
+
+
+def _user_signature(session: Session, username: str) -> tuple[str, str] | None:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        return None
+    role = ROLE_LABELS.get(Role(user.role), user.role) if user.role in Role._value2member_map_ else user.role
+    return user.name, user.position or role
+
+
+def support_steps(workflow: Workflow, case: Case, moves: list[CaseMove]) -> list[dict]:
+    """The support offered on the case: each move into a support state, with who, when and why."""
+    ct = workflow.case_type(case.case_type)
+    out = []
+    for m in moves:
+        if m.to_state in ct.support_states:
+            out.append({"label": ct.states[m.to_state].label, "at": local(m.at).date(), "by": m.actor,
+                        "reason": m.reason, "params": m.params})
+    return out
+
+
+def _timer_due(session: Session, case_id: int, kind: str) -> dt.date | None:
+    t = session.exec(select(Timer).where(Timer.case_id == case_id, Timer.kind == kind)
+                     .order_by(Timer.started_at.desc())).first()
+    return local(t.due_at).date() if t else None
+
+
+# -- the whole letter -----------------------------------------------------------------
+
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> LetterJob:
+    """Everything needed to produce one queued letter, or ``LetterProblems`` listing each gap."""
+    case = session.get(Case, request.case_id)
+    school = session.get(School, request.school_id)
+    pupil = session.get(Pupil, case.pupil_id)
+    workflow = for_school(case.workflow)
+    problems: list[str] = []
+    ldef = workflow.model.letters.get(request.template)
+    if ldef is None:
+        raise LetterProblems([f"workflow {workflow.key} has no letter {request.template!r} "
+                              f"(letters: {', '.join(sorted(workflow.model.letters))})"])
+    recipients, rp = recipients_for(session, school, pupil, workflow, ldef.to, request.template)
+    problems += rp
+    calendar = load_calendar(session, school.id)
+    today = clock.today()
+    start, end = period_for(calendar, today)
+    rows = stats.pupil_figures(session, school.id, start, end, pupil_ids=[pupil.id])
+    figures = rows[0].figures if rows else stats.Figures()
+    marks = pupil_marks(session, pupil.id, start, end)
+    moves = list(session.exec(select(CaseMove).where(CaseMove.case_id == case.id).order_by(CaseMove.at, CaseMove.id)))
+    move = session.get(CaseMove, request.move_id) if request.move_id else (moves[-1] if moves else None)
+    params: dict = {}
+    for m in moves:  # later moves override earlier ones
+        params.update(m.params or {})
+    wf_school = workflow.model.school
+    lh = wf_school.letterhead
+
+    # Who signs: a formal step (a notice, a referral) is signed by the person who took it, who
+    # must be authorised to; any other letter by the letterhead's signatory.
+    ct = workflow.case_type(case.case_type)
+    formal = move is not None and move.event in ct.moves and ct.moves[move.event].formal
+    signer = _user_signature(session, move.actor) if formal and move.actor != "system" else None
+    signatory_title = lh.signatory or "Headteacher"
+    if signer is None:
+        name = school.headteacher_name if signatory_title.lower().replace(" ", "") == "headteacher" else ""
+        signer = (name, signatory_title)
+
+    logo = None
+    if lh.logo:
+        logo_path = Path(lh.logo)
+        if not logo_path.is_absolute():
+            logo_path = workflow.path.parent / logo_path
+        if not logo_path.exists():
+            problems.append(f"the letterhead logo {lh.logo} (workflow {workflow.key}) does not exist")
+        else:
+            logo = logo_path.resolve().as_uri()
+    addr = lh.lines or [x.strip() for x in re.split(r"[\n,]", school.address or "") if x.strip()]
+    contact_line = " · ".join(x for x in (school.phone, school.email) if x)
+
+    register = {s: {"open": clock_time(t.open), "close": clock_time(t.close)}
+                for s, t in workflow.register_times().items()}
+    lates_before = [(d, s, m) for d, s, c, m in marks if canonical(c) == LATE_BEFORE_CLOSE]
+    lates_after = [(d, s, m) for d, s, c, m in marks if canonical(c) == LATE_AFTER_CLOSE]
+
+    t = workflow.model.thresholds
+    weeks = calendar.rolling_school_weeks(today, t.penalty_school_weeks)
+    window_days = calendar.school_days(weeks[0], end) if weeks else []
+    window_start = window_days[0] if window_days else start
+    unauthorised = [(d, s, c, meaning(c).description) for d, s, c, _ in
+                    pupil_marks(session, pupil.id, window_start, end) if c in UNAUTHORISED_CODES]
+
+    pen = workflow.model.penalties
+    fields: dict = {
+        "letter_id": request.template,
+        "request_id": request.id,
+        "label": ldef.label,
+        "today": today,
+        "date": long_date(today),
+        "school": {
+            "name": wf_school.name or school.name, "urn": school.urn, "address_lines": addr,
+            "contact_line": contact_line, "phone": school.phone, "email": school.email,
+            "colour": lh.colour, "logo": logo, "local_authority": la_name(school, workflow) or "",
+            "target_pct": wf_school.target_attendance_pct,
+            "report_absence_by": clock_time(wf_school.report_absence_by) if wf_school.report_absence_by else None,
+        },
+        "signatory": {"name": signer[0], "title": signer[1]},
+        "pupil": {"forename": pupil.forename, "surname": pupil.surname, "name": pupil.name, "upn": pupil.upn,
+                  "date_of_birth": long_date(pupil.date_of_birth), "year_group": stats.year_group_label(pupil.year_group)},
+        "period": {"from": long_date(start), "to": long_date(end), "start": start, "end": end},
+        "figures": figures,
+        "attendance": pct(figures.attendance_pct),
+        "absence": pct(figures.absence_pct),
+        "lates": {"before": lates_before, "after": lates_after,
+                  "before_minutes": sum(m or 0 for _, _, m in lates_before)},
+        "register": register,
+        "penalties": pen,
+        "thresholds": t,
+        "window": {"from": long_date(window_start), "to": long_date(end), "weeks": len(weeks),
+                   "unauthorised": unauthorised, "codes": sorted({(c, d) for _, _, c, d in unauthorised})},
+        "case": {"id": case.id, "type": case.case_type, "state": case.state,
+                 "opened": long_date(local(case.opened_at).date())},
+        "move": {"event": move.event, "reason": move.reason, "params": move.params,
+                 "date": long_date(local(move.at).date())} if move else None,
+        "params": params,
+        "support": support_steps(workflow, case, moves),
+        "short_date": short_date,
+        "long_date": long_date,
+    }
+
+    # Facts particular letters state; each missing one is a problem, never a blank.
+    need = _LETTER_FACTS.get(request.template)
+    if need is not None:
+        problems += need(session, fields, case, pupil, calendar, marks, today)
+    if problems:
+        raise LetterProblems(problems)
+    template = ldef.template or request.template
+    return LetterJob(request, request.template, ldef, template, workflow, school, pupil, case, recipients, fields)
+
+
+def _date_param(params: dict, *keys: str) -> dt.date | None:
+    for k in keys:
+        v = params.get(k)
+        if isinstance(v, dt.date):
+            return v
+        if isinstance(v, str) and v:
+            try:
+                return dt.date.fromisoformat(v)
+            except ValueError:
+                return None
+    return None
+
+
+def _leave_dates(session, f, case, pupil, calendar, marks, today, *, from_register: bool) -> list[str]:
+    p = f["params"]
+    first = _date_param(p, "leave_from") or case.concern_start
+    last = _date_param(p, "leave_to")
+    if from_register and first and last is None:
+        run = _absence_run(marks, first)
+        if run:
+            first, last = run
+    problems = []
+    if first is None:
+        problems.append("the first day of the leave is not recorded (open the case with --start, or give "
+                        "leave_from=YYYY-MM-DD on the move)")
+    if last is None:
+        problems.append("the last day of the leave is not recorded (give leave_to=YYYY-MM-DD on the move)")
+    if not problems:
+        if last < first:
+            return [f"the leave ends ({last}) before it starts ({first})"]
+        f["leave"] = {"from": long_date(first), "to": long_date(last),
+                      "sessions": calendar.session_count(first, last),
+                      "school_days": len(calendar.school_days(first, last))}
+    return problems
+
+
+def _leave_requested(session, f, case, pupil, calendar, marks, today):
+    return _leave_dates(session, f, case, pupil, calendar, marks, today, from_register=False)
+
+
+def _leave_taken(session, f, case, pupil, calendar, marks, today):
+    return _leave_dates(session, f, case, pupil, calendar, marks, today, from_register=True)
+
+
+def _holiday_as_illness(session, f, case, pupil, calendar, marks, today):
+    problems = _leave_taken(session, f, case, pupil, calendar, marks, today)
+    due = _timer_due(session, case.id, "illness_evidence_window") or today + dt.timedelta(days=10)
+    f["evidence_due"] = long_date(due)
+    return problems
+
+
+def _notice_to_improve(session, f, case, pupil, calendar, marks, today):
+    """The improvement period: 3 to 6 weeks (national framework), from the day of the notice."""
+    nti = f["penalties"].notice_to_improve
+    weeks = f["params"].get("improvement_weeks", nti.weeks)
+    try:
+        weeks = int(weeks)
+    except (TypeError, ValueError):
+        return [f"improvement_weeks={weeks!r} is not a number of weeks"]
+    if not nti.min_weeks <= weeks <= nti.max_weeks:
+        return [f"an improvement period of {weeks} weeks is outside the {nti.min_weeks} to {nti.max_weeks} weeks "
+                "the national framework allows"]
+    start = today
+    end = _timer_due(session, case.id, "improvement_period") or start + dt.timedelta(weeks=weeks)
+    f["nti"] = {"from": long_date(start), "to": long_date(end), "weeks": weeks,
+                "school_days": len(calendar.school_days(start, end))}
+    problems = []
+    if not f["window"]["unauthorised"]:
+        problems.append(f"{pupil.forename} has no unauthorised absence in the last "
+                        f"{f['thresholds'].penalty_school_weeks} school weeks: there is no offence to state")
+    return problems
+
+
+def _support_plan(session, f, case, pupil, calendar, marks, today):
+    due = _timer_due(session, case.id, "support_plan_review")
+    f["review_date"] = long_date(due) if due else None
+    if not (f["move"] and f["move"]["reason"].strip()):
+        return ["the support plan letter states what was agreed: record it as the reason on the move that "
+                "agreed the plan"]
+    return []
+
+
+def _support_plan_review(session, f, case, pupil, calendar, marks, today):
+    due = _timer_due(session, case.id, "support_plan_review")
+    f["review_date"] = long_date(due) if due else None
+    return []
+
+
+def _meeting(session, f, case, pupil, calendar, marks, today):
+    when = f["params"].get("meeting_at") if f["move"] and f["move"]["event"] != "open" else None
+    f["meeting"] = None
+    if when:
+        try:
+            m = dt.datetime.fromisoformat(str(when))
+        except ValueError:
+            return [f"meeting_at={when!r} is not a date and time (YYYY-MM-DDTHH:MM)"]
+        f["meeting"] = {"date": long_date(m.date()), "day": f"{m:%A}", "time": clock_time(m.time())}
+    f["reply_by"] = long_date(calendar.add_school_days(today, 5))
+    return []
+
+
+def _traveller_no_return(session, f, case, pupil, calendar, marks, today):
+    first = _date_param(f["params"], "travel_from") or case.concern_start or today
+    due = _timer_due(session, case.id, "traveller_return") or calendar.add_school_days(today, 10)
+    f["travel"] = {"from": long_date(first), "confirm_by": long_date(due)}
+    return []
+
+
+def _medical_evidence(session, f, case, pupil, calendar, marks, today):
+    due = _timer_due(session, case.id, "medical_evidence_due")
+    f["evidence_due"] = long_date(due) if due else None
+    return []
+
+
+def _late_after_close(session, f, case, pupil, calendar, marks, today):
+    if not f["lates"]["after"]:
+        return [f"{pupil.forename} has not arrived after the register closed this school year: nothing to list"]
+    return []
+
+
+def _late_before_close(session, f, case, pupil, calendar, marks, today):
+    if not f["lates"]["before"]:
+        return [f"{pupil.forename} has not been late this school year: nothing to list"]
+    return []
+
+
+def _for_the_la(session, f, case, pupil, calendar, marks, today):
+    """What the LA needs about the family and what has been done."""
+    contacts = list(session.exec(select(Contact).where(Contact.pupil_id == pupil.id)
+                                 .order_by(Contact.call_priority, Contact.id)))
+    f["contacts"] = [{"name": c.name, "relationship": c.relationship, "pr": c.parental_responsibility,
+                      "lives_with_pupil": c.lives_with_pupil, "address": ", ".join(address_lines(c)),
+                      "phone": c.phone_mobile or c.phone_home or c.phone_work, "email": c.email}
+                     for c in contacts]
+    f["notices"] = list(session.exec(select(PenaltyNotice).where(PenaltyNotice.case_id == case.id)
+                                     .order_by(PenaltyNotice.id)))
+    earlier = session.exec(select(LetterRequest).where(LetterRequest.case_id == case.id,
+                                                       LetterRequest.status == "produced")
+                           .order_by(LetterRequest.produced_at)).all()
+    f["letters_sent"] = [{"label": _letter_label(case, r.template),
+                          "date": long_date(local(r.produced_at).date()),
+                          "to": ", ".join(x.get("addressee", "") for x in r.recipients)} for r in earlier]
+    attended = [d for d, _s, c, _m in marks if c in ATTENDING_CODES]
+    f["last_attended"] = long_date(attended[-1]) if attended else None
+    f["illness"] = [d for d, s, c, _m in marks if canonical(c) == "I"]
+    f["vulnerable"] = [label for flag, label in _flags().items() if getattr(pupil, flag)]
+    notes = session.exec(select(CaseNote).where(CaseNote.case_id == case.id, CaseNote.safeguarding.is_(False))
+                         .order_by(CaseNote.at)).all()
+    f["notes"] = [{"at": long_date(local(n.at).date()), "text": n.text} for n in notes
+                  if not n.text.startswith(LETTER_LOG_PREFIX)]
+    return []
+
+
+def _flags():
+    from casework.models import PUPIL_FLAGS
+
+    return PUPIL_FLAGS
+
+
+def _letter_label(case: Case, letter_id: str) -> str:
+    d = for_school(case.workflow).model.letters.get(letter_id)
+    return d.label if d else letter_id
+
+
+def _penalty_request(session, f, case, pupil, calendar, marks, today):
+    problems = _for_the_la(session, f, case, pupil, calendar, marks, today)
+    if not f["window"]["unauthorised"]:
+        problems.append(f"{pupil.forename} has no unauthorised absence in the last "
+                        f"{f['thresholds'].penalty_school_weeks} school weeks: there is no offence to report")
+    return problems
+
+
+LETTER_LOG_PREFIX = "Letter produced:"
+
+_LETTER_FACTS = {
+    "leave_refused": _leave_requested,
+    "leave_refused_retrospective": _leave_taken,
+    "holiday_as_illness": _holiday_as_illness,
+    "notice_to_improve": _notice_to_improve,
+    "support_plan": _support_plan,
+    "meeting_invitation": _meeting,
+    "traveller_no_return": _traveller_no_return,
+    "medical_evidence": _medical_evidence,
+    "late_after_close": _late_after_close,
+    "late_before_close": _late_before_close,
+    "penalty_notice_request": _penalty_request,
+    "cme_referral": _for_the_la,
+    "early_help_referral": _for_the_la,
+    "agency_referral": _for_the_la,
+    "ehc_attendance_falling": _for_the_la,
+    "formal_meeting_invitation": _meeting,
+    "attendance_contract": _support_plan_review,
+    "sickness_return": _for_the_la,
+}

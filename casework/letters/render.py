@@ -1,0 +1,236 @@
+"""Producing letters: HTML templates to print-ready A4 PDF (WeasyPrint), kept and logged.
+
+Templates are Jinja2 files named by letter id. A school overrides any of them by putting
+a file of the same name in ``templates/<workflow key>/`` (e.g. ``templates/staplehurst/
+late_before_close.html``), or by naming another template in its workflow
+(``letters: {late_before_close: {template: late_letter_l}}``); everything else comes from
+``templates/national/``. Every letter produced is kept as a file under the letters
+folder (``$CASEWORK_LETTERS_DIR``, default ``./letters``) with its SHA-256, marked
+produced on its ``letter`` row, and logged on the case: what, to whom, when, by whom,
+the exact file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    UndefinedError,
+)
+from markupsafe import Markup
+from sqlmodel import Session, select
+
+from casework.casemodels import CaseNote, LetterRequest
+from casework.clock import Clock, local
+from casework.letters.certificate import registration_certificate
+from casework.letters.fields import (
+    LETTER_LOG_PREFIX,
+    TEMPLATES_DIR,
+    LetterJob,
+    LetterProblems,
+    long_date,
+    prepare_letter,
+)
+from casework.models import School
+from casework.register import load_calendar
+from casework.workflow import Workflow
+
+
+def letters_dir() -> Path:
+    return Path(os.environ.get("CASEWORK_LETTERS_DIR", "letters"))
+
+
+def template_dirs(workflow: Workflow) -> list[Path]:
+    """Where a school's templates are looked for, its own first, then the national set."""
+    own = TEMPLATES_DIR / workflow.key
+    return [d for d in (own, TEMPLATES_DIR / "national") if d.is_dir()]
+
+
+def environment(workflow: Workflow | None = None) -> Environment:
+    dirs = template_dirs(workflow) if workflow else [TEMPLATES_DIR / "national"]
+    env = Environment(loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]), undefined=StrictUndefined,
+                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["date"] = lambda d: long_date(d) if isinstance(d, dt.date) else d
+    env.filters["plural"] = lambda n, word, many=None: f"{n} {word if n == 1 else (many or word + 's')}"
+    env.filters["pct"] = lambda v: "—" if v is None else f"{v:.1f}%"
+    env.filters["css"] = css_string
+    env.filters["colour"] = css_colour
+    return env
+
+
+def css_string(text: str) -> Markup:
+    """Text as a quoted CSS string (for page headers and footers inside <style>)."""
+    return Markup('"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3C ") + '"')
+
+
+def css_colour(value: str) -> Markup:
+    """The letterhead colour, if it is a plain CSS colour (a hex value or a colour name)."""
+    ok = re.fullmatch(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}", str(value or ""))
+    return Markup(value if ok else "#1d3557")
+
+
+def render_html(job: LetterJob, recipient_index: int, env: Environment | None = None) -> str:
+    env = env or environment(job.workflow)
+    try:
+        template = env.get_template(f"{job.template}.html")
+    except TemplateNotFound:
+        raise LetterProblems([f"no template {job.template}.html for letter {job.letter_id!r} (looked in "
+                              + ", ".join(str(d) for d in template_dirs(job.workflow)) + ")"]) from None
+    try:
+        return template.render(**job.fields, recipient=job.recipients[recipient_index],
+                               letter_def=job.definition)
+    except UndefinedError as exc:
+        raise LetterProblems([f"letter {job.letter_id!r} needs a field the case does not hold: {exc.message}"]) from None
+
+
+def _attach_certificate(session: Session, job: LetterJob) -> None:
+    if job.definition.certificate and "certificate" not in job.fields:
+        cal = load_calendar(session, job.school.id)
+        p = job.fields["period"]
+        job.fields["certificate"] = registration_certificate(session, job.school.id, job.pupil, cal,
+                                                             p["start"], p["end"])
+
+
+def _pdf(html_pages: list[str]) -> bytes:
+    """Render each HTML document on its own (page numbers per letter) and join them into one PDF."""
+    from weasyprint import HTML
+
+    docs = [HTML(string=h, base_url=str(TEMPLATES_DIR)).render() for h in html_pages]
+    if not docs:
+        raise ValueError("nothing to print")
+    return docs[0].copy([page for d in docs for page in d.pages]).write_pdf()
+
+
+def _write_atomically(path: Path, data: bytes) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pdf")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class ProducedLetter:
+    letter_id: int
+    case_id: int
+    pupil: str
+    template: str
+    label: str
+    recipients: list[str]
+    file: str
+    sha256: str
+    pages: int
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+@dataclass
+class _Ready:
+    job: LetterJob
+    html: list[str]
+
+
+def check_letter(session: Session, request: LetterRequest, clock: Clock) -> _Ready:
+    """Prepare and render the HTML of a queued letter; raises ``LetterProblems`` with every gap."""
+    if request.status != "queued":
+        when = f" on {local(request.produced_at):%d %B %Y at %H:%M}" if request.produced_at else ""
+        raise LetterProblems([f"letter {request.id} is {request.status}{when}, not queued"])
+    job = prepare_letter(session, request, clock)
+    _attach_certificate(session, job)
+    env = environment(job.workflow)
+    return _Ready(job, [render_html(job, i, env) for i in range(len(job.recipients))])
+
+
+def _produce(session: Session, ready: _Ready, clock: Clock, by: str) -> tuple[ProducedLetter, list]:
+    from weasyprint import HTML
+
+    job, req = ready.job, ready.job.request
+    docs = [HTML(string=h, base_url=str(TEMPLATES_DIR)).render() for h in ready.html]
+    pages = [p for d in docs for p in d.pages]
+    data = docs[0].copy(pages).write_pdf()
+    now = clock.now()
+    path = (letters_dir() / job.school.urn / f"{local(now):%Y-%m-%d}"
+            / f"case{job.case.id}-{job.letter_id}-letter{req.id}.pdf")
+    digest = _write_atomically(path, data)
+    recipients = [r.as_dict() for r in job.recipients]
+    req.status, req.produced_at, req.produced_by = "produced", now, by
+    req.recipients, req.file, req.sha256 = recipients, str(path), digest
+    session.add(req)
+    to = "; ".join(r.addressee for r in job.recipients)
+    session.add(CaseNote(case_id=job.case.id, author=by, at=now,
+                         text=f"{LETTER_LOG_PREFIX} {job.definition.label} ({job.letter_id}), to {to}, "
+                              f"by {by} on {local(now):%d %B %Y at %H:%M}; kept as {path} (sha256 {digest})"))
+    session.flush()
+    return ProducedLetter(req.id, job.case.id, job.pupil.name, job.letter_id, job.definition.label,
+                          [r.addressee for r in job.recipients], str(path), digest, len(pages)), pages
+
+
+def render_letter(session: Session, letter_request_id: int, clock: Clock, by: str) -> ProducedLetter:
+    """Produce one queued letter as its own PDF (one letter per recipient), kept and logged on the case."""
+    req = session.get(LetterRequest, letter_request_id)
+    if req is None:
+        raise LookupError(f"no letter {letter_request_id}")
+    ready = check_letter(session, req, clock)
+    produced, _ = _produce(session, ready, clock, by)
+    return produced
+
+
+class BatchProblems(ValueError):
+    def __init__(self, problems: dict[int, list[str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"letter {k}: {'; '.join(v)}" for k, v in problems.items()))
+
+
+def queued_letters(session: Session, school: School, clock: Clock) -> list[LetterRequest]:
+    """Letters queued for a school up to the end of today."""
+    end = dt.datetime.combine(clock.today() + dt.timedelta(days=1), dt.time(0), tzinfo=clock.now().tzinfo)
+    return list(session.exec(select(LetterRequest).where(
+        LetterRequest.school_id == school.id, LetterRequest.status == "queued", LetterRequest.queued_at < end)
+        .order_by(LetterRequest.queued_at, LetterRequest.id)))
+
+
+def render_queued(session: Session, school: School, clock: Clock, by: str, *, skip_problems: bool = False,
+                  print_file: Path | None = None) -> tuple[list[ProducedLetter], dict[int, list[str]], Path | None]:
+    """Produce every queued letter for a school (each its own kept file), optionally also one print file.
+
+    Every letter is checked first. If any has a problem nothing is produced and ``BatchProblems``
+    lists them all, unless ``skip_problems``: then the others are produced and the problems returned.
+    """
+    ready, problems = [], {}
+    for req in queued_letters(session, school, clock):
+        try:
+            ready.append(check_letter(session, req, clock))
+        except LetterProblems as exc:
+            problems[req.id] = exc.problems
+    if problems and not skip_problems:
+        raise BatchProblems(problems)
+    produced, all_pages, first_doc = [], [], None
+    for r in ready:
+        p, pages = _produce(session, r, clock, by)
+        produced.append(p)
+        all_pages += pages
+    written = None
+    if print_file is not None and all_pages:
+        from weasyprint import HTML
+
+        first_doc = HTML(string="<p></p>").render()
+        _write_atomically(print_file, first_doc.copy(all_pages).write_pdf())
+        written = print_file
+    return produced, problems, written
