@@ -5,7 +5,6 @@ is a ``CaseMove`` row with who, when, why and a snapshot of the evidence."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -26,18 +25,18 @@ def _json(default=dict):
 class Case(SQLModel, table=True):
     __tablename__ = "pupil_case"
     __table_args__ = (Index("ix_case_school_state", "school_id", "state"), Index("ix_case_pupil_type", "pupil_id", "case_type"))
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id")
     pupil_id: int = Field(foreign_key="pupil.id")
     case_type: str
     state: str
     concern: str = Field(description="What the case is about; one open case per pupil per concern.")
-    concern_start: Optional[dt.date] = None
+    concern_start: dt.date | None = None
     workflow: str
     opened_at: dt.datetime = _at()
     opened_by: str
     updated_at: dt.datetime = _at()
-    closed_at: Optional[dt.datetime] = _at(nullable=True)
+    closed_at: dt.datetime | None = _at(nullable=True)
     proposals: list = _json(list)  # [{event, reason, rule, proposed_at}]
     safeguarding: bool = False  # on the DSL's queue
     version: int = 1
@@ -45,10 +44,10 @@ class Case(SQLModel, table=True):
 
 class CaseMove(SQLModel, table=True):
     __tablename__ = "case_move"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="pupil_case.id", index=True)
     event: str
-    from_state: Optional[str] = None  # None: the case was opened
+    from_state: str | None = None  # None: the case was opened
     to_state: str
     actor: str  # username, or "system" for rules and timers
     actor_role: str
@@ -61,7 +60,7 @@ class CaseMove(SQLModel, table=True):
 class CaseFinding(SQLModel, table=True):
     __tablename__ = "case_finding"
     __table_args__ = (UniqueConstraint("case_id", "rule", "key"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="pupil_case.id", index=True)
     rule: str
     key: str
@@ -76,7 +75,7 @@ class Timer(SQLModel, table=True):
     """A deadline as a row: what it waits for, when it is due, what came of it."""
 
     __table_args__ = (Index("ix_timer_status_due", "status", "due_at"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id", index=True)
     case_id: int = Field(foreign_key="pupil_case.id", index=True)
     kind: str
@@ -86,10 +85,10 @@ class Timer(SQLModel, table=True):
     started_at: dt.datetime = _at()
     due_at: dt.datetime = _at()
     status: str = "open"  # open | met | lapsed | cancelled
-    outcome_at: Optional[dt.datetime] = _at(nullable=True)
+    outcome_at: dt.datetime | None = _at(nullable=True)
     outcome: str = ""
-    claimed_by: Optional[str] = None
-    claimed_at: Optional[dt.datetime] = _at(nullable=True)
+    claimed_by: str | None = None
+    claimed_at: dt.datetime | None = _at(nullable=True)
 
 
 class LetterRequest(SQLModel, table=True):
@@ -97,14 +96,14 @@ class LetterRequest(SQLModel, table=True):
 
     __tablename__ = "letter"
     __table_args__ = (UniqueConstraint("case_id", "template", "move_id"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id", index=True)
     case_id: int = Field(foreign_key="pupil_case.id", index=True)
-    move_id: Optional[int] = Field(default=None, foreign_key="case_move.id")
+    move_id: int | None = Field(default=None, foreign_key="case_move.id")
     template: str
     status: str = "queued"  # queued | produced | cancelled
     queued_at: dt.datetime = _at()
-    produced_at: Optional[dt.datetime] = _at(nullable=True)
+    produced_at: dt.datetime | None = _at(nullable=True)
     produced_by: str = ""
     recipients: list = _json(list)
     file: str = ""
@@ -115,17 +114,17 @@ class Notification(SQLModel, table=True):
     """A nudge to a role (or a person), and the DSL's safeguarding queue."""
 
     __table_args__ = (UniqueConstraint("dedupe_key"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id", index=True)
-    case_id: Optional[int] = Field(default=None, foreign_key="pupil_case.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="pupil_case.id", index=True)
     role: str
-    user_id: Optional[int] = Field(default=None, foreign_key="staff_user.id")
+    user_id: int | None = Field(default=None, foreign_key="staff_user.id")
     queue: str = "nudge"  # nudge | safeguarding
     message: str = Field(sa_column=Column(Text, nullable=False))
     created_at: dt.datetime = _at()
-    read_at: Optional[dt.datetime] = _at(nullable=True)
-    emailed_at: Optional[dt.datetime] = _at(nullable=True)
-    resolved_at: Optional[dt.datetime] = _at(nullable=True)
+    read_at: dt.datetime | None = _at(nullable=True)
+    emailed_at: dt.datetime | None = _at(nullable=True)
+    resolved_at: dt.datetime | None = _at(nullable=True)
     dedupe_key: str
 
 
@@ -133,25 +132,25 @@ class PenaltyNotice(SQLModel, table=True):
     """A penalty notice: per parent, per child (national framework)."""
 
     __tablename__ = "penalty_notice"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id")
     case_id: int = Field(foreign_key="pupil_case.id", index=True)
     pupil_id: int = Field(foreign_key="pupil.id", index=True)
-    contact_id: Optional[int] = Field(default=None, foreign_key="contact.id")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
     parent_name: str
     sequence: int  # 1st or 2nd within the rolling period
     issued_on: dt.date
-    reduced_amount: Optional[int] = None
-    reduced_due: Optional[dt.date] = None
+    reduced_amount: int | None = None
+    reduced_due: dt.date | None = None
     amount: int
     due: dt.date
     status: str = "issued"  # issued | paid | unpaid | withdrawn
-    paid_on: Optional[dt.date] = None
+    paid_on: dt.date | None = None
 
 
 class CaseNote(SQLModel, table=True):
     __tablename__ = "case_note"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="pupil_case.id", index=True)
     author: str
     at: dt.datetime = _at()

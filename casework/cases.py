@@ -41,11 +41,11 @@ class Actor:
     name: str = ""
 
     @classmethod
-    def of(cls, user: User) -> "Actor":
+    def of(cls, user: User) -> Actor:
         return cls(user.username, user.role, user.name)
 
     @classmethod
-    def system(cls) -> "Actor":
+    def system(cls) -> Actor:
         return cls(SYSTEM, SYSTEM, "casework")
 
 
@@ -62,7 +62,7 @@ class CaseWorld:
     clock: Clock
 
     @classmethod
-    def load(cls, session: Session, case: Case, clock: Clock, calendar: SchoolCalendar | None = None) -> "CaseWorld":
+    def load(cls, session: Session, case: Case, clock: Clock, calendar: SchoolCalendar | None = None) -> CaseWorld:
         school = session.get(School, case.school_id)
         return cls(session, case, session.get(Pupil, case.pupil_id), school, for_school(case.workflow),
                    calendar or load_calendar(session, school.id), clock)

@@ -117,7 +117,7 @@ def school_add(urn, name, local_authority, workflow, db, as_json):
         with session_scope(c.engine) as s:
             sch = add_school(s, urn=urn, name=name, local_authority=local_authority, workflow=workflow)
             out = {"id": sch.id, "urn": sch.urn, "name": sch.name, "workflow": sch.workflow}
-    except ValueError as exc:
+    except ValueError as exc:  # includes WorkflowError, which lists every problem
         fail(str(exc))
     if as_json:
         emit_json(out)
@@ -469,10 +469,11 @@ def evaluate(urn, db, as_of, as_json):
 
 
 def _case_dict(s, case, clock, actor=None, full=False) -> dict:
+    from sqlmodel import select
+
     from casework import cases as cs
     from casework.casemodels import Timer
     from casework.models import Pupil
-    from sqlmodel import select
 
     world = cs.CaseWorld.load(s, case, clock)
     ct = world.workflow.case_type(case.case_type)

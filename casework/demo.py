@@ -115,9 +115,12 @@ class DemoReport:
             t.add_row(u, n, ROLE_LABELS[r])
         console.print(t)
         db = "" if self.db_url == "sqlite:///casework-demo.db" else f" --db {self.db_url}"
+        dbarg = f" --db {self.db_url}"
         console.print("Look at it:")
-        console.print(f"  casework stats --school {DEMO_URN} --summary{db}")
-        console.print(f"  casework stats --school {DEMO_URN} --year-group 4{db}")
+        console.print(f"  casework serve{dbarg}        then open http://127.0.0.1:8000 and sign in as officer, head, dsl or governor")
+        console.print(f"  casework cases --school {DEMO_URN}{dbarg}")
+        console.print(f"  casework letters queue --school {DEMO_URN}{dbarg}")
+        console.print(f"  casework stats --school {DEMO_URN} --summary{dbarg}")
 
 
 def _calendar_csv() -> str:
@@ -139,9 +142,6 @@ def build_demo(engine: Engine, *, clock: Clock, pupils: int = 400, seed: int = 2
         school.phone = "01580 000000"
         school.email = "office@oakfield.example.sch.uk"
         school.headteacher_name = "Mrs H. Carter"
-        from casework.schools import apply_workflow_settings
-
-        apply_workflow_settings(school)
         hasher = PasswordHasher()
         hashed = hasher.hash(DEMO_PASSWORD)
         for username, name, position, role in DEMO_USERS:
@@ -154,9 +154,12 @@ def build_demo(engine: Engine, *, clock: Clock, pupils: int = 400, seed: int = 2
     _write_pupils(files["pupils"], roster)
     _write_contacts(files["contacts"], roster, rng)
     end = min(today, calendar.last_day)
+    morning_only = None
     if calendar.is_school_day(today) and clock.now().time() < school.pm_close:
         end = calendar.previous_school_day(today) if today > calendar.first_day else today
-    marks = _write_marks(files["marks"], roster, calendar, calendar.first_day, end, today, rng)
+        if clock.now().time() >= school.am_close:
+            morning_only = today  # this morning's register is taken; the afternoon's is not yet
+    marks = _write_marks(files["marks"], roster, calendar, calendar.first_day, end, today, rng, morning_only)
 
     with session_scope(engine) as s:
         from casework.register import get_school
@@ -345,7 +348,7 @@ def _write_contacts(path: Path, roster: list[DemoPupil], rng: random.Random) -> 
 
 
 def _write_marks(path: Path, roster: list[DemoPupil], calendar, start: dt.date, end: dt.date,
-                 today: dt.date, rng: random.Random) -> int:
+                 today: dt.date, rng: random.Random, morning_only: dt.date | None = None) -> int:
     days = calendar.school_days(start, end)
     n = 0
     with path.open("w", newline="") as f:
@@ -355,6 +358,11 @@ def _write_marks(path: Path, roster: list[DemoPupil], calendar, start: dt.date, 
             codes = _pupil_year(p, days, calendar, today, rng)
             for (day, sess), (code, minutes) in codes.items():
                 w.writerow([p.upn, day.isoformat(), sess, code, "" if minutes is None else minutes])
+                n += 1
+            if morning_only is not None:
+                roll = rng.random()
+                code, minutes = ("N", "") if roll < 0.03 else ("L", rng.randrange(2, 25)) if roll < 0.05 else ("/", "")
+                w.writerow([p.upn, morning_only.isoformat(), "AM", code, minutes])
                 n += 1
     return n
 
@@ -407,8 +415,10 @@ def _pupil_year(p: DemoPupil, days: list[dt.date], calendar, today: dt.date, rng
                     c = code
                     if c == "N" and (today - d).days > 10:
                         c = "O"  # the office resolved old N codes; only recent ones stay open
+                    elif c == "O" and (today - d).days <= 10:
+                        c = "N"  # recent unexplained absence: the reason is not yet established
                     if c == "M" and s == "PM":
-                        c = "/" if False else "\\"
+                        c = "\\"
                     marks[(d, s)] = (c, None)
             i += run
             continue
@@ -426,6 +436,11 @@ def _pupil_year(p: DemoPupil, days: list[dt.date], calendar, today: dt.date, rng
         d = days[-1 - rng.randrange(min(4, len(days)))]
         for s in calendar.sessions_on(d):
             marks[(d, s)] = ("N", None)
+    # Severe absentees: the latest days absent with no word from home.
+    if prof == "severe" and len(days) > 4:
+        for d in days[-4:]:
+            for s in calendar.sessions_on(d):
+                marks[(d, s)] = ("N", None)
     return dict(sorted(marks.items()))
 
 
@@ -462,6 +477,8 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
         users = {u.role: cs.Actor.of(u) for u in s.exec(select(User).where(User.school_id == school.id))}
     officer, head = users[Role.ATTENDANCE_OFFICER.value], users[Role.HEADTEACHER.value]
     days = [d for d in calendar.school_days(start, today) if d < today]
+    from casework import stats as st
+    from casework.calendar import school_year_start
     taken: dict[str, int] = {}
     replay = FixedClock(at(days[0], dt.time(18, 0))) if days else None
     for day in days:
@@ -470,15 +487,25 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
         with session_scope(engine) as s:
             open_cases = s.exec(select(Case).where(Case.school_id == school.id, Case.closed_at.is_(None))
                                 .order_by(Case.id)).all()
+            attendance = {}
+            if day.weekday() == 4:
+                attendance = {r.pupil_id: r.figures.attendance_pct
+                              for r in st.pupil_figures(s, school.id, school_year_start(day), day)}
             for case in open_cases:
                 world = cs.CaseWorld.load(s, case, replay, calendar)
                 if case.case_type == "unexplained_absence" and case.state == "awaiting_contact":
-                    # Most calls reach a parent the same day; the rest are left for the deadlines to chase.
-                    if rng.random() < 0.8:
+                    # Most calls reach a parent the same day; one family in five cannot be reached,
+                    # and the deadlines (home visit, the DSL) take over.
+                    if case.id % 5:
                         _try(world, "contact_made", officer, "Parent called back: child unwell", taken)
                     continue
                 if day.weekday() != 4:
                     continue  # the rest of the casework is done on Fridays
+                pct = attendance.get(case.pupil_id)
+                if case.case_type == "attendance" and pct is not None and pct >= 95 and rng.random() < 0.7:
+                    # Attendance has recovered: the review closes the case.
+                    _try(world, "close", officer, f"attendance back to {pct:.1f}%: no further action", taken)
+                    continue
                 steps = _NEXT_STEP.get(case.case_type, {}).get(case.state, [])
                 weeks = (day - case.updated_at.astimezone(replay.now().tzinfo).date()).days // 7
                 if not steps or weeks < _WEEKS_IN_STATE.get(case.state, 0) or rng.random() < 0.3:
@@ -487,6 +514,8 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
                     actor = head if event.startswith("issue_") else officer
                     if _try(world, event, actor, "as agreed at the weekly attendance review", taken):
                         break
+    # Tonight's work is done; this is today's, as of now (the morning register, first-day calls).
+    evaluate(engine, DEMO_URN, clock)
     # Leave requests waiting for the headteacher's decision.
     with session_scope(engine) as s:
         school = get_school(s, DEMO_URN)

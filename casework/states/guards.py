@@ -28,8 +28,8 @@ class GuardContext:
     case: Case
     pupil: Pupil
     school: School
-    workflow: "Workflow"
-    calendar: "SchoolCalendar"
+    workflow: Workflow
+    calendar: SchoolCalendar
     now: dt.datetime
     event: str
     params: dict = field(default_factory=dict)

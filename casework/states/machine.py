@@ -8,7 +8,6 @@ say which guard failed and why, and the machine's condition then re-reads that v
 
 from __future__ import annotations
 
-
 from transitions import Machine, MachineError
 
 from casework.workflow import CaseTypeDef, Workflow

@@ -4,11 +4,11 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27 10:59:32.394084
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import casework.dbtypes
+from alembic import op
 
+import casework.dbtypes
 
 revision = '0002'
 down_revision = '0001'
