@@ -453,9 +453,9 @@ _NEXT_STEP = {
     "attendance": {"monitor": ["send_letter"], "letter": ["invite_to_meeting"], "meeting": ["agree_support_plan"],
                    "support_plan": ["issue_notice_to_improve"]},
     "punctuality": {"monitor": ["send_letter"], "letter": ["invite_to_meeting"]},
-    "illness": {"monitor": ["request_medical_evidence"]},
+    "illness": {"monitor": ["request_medical_evidence"], "medical_evidence_requested": ["record_medical_evidence"]},
 }
-_WEEKS_IN_STATE = {"monitor": 0, "letter": 2, "meeting": 1, "support_plan": 4}
+_WEEKS_IN_STATE = {"monitor": 0, "letter": 2, "meeting": 1, "support_plan": 4, "medical_evidence_requested": 1}
 
 
 def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.Random) -> dict:

@@ -37,12 +37,13 @@ class EvaluationReport:
     proposed: list[dict] = field(default_factory=list)
     notified: int = 0
     timers: list[dict] = field(default_factory=list)
+    withdrawn: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "school": self.school, "as_of": self.as_of.isoformat(), "findings": dict(self.findings),
             "cases_opened": self.opened, "findings_added": self.attached, "proposed": self.proposed,
-            "notifications": self.notified, "timers_lapsed": self.timers,
+            "notifications": self.notified, "timers_lapsed": self.timers, "proposals_withdrawn": self.withdrawn,
         }
 
 
@@ -60,11 +61,14 @@ def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
             return report
         found = evaluate_school(s, school.id, calendar, rule_config(wf), as_of)
         pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id))}
+        still_found: set[tuple[int, str]] = set()
         for f in found:
             if not pupil_matches(pupils[f.pupil_id], wf.model.rules[f.rule].pupils):
                 continue  # the workflow acts on this rule only for some pupils (e.g. RAG-listed)
             report.findings[f.rule] += 1
+            still_found.add((f.pupil_id, f.rule))
             _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report)
+        report.withdrawn = _withdraw_stale_proposals(s, school, still_found)
     report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school.id).lapsed
     return report
 
@@ -108,6 +112,25 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
             propose(case, event, f.summary, now, f"rule:{f.rule}")
             s.add(case)
             report.proposed.append({"case_id": case.id, "upn": pupil.upn, "event": event, "rule": f.rule})
+
+
+def _withdraw_stale_proposals(s: Session, school: School, still_found: set[tuple[int, str]]) -> list[dict]:
+    """A step a rule proposed is withdrawn once that rule no longer finds it for the pupil
+    (e.g. the holiday has left the rolling 10 school weeks): a headteacher should not be
+    asked to act on evidence that no longer holds. Proposals from deadlines stay."""
+    withdrawn = []
+    for case in s.exec(select(Case).where(Case.school_id == school.id, Case.closed_at.is_(None))):
+        keep = []
+        for p in case.proposals:
+            source = p.get("source", "")
+            if source.startswith("rule:") and (case.pupil_id, source[5:]) not in still_found:
+                withdrawn.append({"case_id": case.id, "event": p["event"], "rule": source[5:]})
+            else:
+                keep.append(p)
+        if len(keep) != len(case.proposals):
+            case.proposals = keep
+            s.add(case)
+    return withdrawn
 
 
 def _recently_closed(s: Session, pupil: Pupil, ct, case_type: str, f, calendar, clock: Clock) -> bool:

@@ -54,7 +54,7 @@ def lapse_one(engine: Engine, timer_id: int, clock: Clock, worker: str) -> dict 
                 return None
         claimed = s.execute(
             update(Timer).where(Timer.id == timer_id, Timer.status == "open", Timer.due_at <= now)
-            .values(status="lapsed", claimed_by=worker, claimed_at=now, outcome_at=now, outcome="lapsed: not met by the deadline")
+            .values(status="lapsed", claimed_by=worker, claimed_at=now, outcome_at=now, outcome="not met by the deadline")
         ).rowcount
         if claimed != 1:
             return None

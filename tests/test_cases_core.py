@@ -198,3 +198,21 @@ def test_a_closed_concern_is_not_reopened_by_the_same_finding(session, world, ad
     # The N is still on the register that evening: the same episode does not reopen.
     again = evaluate(engine, school.urn, FixedClock(dt.datetime(2025, 11, 3, 19, 0, tzinfo=LONDON)))
     assert not [o for o in again.opened if o["type"] == "unexplained_absence"]
+
+
+def test_a_proposal_is_withdrawn_when_its_evidence_no_longer_holds(session, world, add_marks, engine):
+    school, pupil, a = world
+    # 10 unauthorised sessions in the week of Mon 3 Nov 2025 meet the threshold that week...
+    add_marks(session, pupil, [(dt.date(2025, 11, 3 + i), s, "O") for i in range(5) for s in ("AM", "PM")])
+    session.commit()
+    first = evaluate(engine, school.urn, FixedClock(dt.datetime(2025, 11, 7, 18, 0, tzinfo=LONDON)))
+    assert [p["event"] for p in first.proposed] == ["issue_notice_to_improve"]
+    # ...and still in the window ten school weeks later (the Christmas holiday weeks don't count):
+    # Great Chart's school weeks from 3 Nov: 3, 10, 17, 24 Nov, 1, 8, 15 Dec, 5, 12, 19 Jan.
+    assert evaluate(engine, school.urn, FixedClock(dt.datetime(2026, 1, 23, 18, 0, tzinfo=LONDON))).withdrawn == []
+    # The next school week, the window no longer holds them: the proposal goes.
+    later = evaluate(engine, school.urn, FixedClock(dt.datetime(2026, 1, 30, 18, 0, tzinfo=LONDON)))
+    assert [(w["event"], w["rule"]) for w in later.withdrawn] == [("issue_notice_to_improve", "penalty_threshold")]
+    session.expire_all()
+    case = session.exec(select(Case).where(Case.pupil_id == pupil.id, Case.case_type == "attendance")).one()
+    assert case.proposals == []
