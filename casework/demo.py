@@ -114,7 +114,6 @@ class DemoReport:
         for u, n, _, r in DEMO_USERS:
             t.add_row(u, n, ROLE_LABELS[r])
         console.print(t)
-        db = "" if self.db_url == "sqlite:///casework-demo.db" else f" --db {self.db_url}"
         dbarg = f" --db {self.db_url}"
         console.print("Look at it:")
         console.print(f"  casework serve{dbarg}        then open http://127.0.0.1:8000 and sign in as officer, head, dsl or governor")

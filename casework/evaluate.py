@@ -89,7 +89,9 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
     if case is None and _recently_closed(s, pupil, ct, wiring.opens, f, calendar, clock):
         return
     if case is None:
-        start = f.period[0] if f.period else None
+        # The concern starts with its first piece of evidence (the first day of a holiday or
+        # of a run of absence), else with the period the rule looked at.
+        start = min(e[0] for e in f.evidence) if f.evidence else (f.period[0] if f.period else None)
         concern = f"{wiring.opens}:{start.isoformat()}" if ct.per == "episode" and start else wiring.opens
         case = open_case(s, school, pupil, wf, wiring.opens, concern=concern, concern_start=start, clock=clock,
                          actor=Actor.system(), reason=f"opened by rule {f.rule}: {f.summary}", calendar=calendar,

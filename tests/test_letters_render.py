@@ -152,7 +152,7 @@ def test_every_letter_renders_for_each_school(workflow, session, letter_world, l
         produced = render_letter(session, req.id, clock, "Test Officer")
         text = pdf_text(produced.file)
         assert "Maya" in text, template
-        assert (for_school(workflow).model.school.name or school.name) in text
+        assert school.name in text  # the letterhead names the school itself, not its policy template
         assert "{{" not in text and "None" not in text and "Undefined" not in text, template
         if letters[template].to == "local_authority":
             assert len(produced.recipients) == 1 and produced.recipients[0] in text
@@ -225,6 +225,25 @@ def test_improvement_period_outside_three_to_six_weeks_is_refused(session, lette
     req = queue(session, school, pupil, clock, "attendance", "notice_to_improve", params={"improvement_weeks": 8})
     with pytest.raises(LetterProblems, match="8 weeks is outside the 3 to 6 weeks"):
         render_letter(session, req.id, clock, "Test Officer")
+
+
+def test_notice_runs_from_its_issue_and_is_refused_once_the_period_is_over(session, letter_world, letters_dir):
+    from casework.cases import CaseWorld, start_timer
+    from casework.casemodels import Case
+
+    clock = FixedClock(AS_OF)
+    school, pupil = letter_world()
+    req = queue(session, school, pupil, clock, "attendance", "notice_to_improve", params={"improvement_weeks": 3})
+    start_timer(CaseWorld.load(session, session.get(Case, req.case_id), clock), "improvement_period",
+                {"improvement_weeks": 3})
+    # Printed four days after the notice was issued: the period still runs from the day of issue.
+    later = FixedClock(AS_OF + dt.timedelta(days=4))
+    text = pdf_text(render_letter(session, req.id, later, "Test Officer").file)
+    assert "3 weeks, from 17 October 2025 to 7 November 2025" in text
+    # A notice printed after its improvement period has ended would give no time to improve.
+    req2 = queue(session, school, pupil, clock, "attendance", "notice_to_improve", params={"improvement_weeks": 3})
+    with pytest.raises(LetterProblems, match="has already ended"):
+        render_letter(session, req2.id, FixedClock(AS_OF + dt.timedelta(weeks=4)), "Test Officer")
 
 
 def test_leave_refused_states_dates_sessions_and_amounts(session, letter_world, letters_dir):

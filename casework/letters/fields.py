@@ -309,7 +309,7 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
         "today": today,
         "date": long_date(today),
         "school": {
-            "name": wf_school.name or school.name, "urn": school.urn, "address_lines": addr,
+            "name": school.name or wf_school.name, "urn": school.urn, "address_lines": addr,
             "contact_line": contact_line, "phone": school.phone, "email": school.email,
             "colour": lh.colour, "logo": logo, "local_authority": la_name(school, workflow) or "",
             "target_pct": wf_school.target_attendance_pct,
@@ -411,11 +411,21 @@ def _notice_to_improve(session, f, case, pupil, calendar, marks, today):
     if not nti.min_weeks <= weeks <= nti.max_weeks:
         return [f"an improvement period of {weeks} weeks is outside the {nti.min_weeks} to {nti.max_weeks} weeks "
                 "the national framework allows"]
-    start = today
-    end = _timer_due(session, case.id, "improvement_period") or start + dt.timedelta(weeks=weeks)
+    # The period runs from the day the notice was issued (when its timer started), even if
+    # the letter is printed a day or two later, so the letter and the case agree.
+    timer = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind == "improvement_period")
+                         .order_by(Timer.started_at.desc())).first()
+    if timer is not None:
+        start, end = local(timer.started_at).date(), local(timer.due_at).date()
+        weeks = round((end - start).days / 7)
+    else:
+        start, end = today, today + dt.timedelta(weeks=weeks)
     f["nti"] = {"from": long_date(start), "to": long_date(end), "weeks": weeks,
                 "school_days": len(calendar.school_days(start, end))}
     problems = []
+    if end <= today:
+        problems.append(f"the improvement period ({long_date(start)} to {long_date(end)}) has already ended: a notice "
+                        "sent now would give no time to improve; issue a new notice with a new period")
     if not f["window"]["unauthorised"]:
         problems.append(f"{pupil.forename} has no unauthorised absence in the last "
                         f"{f['thresholds'].penalty_school_weeks} school weeks: there is no offence to state")
