@@ -228,8 +228,8 @@ def test_improvement_period_outside_three_to_six_weeks_is_refused(session, lette
 
 
 def test_notice_runs_from_its_issue_and_is_refused_once_the_period_is_over(session, letter_world, letters_dir):
-    from casework.cases import CaseWorld, start_timer
     from casework.casemodels import Case
+    from casework.cases import CaseWorld, start_timer
 
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()
