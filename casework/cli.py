@@ -361,8 +361,9 @@ def workflow() -> None:
 
 @workflow.command("check")
 @click.argument("file")
+@click.option("--db", "db", default=None, help="Also list the schools in this database that follow the workflow.")
 @json_option
-def workflow_check(file, as_json):
+def workflow_check(file, db, as_json):
     """Validate a workflow file; print every problem, or a summary of the policy."""
     from casework.workflow import WorkflowError, load
 
@@ -388,6 +389,14 @@ def workflow_check(file, as_json):
         "timers": {k: t.label for k, t in m.timers.items()},
         "letters": {k: v.label for k, v in m.letters.items()},
     }
+    if db:
+        from sqlmodel import select
+
+        from casework.models import School
+
+        with session_scope(ctx_of(db).engine) as s:
+            summary["schools"] = [{"urn": x.urn, "name": x.name} for x in s.exec(select(School).order_by(School.name))
+                                  if x.workflow in (wf.key, file, str(wf.path))]
     if as_json:
         emit_json(summary)
         return
@@ -411,6 +420,9 @@ def workflow_check(file, as_json):
         tab.add_row(f"{k}\n({c.label})", ", ".join(c.states), ", ".join(c.moves))
     console.print(tab)
     console.print(f"{len(m.timers)} timers, {len(m.letters)} letters.")
+    if "schools" in summary:
+        names = ", ".join(f"{x['name']} ({x['urn']})" for x in summary["schools"]) or "none"
+        console.print(f"Schools following it: {names}")
 
 
 @workflow.command("diagram")
@@ -478,22 +490,25 @@ def _case_dict(s, case, clock, actor=None, full=False) -> dict:
     world = cs.CaseWorld.load(s, case, clock)
     ct = world.workflow.case_type(case.case_type)
     pupil = s.get(Pupil, case.pupil_id)
+    def ldn(moment):
+        return moment.astimezone(LONDON) if moment is not None else None
+
     d = {
         "id": case.id, "upn": pupil.upn, "pupil": pupil.name, "year_group": pupil.year_group,
         "type": case.case_type, "type_label": ct.label, "state": case.state, "state_label": ct.states[case.state].label,
-        "concern": case.concern, "opened_at": case.opened_at, "closed_at": case.closed_at,
+        "concern": case.concern, "opened_at": ldn(case.opened_at), "closed_at": ldn(case.closed_at),
         "safeguarding": case.safeguarding,
         "findings": [{"rule": f.rule, "explanation": f.summary, "found_on": f.found_on, "figures": f.figures,
                       **({"evidence": f.evidence} if full else {})} for f in cs.findings(s, case.id)],
         "proposed": case.proposals,
         "moves_allowed": [o.as_dict() for o in cs.move_options(world, actor) if o.allowed],
-        "timers": [{"id": t.id, "kind": t.kind, "label": t.label, "due": t.due_at, "status": t.status}
+        "timers": [{"id": t.id, "kind": t.kind, "label": t.label, "due": ldn(t.due_at), "status": t.status}
                    for t in s.exec(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at))],
     }
     if full:
         d["moves_not_allowed"] = [o.as_dict() for o in cs.move_options(world, actor) if not o.allowed]
         d["history"] = [{"event": m.event, "from": m.from_state, "to": m.to_state, "by": m.actor, "role": m.actor_role,
-                         "at": m.at, "reason": m.reason, "evidence": m.evidence} for m in cs.history(s, case.id)]
+                         "at": ldn(m.at), "reason": m.reason, "evidence": m.evidence} for m in cs.history(s, case.id)]
     return d
 
 
@@ -576,10 +591,11 @@ def case_show(case_id, username, db, as_of, as_json):
         for t in d["timers"]:
             tab.add_row(t["label"], f"{t['due']:%a %d %b %Y %H:%M}", t["status"])
         console.print(tab)
-    tab = Table("When", "Move", "From", "To", "By", "Why", title="History")
+    console.print("[bold]History[/]")
     for m in d["history"]:
-        tab.add_row(f"{m['at']:%d %b %Y %H:%M}", m["event"], m["from"] or "", m["to"], m["by"], m["reason"])
-    console.print(tab)
+        step = f"{m['from']} → {m['to']}" if m["from"] else f"opened at {m['to']}"
+        console.print(f"  {m['at']:%d %b %Y %H:%M}  {m['event'].replace('_', ' ')} ({step}) by {m['by']}"
+                      + (f": {m['reason']}" if m["reason"] else ""), highlight=False, markup=False)
     for o in d["moves_allowed"]:
         console.print(f"  [green]can[/] {o['event']}: {o['label']}")
     for o in d["moves_not_allowed"]:
