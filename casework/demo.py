@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import random
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -123,7 +122,7 @@ class DemoReport:
 
 
 def _calendar_csv() -> str:
-    return resources.files("casework.data").joinpath("demo-calendar.csv").read_text()
+    return (Path(__file__).parent / "data" / "demo-calendar.csv").read_text()
 
 
 def build_demo(engine: Engine, *, clock: Clock, pupils: int = 400, seed: int = 2026,
