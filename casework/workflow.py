@@ -690,7 +690,20 @@ def _cached(path: str, mtime: float) -> Workflow:
     return load(path)
 
 
+_checked: dict[str, tuple[float, str, float]] = {}
+RECHECK_SECONDS = 2.0
+
+
 def for_school(workflow: str) -> Workflow:
-    """The workflow a school follows (cached until its file changes)."""
-    path = resolve(workflow)
-    return _cached(str(path), path.stat().st_mtime)
+    """The workflow a school follows: cached, and loaded again when its file or a file it
+    may extend changes (looked at no more than every couple of seconds)."""
+    import time
+
+    now = time.monotonic()
+    seen = _checked.get(workflow)
+    if seen is None or now - seen[0] > RECHECK_SECONDS:
+        path = resolve(workflow)
+        stamps = [p.stat().st_mtime for d in {path.parent, WORKFLOWS_DIR} for p in Path(d).glob("*.yaml")]
+        seen = (now, str(path), max([path.stat().st_mtime, *stamps]))
+        _checked[workflow] = seen
+    return _cached(seen[1], seen[2])
