@@ -127,7 +127,11 @@ def settings():
             school.phone = f.get("phone", "").strip()
             school.email = f.get("email", "").strip()
             school.address = f.get("address", "").strip()
-            school.workflow = wf
+            if wf != school.workflow:
+                from casework.schools import apply_workflow_settings
+
+                school.workflow = wf
+                apply_workflow_settings(school)  # register times follow the policy
             db().add(school)
             flash("School settings saved.", "success")
             return redirect(url_for("admin.settings"))
