@@ -157,6 +157,18 @@ def safeguarding_queue(session: Session, school_id: int) -> list[QueueItem]:
     return items
 
 
+LEAVE_DECISIONS = ("authorise_leave", "refuse_leave")  # the moves that decide a leave request
+
+
+@dataclass
+class DecisionOption:
+    event: str
+    label: str
+    allowed: bool
+    reasons: list[str]
+    reason_required: bool
+
+
 @dataclass
 class Decision:
     case: Case
@@ -165,20 +177,39 @@ class Decision:
     event: str
     label: str
     reason: str
+    options: list[DecisionOption] = field(default_factory=list)  # leave requests: authorise / refuse, for the actor
 
 
-def decisions_waiting(session: Session, school_id: int) -> list[Decision]:
-    """Leave requests to decide, and formal steps a rule or deadline has proposed."""
+def decisions_waiting(session: Session, school_id: int, actor=None, clock=None) -> list[Decision]:
+    """Leave requests to decide, and formal steps a rule or deadline has proposed.
+
+    With an actor (and the clock), each leave request carries its deciding moves: allowed for
+    this person now, or refused with the domain's reasons (role, guards such as no leave
+    granted after it has started)."""
+    from casework.cases import CaseWorld, check_move
+
     out: list[Decision] = []
     rows = session.exec(select(Case, Pupil).join(Pupil, Pupil.id == Case.pupil_id).where(
         Case.school_id == school_id, Case.closed_at.is_(None),
         or_(Case.case_type == "leave", cast(Case.proposals, String) != "[]")).order_by(Case.opened_at)).all()
+    calendar = None
     for c, p in rows:
         wf = for_school(c.workflow)
         ct = wf.case_type(c.case_type)
         if c.case_type == "leave" and c.state == ct.initial:
-            out.append(Decision(c, p, "leave_request", "", "Leave request", f"from {c.concern_start:%d %B %Y}"
-                                if c.concern_start else "leave requested"))
+            d = Decision(c, p, "leave_request", "", "Leave request", f"from {c.concern_start:%d %B %Y}"
+                         if c.concern_start else "leave requested")
+            if actor is not None and clock is not None:
+                world = CaseWorld.load(session, c, clock, calendar)
+                calendar = world.calendar
+                for ev in LEAVE_DECISIONS:
+                    if ev not in ct.moves:
+                        continue
+                    mv = ct.moves[ev]
+                    reasons, _ = check_move(world, ev, actor, reason="(checking)")
+                    d.options.append(DecisionOption(ev, mv.label or ev.replace("_", " "), not reasons, reasons,
+                                                    mv.reason_required))
+            out.append(d)
         for prop in c.proposals:
             mv = ct.moves.get(prop.get("event", ""))
             if mv is not None and mv.formal:

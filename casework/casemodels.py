@@ -110,6 +110,19 @@ class LetterRequest(SQLModel, table=True):
     sha256: str = ""
 
 
+class LetterBatch(SQLModel, table=True):
+    """A print file: the letters produced together as one PDF, kept with its SHA-256."""
+
+    __tablename__ = "letter_batch"
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id", index=True)
+    produced_at: dt.datetime = _at()
+    produced_by: str
+    letter_ids: list = _json(list)
+    file: str
+    sha256: str
+
+
 class Notification(SQLModel, table=True):
     """A nudge to a role (or a person), and the DSL's safeguarding queue."""
 
@@ -125,6 +138,8 @@ class Notification(SQLModel, table=True):
     read_at: dt.datetime | None = _at(nullable=True)
     emailed_at: dt.datetime | None = _at(nullable=True)
     resolved_at: dt.datetime | None = _at(nullable=True)
+    resolved_by: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    resolution: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     dedupe_key: str
 
 

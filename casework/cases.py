@@ -166,8 +166,11 @@ def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", p
     case.proposals = [p for p in case.proposals if p.get("event") != event]
     ct = wf.case_type(case.case_type)
     if ct.states[new].final:
+        from casework.notifications import resolve_case_alerts
+
         case.closed_at = now
         case.safeguarding = False
+        resolve_case_alerts(s, case, actor.username, f"case closed ({ct.states[new].label})", now)
     s.add(case)
     s.flush()
     _settle_timers(world, event, old, new, now)

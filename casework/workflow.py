@@ -242,6 +242,9 @@ class SchoolSettings(_Strict):
     target_attendance_pct: float | None = None
     letterhead: Letterhead = Field(default_factory=Letterhead)
     la_attendance_service: str | None = None
+    report_min_group_size: int = Field(
+        5, ge=1, description="Smallest group whose figures a governor's reports show; a smaller group reads "
+                             "'fewer than N' with no figures, in the page, its chart and every export.")
 
     _t = field_validator("report_absence_by", mode="before")(_time)
 

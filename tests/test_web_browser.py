@@ -34,6 +34,11 @@ def browser():
         b.close()
 
 
+@pytest.fixture(autouse=True)
+def letters_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASEWORK_LETTERS_DIR", str(tmp_path / "letters"))
+
+
 @pytest.fixture
 def site(engine, make_school, make_pupils):
     from werkzeug.serving import make_server
@@ -220,3 +225,83 @@ def test_screens_of_every_page(page_for, site):
             page.wait_for_load_state("networkidle")
             assert page.locator("main h1").count() == 1
             shot(page, f"{role.value}-{path.strip('/').replace('/', '-')}")
+
+
+def test_officer_produces_the_days_letters_and_downloads_the_print_file(page_for, site):
+    open_as, base, _ = page_for
+    world = site[1]
+    page = open_as(Role.ATTENDANCE_OFFICER)
+    page.click("nav >> text=Letters")
+    assert page.locator("h1").inner_text() == "Letters"
+    blocked = page.locator(f"#letter-{world.letters['blocked']}")
+    assert "has no postal address" in blocked.inner_text() and blocked.locator("button").count() == 0
+    assert "Pat Abernathy and Sam Abernathy" in page.locator(f"#letter-{world.letters['ready']}").inner_text()
+    shot(page, "letters-queue")
+    page.click("button:has-text('Produce all ready letters as one print file')")
+    assert "1 letter produced as one print file" in page.locator(".flash-success").inner_text()
+    assert page.locator(f"#letter-{world.letters['ready']}").count() == 0
+    shot(page, "letters-produced")
+    with page.expect_download() as dl:
+        page.locator("#batches-h + ul a").first.click()
+    assert Path(dl.value.path()).read_bytes()[:5] == b"%PDF-"
+    page.goto(f"{base}/cases/{world.cases['absent']}")
+    with page.expect_download() as dl:
+        page.locator("aside a", has_text="Attendance below expectations").click()
+    assert dl.value.suggested_filename.endswith(f"letter{world.letters['ready']}.pdf")
+
+
+def test_head_refuses_leave_from_the_decisions_page(page_for, site):
+    open_as, base, _ = page_for
+    world = site[1]
+    page = open_as(Role.HEADTEACHER)
+    page.click("nav >> text=Decisions")
+    row = page.locator(f"#decision-{world.cases['leave']}-leave")
+    row.locator("button", has_text="Authorise the leave").click()  # no reason given
+    assert "needs a reason" in page.locator(".flash-error").inner_text()
+    shot(page, "decisions-refused-move")
+    row = page.locator(f"#decision-{world.cases['leave']}-leave")
+    row.get_by_label("Reason").fill("Not exceptional: a family holiday")
+    row.locator("button", has_text="Refuse the leave").click()
+    assert "Refuse the leave — recorded" in page.locator(".flash-success").inner_text()
+    assert page.locator(f"#decision-{world.cases['leave']}-leave").count() == 0
+    shot(page, "decisions-after")
+
+
+def test_dsl_deals_with_an_alert_and_the_officer_reads_a_nudge(page_for, site):
+    open_as, base, _ = page_for
+    world = site[1]
+    dsl = open_as(Role.DSL)
+    dsl.goto(f"{base}/dsl")
+    alert = dsl.locator(f"#alert-{world.alert}")
+    shot(dsl, "dsl-queue-alert")
+    alert.get_by_label("How it was dealt with").fill("New address confirmed with the LA")
+    alert.locator("button", has_text="Mark as dealt with").click()
+    assert "dealt with" in dsl.locator(".flash-success").inner_text()
+    assert dsl.locator(f"#alert-{world.alert}").count() == 0
+    dsl.goto(f"{base}/cases/{world.cases['visit']}")
+    assert "New address confirmed with the LA" in dsl.locator(".timeline").inner_text()
+    shot(dsl, "case-timeline-alert-resolved")
+
+    officer = open_as(Role.ATTENDANCE_OFFICER)
+    badge = officer.locator("header .badge")
+    before = int(badge.inner_text().split()[0])
+    officer.click("header >> text=Notifications")
+    shot(officer, "notifications")
+    officer.locator(f"#nudge-{world.nudges[Role.ATTENDANCE_OFFICER]} button").click()
+    assert "Marked as read" in officer.locator(".flash-success").inner_text()
+    after = officer.locator("header .badge")
+    assert (int(after.inner_text().split()[0]) if after.count() else 0) == before - 1
+
+
+def test_governor_sees_small_groups_suppressed(page_for, site):
+    open_as, base, _ = page_for
+    page = open_as(Role.GOVERNOR)
+    assert "fewer than 5" in page.locator("table.data").last.inner_text()
+    page.goto(f"{base}/reports?group=year:4")
+    assert page.locator("canvas#weekly").count() == 0
+    assert "Year 4 has fewer than 5 pupils" in page.locator("main").inner_text()
+    shot(page, "reports-governor-small-group")
+    head = open_as(Role.HEADTEACHER)
+    head.goto(f"{base}/reports?group=year:4")
+    assert head.locator("canvas#weekly").is_visible()
+    shot(head, "reports-head-small-group")

@@ -12,6 +12,8 @@ from casework.models import Role
 
 R = Role
 CASEWORK = {R.ATTENDANCE_OFFICER, R.WELLBEING_LEAD, R.DSL, R.DEPUTY_DSL, R.HEADTEACHER, R.DEPUTY_HEAD}
+LETTERS = {R.ATTENDANCE_OFFICER, R.WELLBEING_LEAD, R.HEADTEACHER, R.DEPUTY_HEAD}
+STAFF = CASEWORK | {R.TEACHER}
 ALL = set(Role)
 
 # endpoint -> (method, url template, the roles that may reach it)
@@ -26,6 +28,15 @@ EXPECTED = {
     "pupils.index": ("GET", "/pupils", CASEWORK | {R.TEACHER}),
     "pupils.show": ("GET", "/pupils/{p_absent}", CASEWORK | {R.TEACHER}),
     "dsl.index": ("GET", "/dsl", {R.DSL, R.DEPUTY_DSL}),
+    "dsl.resolve": ("POST", "/dsl/alerts/{alert}/resolve", {R.DSL, R.DEPUTY_DSL}),
+    "letters.index": ("GET", "/letters", LETTERS),
+    "letters.produce": ("POST", "/letters/{blocked}/produce", LETTERS),
+    "letters.produce_all": ("POST", "/letters/print", LETTERS),
+    "letters.download": ("GET", "/letters/{ready}/file", LETTERS),
+    "letters.download_batch": ("GET", "/letters/print/{batch}/file", LETTERS),
+    "notifications.index": ("GET", "/notifications", STAFF),
+    "notifications.mark_read": ("POST", "/notifications/{nudge}/read", STAFF),
+    "notifications.mark_all_read": ("POST", "/notifications/read-all", STAFF),
     "reports.index": ("GET", "/reports", CASEWORK | {R.TEACHER, R.GOVERNOR}),
     "reports.export_csv": ("GET", "/reports/export.csv", CASEWORK | {R.GOVERNOR}),
     "reports.export_xlsx": ("GET", "/reports/export.xlsx", CASEWORK | {R.GOVERNOR}),
@@ -39,9 +50,44 @@ EXPECTED = {
 PUBLIC = {"static", "auth.login", "auth.logout", "auth.home"}
 
 
+@pytest.fixture(autouse=True)
+def letters_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "letters"
+    monkeypatch.setenv("CASEWORK_LETTERS_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def world(engine, make_school, make_pupils):
     return build_world(engine, make_school, make_pupils)
+
+
+def stored_letter(engine, world, folder) -> int:
+    """The world's ready letter as if produced (a small kept file and its SHA-256), and a print file
+    of it: what the download routes serve. Returns the print file's id."""
+    import datetime as dt
+    import hashlib
+
+    from sqlmodel import Session
+
+    from casework.casemodels import LetterBatch, LetterRequest
+
+    data = b"%PDF-1.4\n% a kept letter\n"
+    path = folder / "kept.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    with Session(engine) as s:
+        req = s.get(LetterRequest, world.letters["ready"])
+        req.status, req.produced_at, req.produced_by, req.file, req.sha256 = (
+            "produced", world.clock.now(), "Test", str(path), digest)
+        req.recipients = [{"addressee": "Pat Abernathy"}]
+        batch = LetterBatch(school_id=world.school_id, produced_at=world.clock.now() + dt.timedelta(seconds=1),
+                            produced_by="Test", letter_ids=[req.id], file=str(path), sha256=digest)
+        s.add(req)
+        s.add(batch)
+        s.commit()
+        return batch.id
 
 
 @pytest.fixture
@@ -53,14 +99,15 @@ def login(client, role: Role, password: str = PASSWORD):
     return client.post("/login", data={"username": USERNAMES[role], "password": password})
 
 
-def urls(world, engine) -> dict[str, str]:
+def urls(world, engine, role: Role = R.ATTENDANCE_OFFICER, batch: int = 1) -> dict[str, str]:
     from sqlmodel import Session, select
 
     from casework.models import User
 
     with Session(engine) as s:
         other = s.exec(select(User).where(User.username == USERNAMES[R.TEACHER])).one().id
-    ids = {**{k: v for k, v in world.cases.items()}, **{f"p_{k}": v for k, v in world.pupils.items()}, "user": other}
+    ids = {**{k: v for k, v in world.cases.items()}, **{f"p_{k}": v for k, v in world.pupils.items()}, "user": other,
+           **world.letters, "nudge": world.nudges[role], "alert": world.alert, "batch": batch}
     return {ep: url.format(**ids) for ep, (_, url, _) in EXPECTED.items()}
 
 
@@ -72,10 +119,11 @@ def test_every_route_is_in_the_table_and_names_a_permission(app):
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
-def test_route_role_matrix(app, world, engine, role):
+def test_route_role_matrix(app, world, engine, role, letters_folder):
+    batch = stored_letter(engine, world, letters_folder)
     c = app.test_client()
     assert login(c, role).status_code == 302
-    paths = urls(world, engine)
+    paths = urls(world, engine, role, batch)
     for ep, (method, _, roles) in EXPECTED.items():
         data = {"outcome": "no_answer", "event": "none", "text": "", "role": "teacher", "active": "1"}
         r = c.get(paths[ep]) if method == "GET" else c.post(paths[ep], data=data)

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from sqlalchemy import insert
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from casework.cases import Actor, open_case
+from casework.casemodels import Case, LetterRequest, Notification
+from casework.cases import Actor, notify, open_case
 from casework.clock import LONDON, FixedClock
 from casework.models import Contact, Mark, Role, User
 from casework.register import load_calendar
@@ -28,6 +29,9 @@ class World:
     pupils: dict[str, int] = field(default_factory=dict)
     cases: dict[str, int] = field(default_factory=dict)
     users: dict[Role, str] = field(default_factory=dict)
+    letters: dict[str, int] = field(default_factory=dict)  # ready | blocked: queued letters
+    nudges: dict[Role, int] = field(default_factory=dict)  # one unread nudge per role
+    alert: int = 0  # a safeguarding alert on the "visit" case
 
 
 def build_world(engine, make_school, make_pupils) -> World:
@@ -54,8 +58,10 @@ def build_world(engine, make_school, make_pupils) -> World:
             s.add(p)
             world.pupils[key] = p.id
             for i, (cname, rel) in enumerate([(f"Pat {sur}", "Mother"), (f"Sam {sur}", "Father")], start=1):
+                # only the Abernathys' address is on file: their letters can go, the others' cannot
+                address = ("4 Orchard Close, Staplehurst, Kent", "TN12 0AB") if key == "absent" else ("", "")
                 s.add(Contact(pupil_id=p.id, name=cname, relationship=rel, phone_mobile=f"07700 90{i}{p.id:03d}",
-                              call_priority=i))
+                              call_priority=i, address=address[0], postcode=address[1]))
             for d in days:
                 code = "O" if key == "absent" and d in absent_days else "/"
                 for sess in ("AM", "PM"):
@@ -77,6 +83,27 @@ def build_world(engine, make_school, make_pupils) -> World:
         opened("call", "unexplained_absence", f"unexplained_absence:{TODAY}", TODAY)
         opened("visit", "unexplained_absence", f"unexplained_absence:{TODAY}", TODAY)
         opened("leave", "leave", "leave:2026-03-30", dt.date(2026, 3, 30))
+        for key, case_key in (("ready", "absent"), ("blocked", "call")):
+            letter = LetterRequest(school_id=school.id, case_id=world.cases[case_key], template="attendance_concern",
+                                   queued_at=clock.now())
+            s.add(letter)
+            s.flush()
+            world.letters[key] = letter.id
+        for role in Role:
+            notify(s, s.get(Case, world.cases["absent"]), role.value, "Alex Abernathy: attendance case needs a look",
+                   f"test:nudge:{role.value}", clock.now())
+        visit = s.get(Case, world.cases["visit"])
+        for role in ("dsl", "deputy_dsl"):
+            notify(s, visit, role, "Vic Vandermeer: social worker says the family has moved out",
+                   f"test:safeguarding:{role}", clock.now(), queue="safeguarding")
+        visit.safeguarding = True
+        s.add(visit)
+        s.flush()
+        for n in s.exec(select(Notification).where(Notification.school_id == school.id)):
+            if n.queue == "nudge":
+                world.nudges[Role(n.role)] = n.id
+            elif n.role == "dsl":
+                world.alert = n.id
         s.commit()
     return world
 

@@ -96,9 +96,9 @@ def create_app(config: dict | None = None) -> Flask:
             return None
         return WebUser(user) if user is not None and user.active else None
 
-    from casework.web import admin, auth, cases, dsl, pupils, reports, today
+    from casework.web import admin, auth, cases, dsl, letters, notifications, pupils, reports, today
 
-    for bp in (auth.bp, today.bp, cases.bp, pupils.bp, dsl.bp, reports.bp, admin.bp):
+    for bp in (auth.bp, today.bp, cases.bp, pupils.bp, dsl.bp, letters.bp, notifications.bp, reports.bp, admin.bp):
         app.register_blueprint(bp)
     auth.limit_logins(app)
 
@@ -130,7 +130,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.context_processor
     def _globals():
-        return {"can": can, "school": current_school(), "today": clock().today(), "ROLE_LABELS": ROLE_LABELS}
+        return {"can": can, "school": current_school(), "today": clock().today(), "ROLE_LABELS": ROLE_LABELS,
+                "unread_nudges": _unread_nudges}
 
     @app.errorhandler(403)
     def _forbidden(_e):
@@ -157,6 +158,17 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_filters(app)
     return app
+
+
+def _unread_nudges() -> int:
+    """How many of the signed-in person's nudges are unread (0 for a role that has none)."""
+    from casework.notifications import unread_count
+    from casework.web.permissions import can
+
+    school = current_school()
+    if school is None or not can("notifications.view"):
+        return 0
+    return unread_count(db(), school.id, current_user.role, current_user.id)
 
 
 def db() -> Session:

@@ -10,6 +10,7 @@ from casework.caseload import caseload_filters, decisions_waiting, open_caseload
 from casework.casemodels import Case, CaseNote, LetterRequest, Timer
 from casework.cases import Actor, CaseWorld, MoveRefused, findings, history, move_case, move_options
 from casework.models import Contact
+from casework.notifications import case_timeline
 from casework.web import clock, current_school, db
 from casework.web.permissions import can, requires
 
@@ -81,7 +82,8 @@ def show(case_id: int):
     contacts = s.exec(select(Contact).where(Contact.pupil_id == case.pupil_id).order_by(Contact.call_priority)).all()
     proposals = [{**p, "label": (ct.moves[p["event"]].label if p.get("event") in ct.moves else p.get("event"))}
                  for p in case.proposals]
-    return render_template("case.html", case=case, world=world, ct=ct, options=options, moves=history(s, case.id),
+    timeline = case_timeline(s, history(s, case.id), case.id, with_alerts=can("dsl.view"))
+    return render_template("case.html", case=case, world=world, ct=ct, options=options, timeline=timeline,
                            findings=findings(s, case.id), notes=notes, letters=letters, timers=timers,
                            contacts=contacts, proposals=proposals, letter_defs=world.workflow.model.letters,
                            now=clock().now())
@@ -126,4 +128,5 @@ def add_note(case_id: int):
 @requires("approvals.view")
 def approvals():
     school = current_school()
-    return render_template("approvals.html", decisions=decisions_waiting(db(), school.id))
+    return render_template("approvals.html",
+                           decisions=decisions_waiting(db(), school.id, Actor.of(current_user), clock()))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from casework.caseload import safeguarding_queue
 from casework.cases import Actor, CaseWorld, move_options
+from casework.notifications import NotFound, resolve_alert
 from casework.web import clock, current_school, db
 from casework.web.permissions import requires
 from casework.workflow import for_school
@@ -29,3 +30,17 @@ def index():
             options = [o for o in move_options(world, actor) if o.allowed]
         view.append({"item": item, "type": ct.label, "state": ct.states[item.case.state].label, "options": options})
     return render_template("dsl.html", queue=view)
+
+
+@bp.route("/dsl/alerts/<int:alert_id>/resolve", methods=["POST"])
+@requires("dsl.resolve_alert")
+def resolve(alert_id: int):
+    """The DSL has dealt with an alert: off the queue, kept on the case's timeline."""
+    school = current_school()
+    try:
+        alert = resolve_alert(db(), school.id, alert_id, current_user.username, request.form.get("resolution", ""),
+                              clock().now())
+    except NotFound:
+        abort(404)
+    flash(f"Alert marked as dealt with: {alert.message}", "success")
+    return redirect(url_for("dsl.index"))

@@ -21,6 +21,7 @@ SAFEGUARDING = {Role.DSL, Role.DEPUTY_DSL}
 LEADERSHIP = {Role.HEADTEACHER, Role.DEPUTY_HEAD}
 CASEWORK = OFFICE | SAFEGUARDING | LEADERSHIP
 STAFF = CASEWORK | {Role.TEACHER}
+LETTERS = OFFICE | LEADERSHIP  # who produces and prints the letters (not teachers, governors or the DSL's desk)
 
 # action -> the roles that may take it. Governors reach aggregate reports only: no page
 # they can open names a pupil.
@@ -35,9 +36,17 @@ MATRIX: dict[str, set[Role]] = {
     "pupil.view": STAFF,
     "pupil.contacts": CASEWORK,
     "dsl.view": SAFEGUARDING,
+    "dsl.resolve_alert": SAFEGUARDING,
+    "letters.view": LETTERS,
+    "letters.produce": LETTERS,
+    "letters.download": LETTERS,
+    "notifications.view": STAFF,  # nudges name pupils: never governors
+    "notifications.read": STAFF,
     "approvals.view": LEADERSHIP,
     "reports.view": CASEWORK | {Role.TEACHER, Role.GOVERNOR},
     "reports.export": CASEWORK | {Role.GOVERNOR},
+    # every group's figures, however small; anyone else (a governor) sees "fewer than N" for a small group
+    "reports.small_groups": STAFF,
     "policy.view": CASEWORK | {Role.GOVERNOR},
     "admin.users": {Role.ADMIN},
     "admin.imports": {Role.ADMIN},

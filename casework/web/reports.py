@@ -1,4 +1,5 @@
-"""School reports (aggregate only: no page here names a pupil), exports and the policy diagram."""
+"""School reports (aggregate only: no page here names a pupil; small groups hidden from governors),
+exports and the policy diagram."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import json
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from casework import stats, trends
+from casework import stats
 from casework.calendar import school_year_start
 from casework.models import PUPIL_FLAGS
+from casework.reporting import GROUP_HEADER, WEEK_HEADER, school_report
 from casework.web import clock, current_school, db
-from casework.web.permissions import requires
+from casework.web.permissions import can, requires
 from casework.workflow import for_school
 
 bp = Blueprint("reports", __name__)
@@ -44,35 +46,31 @@ def _group() -> tuple[int | None, str | None, str]:
 def _report():
     school = current_school()
     wf = for_school(school.workflow)
-    t = wf.model.thresholds
-    th = stats.Thresholds(t.persistent_absence_pct, t.severe_absence_pct)
     start, end = _period()
-    rows = stats.pupil_figures(db(), school.id, start, end)
-    groups = stats.breakdown(rows, stats.pupil_flags(db(), school.id), th)
     yg, flag, group_label = _group()
-    weeks = trends.weekly(db(), school.id, start, end, year_group=yg, flag=flag)
-    return school, wf, th, start, end, groups, weeks, group_label
+    report = school_report(db(), school, wf, start, end, year_group=yg, flag=flag, group_label=group_label,
+                           see_small_groups=can("reports.small_groups"))
+    return school, report
 
 
 @bp.route("/reports")
 @requires("reports.view")
 def index():
-    school, wf, th, start, end, groups, weeks, group_label = _report()
-    target = wf.model.school.target_attendance_pct
+    school, rep = _report()
+    th, target, label = rep.thresholds, rep.target, rep.group_label
     chart = {
-        "labels": [f"{w.start:%d %b}" for w in weeks],
-        "series": [{"label": f"{group_label}: attendance that week", "data": [_r(w.week.attendance_pct) for w in weeks]},
-                   {"label": f"{group_label}: year to date", "data": [_r(w.to_date.attendance_pct) for w in weeks]}],
+        "labels": [f"{w.start:%d %b}" for w in rep.weeks],
+        "series": [{"label": f"{label}: attendance that week", "data": [_r(w.week.attendance_pct) for w in rep.weeks]},
+                   {"label": f"{label}: year to date", "data": [_r(w.to_date.attendance_pct) for w in rep.weeks]}],
         "lines": ([{"label": f"School target {target:g}%", "value": target}] if target else [])
         + [{"label": f"Persistent absence line {100 - th.persistent_absence_pct:g}%",
             "value": 100 - th.persistent_absence_pct}],
         "min": 80, "max": 100, "unit": "%",
     }
-    years = [g for g in groups if g.label.startswith(("Year", "Reception", "Nursery"))]
-    return render_template("reports.html", groups=groups, weeks=weeks, chart_json=json.dumps(chart), start=start,
-                           end=end, target=target, thresholds=th, group_label=group_label,
-                           group=request.args.get("group", ""), years=years, flags=PUPIL_FLAGS,
-                           year_groups=sorted({int(g) for g in _year_values(groups)}))
+    groups = [r.group for r in rep.groups]
+    return render_template("reports.html", report=rep, chart_json=json.dumps(chart), start=rep.start, end=rep.end,
+                           target=target, thresholds=th, group_label=label, group=request.args.get("group", ""),
+                           flags=PUPIL_FLAGS, year_groups=sorted({int(g) for g in _year_values(groups)}))
 
 
 def _year_values(groups):
@@ -89,27 +87,24 @@ def _r(v):
     return None if v is None else round(v, 1)
 
 
-HEADER = ["group", "pupils", "attendance_pct", "persistent_absentees", "pa_rate", "severe_absentees", "sa_rate",
-          "possible_sessions", "authorised", "unauthorised"]
-WEEK_HEADER = ["week_start", "attendance_pct", "to_date_pct", "possible_sessions", "present", "authorised",
-               "unauthorised"]
-
-
 def _tables():
-    school, wf, th, start, end, groups, weeks, group_label = _report()
-    g_rows = [[d[k] for k in HEADER] for d in (g.as_dict(th) for g in groups)]
-    w_rows = [[d[k] for k in WEEK_HEADER] for d in (w.as_dict() for w in weeks)]
-    return school, start, end, g_rows, w_rows, group_label
+    school, rep = _report()
+    return school, rep.start, rep.end, rep.group_rows(), rep.week_rows(), rep.group_label, rep
+
+
+def _title(school, start, end, rep) -> str:
+    note = (f" (groups of {rep.suppressed_note} pupils are not shown)" if rep.suppressing else "")
+    return f"{school.name} attendance {start.isoformat()} to {end.isoformat()}{note}"
 
 
 @bp.route("/reports/export.csv")
 @requires("reports.export")
 def export_csv():
-    school, start, end, g_rows, w_rows, group_label = _tables()
+    school, start, end, g_rows, w_rows, group_label, rep = _tables()
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow([f"{school.name} attendance {start.isoformat()} to {end.isoformat()}"])
-    w.writerow(HEADER)
+    w.writerow([_title(school, start, end, rep)])
+    w.writerow(GROUP_HEADER)
     w.writerows(g_rows)
     w.writerow([])
     w.writerow([f"Week by week: {group_label}"])
@@ -124,12 +119,12 @@ def export_csv():
 def export_xlsx():
     from openpyxl import Workbook
 
-    school, start, end, g_rows, w_rows, group_label = _tables()
+    school, start, end, g_rows, w_rows, group_label, rep = _tables()
     wb = Workbook()
     ws = wb.active
     ws.title = "Groups"
-    ws.append([f"{school.name} attendance {start.isoformat()} to {end.isoformat()}"])
-    ws.append(HEADER)
+    ws.append([_title(school, start, end, rep)])
+    ws.append(GROUP_HEADER)
     for r in g_rows:
         ws.append(r)
     ws2 = wb.create_sheet("Weeks")

@@ -1,0 +1,302 @@
+"""Letters, decisions, governors' privacy and notifications on the web, through the test client
+(the route × role table is in test_web_permissions; the journeys in a browser in test_web_browser)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+from test_web_permissions import login
+from web_world import build_world, web_app
+
+from casework.casemodels import Case, LetterBatch, LetterRequest, Notification
+from casework.models import Role
+
+R = Role
+
+
+@pytest.fixture(autouse=True)
+def letters_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "letters"
+    monkeypatch.setenv("CASEWORK_LETTERS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def world(engine, make_school, make_pupils):
+    return build_world(engine, make_school, make_pupils)
+
+
+@pytest.fixture
+def app(engine, world):
+    return web_app(engine, world, WTF_CSRF_ENABLED=False)
+
+
+def client(app, role):
+    c = app.test_client()
+    assert login(c, role).status_code == 302
+    return c
+
+
+def flash(html: str, kind: str) -> str:
+    return re.search(rf'class="flash flash-{kind}"[^>]*>([^<]*)<', html).group(1)
+
+
+# -- letters ------------------------------------------------------------------------------
+
+
+def test_letters_page_lists_recipients_or_the_problems_from_the_letters_domain(app, world):
+    page = client(app, R.ATTENDANCE_OFFICER).get("/letters").get_data(as_text=True)
+    ready = page[page.index(f'id="letter-{world.letters["ready"]}"'):]
+    ready = ready[:ready.index("</tr>")]
+    assert "Alex Abernathy" in ready and "Pat Abernathy and Sam Abernathy" in ready and "Produce" in ready
+    blocked = page[page.index(f'id="letter-{world.letters["blocked"]}"'):]
+    blocked = blocked[:blocked.index("</tr>")]
+    assert "Pat Calloway (Mother, parental responsibility) has no postal address" in blocked
+    assert "<button" not in blocked
+    assert "Produce all ready letters as one print file" in page
+
+
+def test_produce_one_letter_then_download_it_checked_against_its_sha256(app, world, engine):
+    c = client(app, R.ATTENDANCE_OFFICER)
+    r = c.post(f"/letters/{world.letters['ready']}/produce", follow_redirects=True)
+    assert "Attendance below expectations produced for Pat Abernathy and Sam Abernathy" in flash(
+        r.get_data(as_text=True), "success")
+    with Session(engine) as s:
+        req = s.get(LetterRequest, world.letters["ready"])
+        assert req.status == "produced" and req.produced_by == "Attendance Officer Person"
+        path = Path(req.file)
+    r = c.get(f"/letters/{world.letters['ready']}/file")
+    assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data[:5] == b"%PDF-"
+    assert path.name in r.headers["Content-Disposition"]
+    case_page = c.get(f"/cases/{world.cases['absent']}").get_data(as_text=True)
+    assert f'href="/letters/{world.letters["ready"]}/file"' in case_page
+    assert "by Attendance Officer Person" in case_page
+    # the DSL reaches the case but not the letter file, so the case page offers no link
+    dsl_page = client(app, R.DSL).get(f"/cases/{world.cases['absent']}").get_data(as_text=True)
+    assert "/file" not in dsl_page and "Attendance below expectations" in dsl_page
+    # a kept file that has changed is never sent
+    path.write_bytes(path.read_bytes() + b"tampered")
+    r = c.get(f"/letters/{world.letters['ready']}/file")
+    assert r.status_code == 409 and "has changed since it was produced" in r.get_data(as_text=True)
+    path.unlink()
+    assert "is missing" in c.get(f"/letters/{world.letters['ready']}/file").get_data(as_text=True)
+
+
+def test_a_letter_with_problems_is_not_produced_and_says_why(app, world, engine):
+    c = client(app, R.HEADTEACHER)
+    r = c.post(f"/letters/{world.letters['blocked']}/produce", follow_redirects=True)
+    assert "Not produced" in flash(r.get_data(as_text=True), "error")
+    assert "has no postal address" in flash(r.get_data(as_text=True), "error")
+    with Session(engine) as s:
+        assert s.get(LetterRequest, world.letters["blocked"]).status == "queued"
+    assert c.get(f"/letters/{world.letters['blocked']}/file").status_code == 409
+
+
+def test_produce_all_ready_letters_as_one_print_file(app, world, engine):
+    c = client(app, R.HEADTEACHER)
+    r = c.post("/letters/print", follow_redirects=True)
+    text = flash(r.get_data(as_text=True), "success")
+    assert "1 letter produced as one print file" in text and "1 letter with problems was left in the queue" in text
+    with Session(engine) as s:
+        batch = s.exec(select(LetterBatch)).one()
+        assert batch.letter_ids == [world.letters["ready"]] and batch.produced_by == "Headteacher Person"
+        assert s.get(LetterRequest, world.letters["blocked"]).status == "queued"
+    r = c.get(f"/letters/print/{batch.id}/file")
+    assert r.status_code == 200 and r.data[:5] == b"%PDF-"
+    # nothing is ready now: a second press produces nothing
+    r = c.post("/letters/print", follow_redirects=True)
+    assert "No letter is ready" in flash(r.get_data(as_text=True), "error")
+
+
+def test_letters_of_another_school_are_not_found(app, world, engine, make_school):
+    with Session(engine) as s:
+        other = make_school(s, "demo", name="Elsewhere")
+        req = s.get(LetterRequest, world.letters["blocked"])
+        stray = LetterRequest(school_id=other.id, case_id=req.case_id, template="attendance_concern",
+                              queued_at=world.clock.now(), move_id=None, status="produced", file="/etc/hostname",
+                              sha256="0" * 64)
+        batch = LetterBatch(school_id=other.id, produced_at=world.clock.now(), produced_by="x", file="/etc/hostname",
+                            sha256="0" * 64)
+        s.add(stray)
+        s.add(batch)
+        s.commit()
+        ids = stray.id, batch.id
+    c = client(app, R.HEADTEACHER)
+    assert c.get(f"/letters/{ids[0]}/file").status_code == 404
+    assert c.get(f"/letters/print/{ids[1]}/file").status_code == 404
+    assert c.post(f"/letters/{ids[0]}/produce").status_code == 404
+
+
+# -- decisions -----------------------------------------------------------------------------
+
+
+def test_head_refuses_and_authorises_leave_from_the_decisions_page(app, world, engine, make_school):
+    c = client(app, R.HEADTEACHER)
+    page = c.get("/approvals").get_data(as_text=True)
+    assert 'value="authorise_leave"' in page and 'value="refuse_leave"' in page and 'name="back" value="approvals"' in page
+    case = world.cases["leave"]
+    # authorising needs a reason: the domain says so, and nothing moves
+    r = c.post(f"/cases/{case}/move", data={"event": "authorise_leave", "back": "approvals"}, follow_redirects=True)
+    assert r.request.path == "/approvals"
+    assert "this step needs a reason" in flash(r.get_data(as_text=True), "error")
+    r = c.post(f"/cases/{case}/move", data={"event": "refuse_leave", "reason": "not exceptional", "back": "approvals"},
+               follow_redirects=True)
+    assert "Refuse the leave — recorded" in flash(r.get_data(as_text=True), "success")
+    with Session(engine) as s:
+        assert s.get(Case, case).state == "refused"
+        assert s.exec(select(LetterRequest).where(LetterRequest.case_id == case,
+                                                  LetterRequest.template == "leave_refused")).first()
+    assert f"decision-{case}-leave" not in c.get("/approvals").get_data(as_text=True)
+
+
+def test_a_guard_that_fails_is_shown_on_the_decisions_page_and_refuses_the_post(app, world, engine):
+    from casework.cases import Actor, open_case
+    from casework.models import Pupil, School
+    from casework.workflow import for_school
+
+    with Session(engine) as s:
+        school = s.get(School, world.school_id)
+        pupil = s.get(Pupil, world.pupils["fine"])
+        late = open_case(s, school, pupil, for_school("national"), "leave", concern="leave:2026-03-09",
+                         concern_start=dt.date(2026, 3, 9), clock=world.clock, actor=Actor.system(), reason="form")
+        s.commit()
+        late_id = late.id
+    c = client(app, R.HEADTEACHER)
+    page = c.get("/approvals").get_data(as_text=True)
+    row = page[page.index(f'id="decision-{late_id}-leave"'):]
+    row = row[:row.index("</tr>")]
+    assert "leave cannot be authorised retrospectively: it started on 09 March 2026" in row
+    assert 'value="refuse_leave"' in row and 'value="authorise_leave"' not in row
+    r = c.post(f"/cases/{late_id}/move", data={"event": "authorise_leave", "reason": "family", "back": "approvals"},
+               follow_redirects=True)
+    assert "retrospectively" in flash(r.get_data(as_text=True), "error")
+    # the deputy head decides too; the officer is not offered the page at all
+    assert client(app, R.ATTENDANCE_OFFICER).get("/approvals").status_code == 403
+
+
+def test_formal_proposals_still_open_the_case(app, world, engine):
+    with Session(engine) as s:
+        case = s.get(Case, world.cases["absent"])
+        case.proposals = [{"event": "issue_notice_to_improve", "reason": "threshold met", "source": "t"}]
+        s.add(case)
+        s.commit()
+    page = client(app, R.HEADTEACHER).get("/approvals").get_data(as_text=True)
+    row = page[page.index(f'id="decision-{world.cases["absent"]}-issue_notice_to_improve"'):]
+    row = row[:row.index("</tr>")]
+    assert f'href="/cases/{world.cases["absent"]}"' in row and "<button" not in row and "Formal" in row
+
+
+# -- governors' privacy ----------------------------------------------------------------------
+
+
+def test_governor_sees_fewer_than_5_for_small_groups_everywhere(app, world):
+    gov = client(app, R.GOVERNOR)
+    page = gov.get("/reports").get_data(as_text=True)
+    assert "fewer than 5" in page
+    year2 = page[page.index('<th scope="row">Year 2</th>'):]
+    year2 = year2[:year2.index("</tr>")]
+    assert "fewer than 5" in year2 and "%" not in year2
+    # the whole school has 5 pupils: shown
+    assert 'id="weekly-data"' in page
+    # week by week for a small group: no chart data, no table
+    page = gov.get("/reports?group=year:4").get_data(as_text=True)
+    assert 'id="weekly-data"' not in page and "Year 4 has fewer than 5 pupils" in page
+    rows = list(csv.reader(io.StringIO(gov.get("/reports/export.csv?group=year:4").get_data(as_text=True))))
+    assert "groups of fewer than 5 pupils are not shown" in rows[0][0]
+    by_group = {r[0]: r for r in rows if r}
+    assert by_group["Year 2"][1:] == ["fewer than 5"] + [""] * 8
+    assert by_group["Whole school"][1] == "5"
+    assert rows[-1] == ["Year 4: fewer than 5 pupils, figures not shown"]
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(gov.get("/reports/export.xlsx?group=year:4").data))
+    cells = [[c for c in r] for r in wb["Groups"].iter_rows(values_only=True)]
+    assert ["Year 2", "fewer than 5"] == list(next(r for r in cells if r[0] == "Year 2")[:2])
+    assert all(v in (None, "") for v in next(r for r in cells if r[0] == "Year 2")[2:])
+    assert "figures not shown" in list(wb["Weeks"].iter_rows(values_only=True))[-1][0]
+
+
+def test_headteacher_sees_every_group(app, world):
+    head = client(app, R.HEADTEACHER)
+    page = head.get("/reports?group=year:4").get_data(as_text=True)
+    assert "fewer than 5" not in page and 'id="weekly-data"' in page
+    rows = list(csv.reader(io.StringIO(head.get("/reports/export.csv").get_data(as_text=True))))
+    assert {r[0]: r for r in rows if r}["Year 2"][1] == "1"
+
+
+def test_min_group_size_is_the_workflows_with_a_national_default_of_5():
+    from casework.workflow import SchoolSettings, for_school
+
+    assert for_school("national").model.school.report_min_group_size == 5
+    assert SchoolSettings.model_fields["report_min_group_size"].description
+
+
+# -- notifications -------------------------------------------------------------------------
+
+
+def test_unread_nudges_in_the_top_bar_and_marked_read(app, world, engine):
+    c = client(app, R.TEACHER)
+    page = c.get("/pupils").get_data(as_text=True)
+    badge = re.search(r'class="badge">(\d+)<span class="sr-only"> unread', page)
+    assert badge and badge.group(1) == "1"
+    page = c.get("/notifications").get_data(as_text=True)
+    assert "Alex Abernathy: attendance case needs a look" in page
+    r = c.post(f"/notifications/{world.nudges[R.TEACHER]}/read", follow_redirects=True)
+    assert "Marked as read" in flash(r.get_data(as_text=True), "success")
+    assert 'class="badge"' not in r.get_data(as_text=True)
+    # another role's nudge is not yours to mark
+    assert c.post(f"/notifications/{world.nudges[R.HEADTEACHER]}/read").status_code == 404
+    with Session(engine) as s:
+        assert s.get(Notification, world.nudges[R.HEADTEACHER]).read_at is None
+    officer = client(app, R.ATTENDANCE_OFFICER)
+    n = int(re.search(r'class="badge">(\d+)<', officer.get("/today").get_data(as_text=True)).group(1))
+    assert n >= 1
+    r = officer.post("/notifications/read-all", follow_redirects=True)
+    assert f"{n} notification" in flash(r.get_data(as_text=True), "success")
+
+
+def test_dsl_marks_an_alert_dealt_with_and_it_stays_on_the_timeline(app, world, engine):
+    dsl = client(app, R.DSL)
+    case = world.cases["visit"]
+    assert f'id="alert-{world.alert}"' in dsl.get("/dsl").get_data(as_text=True)
+    r = dsl.post(f"/dsl/alerts/{world.alert}/resolve", data={"resolution": "Confirmed new address with the LA"},
+                 follow_redirects=True)
+    assert "dealt with" in flash(r.get_data(as_text=True), "success")
+    assert f'id="alert-{world.alert}"' not in r.get_data(as_text=True)
+    assert f'id="case-{case}"' not in r.get_data(as_text=True)  # no other alert: the case leaves the queue
+    with Session(engine) as s:
+        alerts = s.exec(select(Notification).where(Notification.case_id == case,
+                                                   Notification.queue == "safeguarding")).all()
+        assert alerts and all(n.resolved_at and n.resolved_by == "dsl" for n in alerts)  # the deputy's copy too
+        assert s.get(Case, case).safeguarding is False
+    timeline = dsl.get(f"/cases/{case}").get_data(as_text=True)
+    assert "Safeguarding alert dealt with" in timeline and "Confirmed new address with the LA" in timeline
+    officer_page = client(app, R.ATTENDANCE_OFFICER).get(f"/cases/{case}").get_data(as_text=True)
+    assert "family has moved out" not in officer_page
+    assert client(app, R.DEPUTY_DSL).post(f"/dsl/alerts/{world.alert}/resolve").status_code == 302
+
+
+def test_closing_a_case_resolves_its_safeguarding_alerts(app, world, engine):
+    dsl = client(app, R.DSL)
+    case = world.cases["visit"]
+    r = dsl.post(f"/cases/{case}/move", data={"event": "close", "reason": "moved away; CME referral not needed"},
+                 follow_redirects=True)
+    assert "now at Closed" in flash(r.get_data(as_text=True), "success")
+    with Session(engine) as s:
+        alerts = s.exec(select(Notification).where(Notification.case_id == case,
+                                                   Notification.queue == "safeguarding")).all()
+        assert alerts and all(n.resolved_at is not None and n.resolution.startswith("case closed") for n in alerts)
+    assert f'id="alert-{world.alert}"' not in dsl.get("/dsl").get_data(as_text=True)
+    assert "Safeguarding alert dealt with" in dsl.get(f"/cases/{case}").get_data(as_text=True)
+
+
+def test_another_schools_alert_cannot_be_resolved(app, world, engine):
+    with Session(engine) as s:
+        n = s.get(Notification, world.nudges[R.DSL])
+    assert client(app, R.DSL).post(f"/dsl/alerts/{n.id}/resolve").status_code == 404  # a nudge is not an alert
