@@ -41,13 +41,22 @@ def letter_label(case: Case, template: str) -> str:
     return ldef.label if ldef else template.replace("_", " ")
 
 
-def letter_queue(session: Session, school: School, clock: Clock) -> list[QueuedLetter]:
-    """Every letter queued for the school up to today: who it goes to, or every problem that stops it.
+@dataclass
+class LetterQueue:
+    letters: list[QueuedLetter]  # this page of the queue, checked
+    total: int  # letters queued in all
 
-    Checking renders each letter's HTML (never a PDF) and changes nothing; the caller's
-    session is left as it was."""
+
+def letter_queue(session: Session, school: School, clock: Clock, *, limit: int | None = None,
+                 offset: int = 0) -> LetterQueue:
+    """Letters queued for the school up to today, oldest first (a page of them with ``limit``): who
+    each goes to, or every problem that stops it.
+
+    Checking renders each letter's HTML (never a PDF; tens of milliseconds a letter, so a page
+    checks a page) and changes nothing."""
+    queued = queued_letters(session, school, clock)
     out = []
-    for req in queued_letters(session, school, clock):
+    for req in queued[offset: None if limit is None else offset + limit]:
         case = session.get(Case, req.case_id)
         pupil = session.get(Pupil, case.pupil_id)
         item = QueuedLetter(req, case, pupil, letter_label(case, req.template))
@@ -57,7 +66,7 @@ def letter_queue(session: Session, school: School, clock: Clock) -> list[QueuedL
         except LetterProblems as exc:
             item.problems = list(exc.problems)
         out.append(item)
-    return out
+    return LetterQueue(out, len(queued))
 
 
 def school_letter(session: Session, school_id: int, letter_id: int) -> LetterRequest:

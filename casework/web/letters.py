@@ -3,7 +3,7 @@ as a print file, and handing back a kept PDF only if it is still exactly what wa
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from casework.letterqueue import (
@@ -21,15 +21,22 @@ from casework.web import clock, current_school, db
 from casework.web.permissions import requires
 
 bp = Blueprint("letters", __name__)
+PAGE = 25  # letters checked per page (each check renders the letter)
 
 
 @bp.route("/letters")
 @requires("letters.view")
 def index():
     school = current_school()
-    queue = letter_queue(db(), school, clock())
-    return render_template("letters.html", queue=queue, ready=sum(1 for q in queue if q.ready),
-                           batches=batches(db(), school.id), produced=produced_letters(db(), school.id))
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        abort(400)
+    q = letter_queue(db(), school, clock(), limit=PAGE, offset=(page - 1) * PAGE)
+    return render_template("letters.html", queue=q.letters, total=q.total, page=page,
+                           pages=max(1, -(-q.total // PAGE)), first=(page - 1) * PAGE + 1,
+                           ready=sum(1 for x in q.letters if x.ready), batches=batches(db(), school.id),
+                           produced=produced_letters(db(), school.id))
 
 
 @bp.route("/letters/<int:letter_id>/produce", methods=["POST"])
