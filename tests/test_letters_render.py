@@ -120,6 +120,9 @@ def queue(session, school, pupil, clock, case_type: str, template: str, *, param
 
 LETTER_SETUP = {
     "support_plan": dict(case_type="attendance", reason="Maya will be dropped at breakfast club at 8:15 each day."),
+    "attendance_contract": dict(case_type="attendance",
+                                reason="Maya will be in school by 8:50 every day; the school will phone home by 9:30 "
+                                       "on any day she is absent."),
     "leave_refused": dict(case_type="leave", concern_start=dt.date(2025, 10, 6),
                           params={"leave_to": "2025-10-08"}, reason="a family holiday is not exceptional"),
     "leave_refused_retrospective": dict(case_type="leave", concern_start=dt.date(2025, 10, 6)),
@@ -148,6 +151,7 @@ def test_every_letter_renders_for_each_school(workflow, session, letter_world, l
     assert set(ALL_LETTERS) <= set(letters), f"{workflow} lacks letters {set(ALL_LETTERS) - set(letters)}"
     for template in letters:
         setup = dict(LETTER_SETUP.get(template, {"case_type": "attendance"}))
+        pupil.ehc_plan = template == "ehc_attendance_falling"  # that letter is refused without a plan
         req = queue(session, school, pupil, clock, setup.pop("case_type"), template, **setup)
         produced = render_letter(session, req.id, clock, "Test Officer")
         text = pdf_text(produced.file)
@@ -185,7 +189,7 @@ def test_late_after_close_lists_each_date_and_the_register_times(session, letter
     school, pupil = letter_world()
     req = queue(session, school, pupil, clock, "punctuality", "late_after_close")
     text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
-    assert "Fri 19 Sep 2025 AM (40 min)" in text and "Fri 3 Oct 2025 AM (35 min)" in text
+    assert "Fri 19 Sep 2025 AM (40 min late)" in text and "Fri 3 Oct 2025 AM (35 min late)" in text
     assert "Total: 2 half-day sessions" in text
     assert "taken at 8:50am and closes at 9:20am" in text  # national register times
     assert "closes at 1:30pm" in text
@@ -212,7 +216,7 @@ def test_notice_to_improve_holds_every_element_and_goes_to_each_parent(session, 
     # a clear warning; an improvement period of 3-6 weeks with dates; grounds for an earlier notice.
     assert "10 sessions of unauthorised absence" in text
     assert "Mon 6 Oct 2025 AM" in text and "Mon 13 Oct 2025 PM" in text
-    assert "section 7 of the Education Act 1996" in text
+    assert "Section 7 of the Education Act 1996" in text
     assert "The support offered so far" in text and "The support still on offer" in text
     assert "4 weeks, from 17 October 2025 to 14 November 2025" in text
     assert "may be issued before the improvement period ends" in text
@@ -366,3 +370,85 @@ def test_check_letter_renders_html_with_every_field(session, letter_world, lette
                 params={"meeting_at": "2025-10-28T15:30"})
     html = check_letter(session, req, clock).html[0]
     assert "Tuesday 28 October 2025 at 3:30pm" in html
+
+
+def test_a_letter_to_the_la_names_the_service_once_and_its_authority(session, letter_world, letters_dir):
+    clock = FixedClock(AS_OF)
+    school, pupil = letter_world("staplehurst")
+    cme = queue(session, school, pupil, clock, "unexplained_absence", "cme_referral", concern_start=dt.date(2025, 10, 13))
+    text = pdf_text(render_letter(session, cme.id, clock, "Test Officer").file)
+    assert text.count("Children Missing Education team") == 1 and "Children Missing Education team Kent" in text
+    pn = queue(session, school, pupil, clock, "attendance", "penalty_notice_request")
+    text = pdf_text(render_letter(session, pn.id, clock, "Test Officer").file)
+    assert text.count("KCC Inclusion and Attendance Service") == 1
+
+
+def test_the_headteachers_decisions_are_signed_by_the_headteacher(session, letter_world, letters_dir):
+    """Staplehurst's letters are signed by its Family Liaison Officer, but refusing leave and a
+    notice to improve are the headteacher's decisions (DOMAIN.md §5)."""
+    clock = FixedClock(AS_OF)
+    school, pupil = letter_world("staplehurst")
+    for template, setup in [("leave_refused", LETTER_SETUP["leave_refused"]),
+                            ("notice_to_improve", dict(case_type="attendance", params={"improvement_weeks": 4}))]:
+        setup = dict(setup)
+        req = queue(session, school, pupil, clock, setup.pop("case_type"), template, **setup)
+        text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+        assert "Mrs Ann Head Headteacher" in text and "Family Liaison Officer" not in text, template
+    req = queue(session, school, pupil, clock, "attendance", "attendance_concern")
+    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    assert "Family Liaison Officer, Oakfield Primary" in text
+    assert "at least 99%" in text and "99.0" not in text
+
+
+@pytest.mark.parametrize("meeting_at, reply", [
+    ("2025-11-04T15:30", "by 3 November 2025"),  # five school days after 17 Oct (half term, INSET 27 Oct)
+    ("2025-10-30T15:30", "by 29 October 2025"),  # the last school day before the meeting
+    ("2025-10-28T15:30", "as soon as you can"),  # no school day between the letter and the meeting
+])
+def test_the_reply_date_comes_before_the_meeting(session, letter_world, letters_dir, meeting_at, reply):
+    clock = FixedClock(AS_OF)
+    school, pupil = letter_world()
+    req = queue(session, school, pupil, clock, "attendance", "meeting_invitation", params={"meeting_at": meeting_at})
+    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    assert f"please contact the school office {reply}" in text
+
+
+def test_leave_letters_weigh_the_leave_against_the_threshold(session, letter_world, letters_dir):
+    """By hand: 6 G sessions on 6-8 Oct; other unauthorised absence in the window 2 U + 2 O = 4;
+    6 + 4 = 10 reaches the threshold of 10 sessions."""
+    clock = FixedClock(AS_OF)
+    school, pupil = letter_world()
+    req = queue(session, school, pupil, clock, "leave", "leave_refused", concern_start=dt.date(2025, 10, 6),
+                params={"leave_to": "2025-10-08"}, reason="a family holiday is not exceptional")
+    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    assert "a family holiday is not exceptional." in text
+    assert "Together with the 4 other sessions of unauthorised absence Maya already has" in text
+    req = queue(session, school, pupil, clock, "leave", "leave_refused_retrospective", concern_start=dt.date(2025, 10, 6))
+    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    assert "Maya has 10 sessions of unauthorised absence, this leave included. That meets the national" in text
+
+
+def test_figures_are_worded_as_the_register_has_them(session, letter_world, letters_dir):
+    clock = FixedClock(AS_OF)
+    school, pupil = letter_world("mason-moor")
+    req = queue(session, school, pupil, clock, "illness", "medical_evidence")
+    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    assert "missed 2 sessions (1 day) through illness" in text  # I on 29 Sep AM and PM
+    req = queue(session, school, pupil, clock, "attendance", "ewo_review")
+    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    assert "so Maya missed 18.2% of the sessions" in text  # 12 of 66
+    assert "close to what is called severe absence" not in text  # 18.2% is persistent, not near 50%
+    req = queue(session, school, pupil, clock, "traveller", "traveller_concern")
+    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    assert "Because Maya's attendance is below 90%" in text
+
+
+def test_letters_that_would_state_what_the_case_does_not_hold_are_refused(session, letter_world, letters_dir):
+    clock = FixedClock(AS_OF)
+    school, pupil = letter_world("mason-moor")
+    ehc = queue(session, school, pupil, clock, "attendance", "ehc_attendance_falling")
+    with pytest.raises(LetterProblems, match="not recorded as having an EHC plan"):
+        prepare_letter(session, ehc, clock)
+    contract = queue(session, school, pupil, clock, "attendance", "attendance_contract")
+    with pytest.raises(LetterProblems, match="attendance contract letter states what was agreed"):
+        prepare_letter(session, contract, clock)

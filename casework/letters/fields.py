@@ -97,6 +97,15 @@ def pct(value: float | None) -> str:
     return "no sessions yet" if value is None else f"{value:.1f}%"
 
 
+def number(value: float) -> str:
+    """A count of days as a parent reads it: 1 not 1.0, 2½ not 2.5."""
+    halves = round(value * 2)
+    if abs(halves - value * 2) > 1e-9:
+        return f"{value:.1f}"
+    whole, half = divmod(halves, 2)
+    return (f"{whole}½" if whole else "½") if half else str(whole)
+
+
 def address_lines(contact: Contact) -> list[str]:
     """A contact's address as lines, with the postcode last (and only once)."""
     lines = [x.strip() for x in re.split(r"[\n,]", contact.address or "") if x.strip()]
@@ -157,10 +166,12 @@ def recipients_for(session: Session, school: School, pupil: Pupil, workflow: Wor
             return [], [f"{school.name} has no local authority recorded (set it on the school, or "
                         f"school.local_authority in workflow {workflow.key})"]
         if letter_id == "cme_referral":
-            service = f"Children Missing Education team, {la}"
+            service = "Children Missing Education team"
         else:
-            service = workflow.model.school.la_attendance_service or f"Attendance service, {la}"
-        return [Recipient("local_authority", service, "Dear colleagues", [service.split(", ")[0], la])], []
+            service = workflow.model.school.la_attendance_service or "Attendance service"
+        # The service, then the authority it belongs to unless the service's name already says it.
+        lines = [] if _norm(la) in _norm(service) else [la]
+        return [Recipient("local_authority", service, "Dear colleagues", lines)], []
     if to == "social_worker":
         contacts = session.exec(select(Contact).where(Contact.pupil_id == pupil.id)).all()
         workers = [c for c in contacts if "social worker" in c.relationship.lower()]
@@ -272,9 +283,15 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
     ct = workflow.case_type(case.case_type)
     formal = move is not None and move.event in ct.moves and ct.moves[move.event].formal
     signer = _user_signature(session, move.actor) if formal and move.actor != "system" else None
-    signatory_title = lh.signatory or "Headteacher"
+    # A letter that states the headteacher's own decision (leave refused, a notice to improve, a
+    # penalty notice request) is never signed by a delegate named on the letterhead.
+    signatory_title = "Headteacher" if request.template in HEADTEACHER_LETTERS else (lh.signatory or "Headteacher")
     if signer is None:
-        name = school.headteacher_name if signatory_title.lower().replace(" ", "") == "headteacher" else ""
+        if signatory_title.lower().replace(" ", "") == "headteacher":
+            name = school.headteacher_name or ""
+        else:  # the member of staff who holds that post, if the school has recorded one
+            holder = session.exec(select(User).where(User.school_id == school.id)).all()
+            name = next((u.name for u in holder if (u.position or "").strip().lower() == signatory_title.lower()), "")
         signer = (name, signatory_title)
 
     logo = None
@@ -312,7 +329,8 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
             "name": school.name or wf_school.name, "urn": school.urn, "address_lines": addr,
             "contact_line": contact_line, "phone": school.phone, "email": school.email,
             "colour": lh.colour, "logo": logo, "local_authority": la_name(school, workflow) or "",
-            "target_pct": wf_school.target_attendance_pct,
+            "target_pct": f"{wf_school.target_attendance_pct:g}" if wf_school.target_attendance_pct else None,
+            "target": wf_school.target_attendance_pct,
             "report_absence_by": clock_time(wf_school.report_absence_by) if wf_school.report_absence_by else None,
         },
         "signatory": {"name": signer[0], "title": signer[1]},
@@ -321,6 +339,7 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
         "period": {"from": long_date(start), "to": long_date(end), "start": start, "end": end},
         "figures": figures,
         "attendance": pct(figures.attendance_pct),
+        "illness_days": number(figures.illness_days),
         "absence": pct(figures.absence_pct),
         "lates": {"before": lates_before, "after": lates_after,
                   "before_minutes": sum(m or 0 for _, _, m in lates_before)},
@@ -381,7 +400,9 @@ def _leave_dates(session, f, case, pupil, calendar, marks, today, *, from_regist
             return [f"the leave ends ({last}) before it starts ({first})"]
         f["leave"] = {"from": long_date(first), "to": long_date(last),
                       "sessions": calendar.session_count(first, last),
-                      "school_days": len(calendar.school_days(first, last))}
+                      "school_days": len(calendar.school_days(first, last)),
+                      # unauthorised absence in the rolling window outside the leave itself
+                      "other_unauthorised": sum(1 for d, *_ in f["window"]["unauthorised"] if not first <= d <= last)}
     return problems
 
 
@@ -441,9 +462,12 @@ def _support_plan(session, f, case, pupil, calendar, marks, today):
     return []
 
 
-def _support_plan_review(session, f, case, pupil, calendar, marks, today):
+def _contract(session, f, case, pupil, calendar, marks, today):
     due = _timer_due(session, case.id, "support_plan_review")
     f["review_date"] = long_date(due) if due else None
+    if not (f["move"] and f["move"]["reason"].strip()):
+        return ["the attendance contract letter states what was agreed: record it as the reason on the move that "
+                "agreed the contract"]
     return []
 
 
@@ -456,7 +480,12 @@ def _meeting(session, f, case, pupil, calendar, marks, today):
         except ValueError:
             return [f"meeting_at={when!r} is not a date and time (YYYY-MM-DDTHH:MM)"]
         f["meeting"] = {"date": long_date(m.date()), "day": f"{m:%A}", "time": clock_time(m.time())}
-    f["reply_by"] = long_date(calendar.add_school_days(today, 5))
+    # Five school days to reply, but never on or after the day of the meeting itself.
+    reply_by = calendar.add_school_days(today, 5)
+    if f["meeting"] is not None and reply_by >= m.date():
+        before = [d for d in calendar.school_days(today, m.date() - dt.timedelta(days=1)) if d > today]
+        reply_by = before[-1] if before else None
+    f["reply_by"] = long_date(reply_by) if reply_by else None
     return []
 
 
@@ -523,6 +552,14 @@ def _letter_label(case: Case, letter_id: str) -> str:
     return d.label if d else letter_id
 
 
+def _ehc_plan(session, f, case, pupil, calendar, marks, today):
+    problems = _for_the_la(session, f, case, pupil, calendar, marks, today)
+    if not pupil.ehc_plan:
+        problems.append(f"{pupil.name} is not recorded as having an EHC plan: this letter tells the LA that "
+                        "maintains the plan")
+    return problems
+
+
 def _penalty_request(session, f, case, pupil, calendar, marks, today):
     problems = _for_the_la(session, f, case, pupil, calendar, marks, today)
     if not f["window"]["unauthorised"]:
@@ -532,6 +569,7 @@ def _penalty_request(session, f, case, pupil, calendar, marks, today):
 
 
 LETTER_LOG_PREFIX = "Letter produced:"
+HEADTEACHER_LETTERS = {"leave_refused", "leave_refused_retrospective", "notice_to_improve", "penalty_notice_request"}
 
 _LETTER_FACTS = {
     "leave_refused": _leave_requested,
@@ -548,8 +586,8 @@ _LETTER_FACTS = {
     "cme_referral": _for_the_la,
     "early_help_referral": _for_the_la,
     "agency_referral": _for_the_la,
-    "ehc_attendance_falling": _for_the_la,
+    "ehc_attendance_falling": _ehc_plan,
     "formal_meeting_invitation": _meeting,
-    "attendance_contract": _support_plan_review,
+    "attendance_contract": _contract,
     "sickness_return": _for_the_la,
 }

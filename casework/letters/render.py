@@ -64,6 +64,7 @@ def environment(workflow: Workflow | None = None) -> Environment:
     env.filters["date"] = lambda d: long_date(d) if isinstance(d, dt.date) else d
     env.filters["plural"] = lambda n, word, many=None: f"{n} {word if n == 1 else (many or word + 's')}"
     env.filters["pct"] = lambda v: "—" if v is None else f"{v:.1f}%"
+    env.filters["sentence"] = lambda t: (t or "").strip() + ("" if (t or "").strip()[-1:] in ".!?" else ".")
     env.filters["css"] = css_string
     env.filters["colour"] = css_colour
     return env
