@@ -24,21 +24,22 @@ from tests.test_letters_render import AS_OF, letter_world, letters_dir, pdf_text
 
 
 def penalty_case(session, school, pupil):
-    """Letter (17 Sep), meeting (24 Sep), support plan (1 Oct), notice to improve (17 Oct, 4 weeks),
-    penalty notice (17 Nov): each step's letters produced on the day."""
+    """Letter (3 Oct, attendance 91.3%), meeting (8 Oct), support plan (10 Oct), notice to improve
+    (17 Oct, 4 weeks), penalty notice (17 Nov): each step's letters produced on the day."""
     head = Actor(f"head{school.id}", "headteacher", "Ann Head")
     wf = for_school(school.workflow)
-    clock = FixedClock(dt.datetime(2025, 9, 17, 15, 0, tzinfo=LONDON))
+    clock = FixedClock(dt.datetime(2025, 10, 3, 15, 0, tzinfo=LONDON))
     case = open_case(session, school, pupil, wf, "attendance", concern="attendance", concern_start=None,
                      clock=clock, actor=Actor.system(), reason="attendance below 90%")
     steps = [
-        (dt.datetime(2025, 9, 17, 15, 0), "send_letter", "attendance has fallen", {}),
-        (dt.datetime(2025, 9, 24, 15, 0), "invite_to_meeting", "no improvement since the letter",
-         {"meeting_at": "2025-09-30T15:30"}),
-        (dt.datetime(2025, 10, 1, 15, 0), "agree_support_plan",
-         "Met both parents: breakfast club place from 6 October; weekly check-in with the wellbeing lead.", {}),
+        # By 3 Oct: 46 sessions, 4 missed (U 19 Sep, I 29 Sep AM and PM, U 3 Oct): 42 / 46 = 91.3%.
+        (dt.datetime(2025, 10, 3, 15, 0), "send_letter", "attendance has fallen", {}),
+        (dt.datetime(2025, 10, 8, 15, 0), "invite_to_meeting", "no improvement since the letter",
+         {"meeting_at": "2025-10-09T15:30"}),
+        (dt.datetime(2025, 10, 10, 15, 0), "agree_support_plan",
+         "Met both parents: breakfast club place from 13 October; weekly check-in with the wellbeing lead.", {}),
         (dt.datetime(2025, 10, 17, 15, 0), "issue_notice_to_improve",
-         "Support not engaged with: breakfast club not used; term-time holiday 6-8 October.", {"improvement_weeks": 4}),
+         "Support not engaged with: breakfast club not used; unauthorised absence on 13 October.", {"improvement_weeks": 4}),
         (dt.datetime(2025, 11, 17, 15, 0), "request_penalty_notice", "No improvement during the improvement period.", {}),
     ]
     for moment, event, reason, params in steps:
@@ -68,7 +69,7 @@ def test_bundle_of_a_penalty_case_holds_every_part(session, letter_world, letter
     for label in ["Send attendance letter", "Invite to a meeting", "Agree an attendance support plan",
                   "Issue a notice to improve", "Request a penalty notice"]:
         assert label in text
-    assert "breakfast club place from 6 October" in text and f"head{school.id}" in text
+    assert "breakfast club place from 13 October" in text and f"head{school.id}" in text
     # the notice to improve's period and the penalty notices, one per parent
     assert "improvement period from 17 October 2025 to 14 November 2025" in text
     assert "Sarah Brook" in text and "James Brook" in text and "£80 by" in text

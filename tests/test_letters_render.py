@@ -452,3 +452,13 @@ def test_letters_that_would_state_what_the_case_does_not_hold_are_refused(sessio
     contract = queue(session, school, pupil, clock, "attendance", "attendance_contract")
     with pytest.raises(LetterProblems, match="attendance contract letter states what was agreed"):
         prepare_letter(session, contract, clock)
+
+
+def test_attendance_letter_is_refused_when_attendance_gives_no_cause(session, letter_world, letters_dir):
+    # By Wed 17 Sep 2025 the pupil has missed nothing (the lates on 10 and 17 Sep count as present).
+    clock = FixedClock(dt.datetime(2025, 9, 17, 15, 0, tzinfo=LONDON))
+    school, pupil = letter_world()
+    req = queue(session, school, pupil, clock, "attendance", "attendance_concern")
+    with pytest.raises(LetterProblems, match="has missed no sessions"):
+        render_letter(session, req.id, clock, "Test Officer")
+    assert not list(letters_dir.rglob("*.pdf"))

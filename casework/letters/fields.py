@@ -508,6 +508,21 @@ def _late_after_close(session, f, case, pupil, calendar, marks, today):
     return []
 
 
+def _attendance_concern(session, f, case, pupil, calendar, marks, today):
+    """A letter about low attendance needs attendance that is low: under the school's
+    target, or with some absence at all where the policy sets no target."""
+    figures, target = f["figures"], f["school"]["target"]
+    got = figures.attendance_pct
+    if got is None:
+        return [f"{pupil.forename} has no possible sessions yet this school year: there is no attendance to write about"]
+    if target is not None and got >= target:
+        return [f"{pupil.forename}'s attendance is {got:.1f}%, at or above the school's target of {target:g}%: "
+                "an attendance concern letter would be wrong"]
+    if not figures.absent:
+        return [f"{pupil.forename} has missed no sessions this school year: there is no absence to write about"]
+    return []
+
+
 def _late_before_close(session, f, case, pupil, calendar, marks, today):
     if not f["lates"]["before"]:
         return [f"{pupil.forename} has not been late this school year: nothing to list"]
@@ -572,6 +587,7 @@ LETTER_LOG_PREFIX = "Letter produced:"
 HEADTEACHER_LETTERS = {"leave_refused", "leave_refused_retrospective", "notice_to_improve", "penalty_notice_request"}
 
 _LETTER_FACTS = {
+    "attendance_concern": _attendance_concern,
     "leave_refused": _leave_requested,
     "leave_refused_retrospective": _leave_taken,
     "holiday_as_illness": _holiday_as_illness,
