@@ -1,9 +1,10 @@
 """Thomas Russell Junior (Staffordshire), Frisby (Leicestershire) and Mason Moor
 (Southampton): scenarios from each policy through evaluation and moves.
 
-No 2025-26 calendar of those LAs is in the repository, so these run on the real Kent
-(Great Chart) 2025-26 calendar: the bank holiday (Mon 4 May 2026), half terms and INSET
-days are real; the LA's own term dates would differ by a few days."""
+Most run on the real Kent (Great Chart) 2025-26 calendar: the bank holiday (Mon 4 May
+2026), half terms and INSET days are real. Thomas Russell's deadlines are also checked on
+a real Staffordshire 2025-26 calendar (a Staffordshire primary's published dates:
+190 days, INSET 1 Sep, 23-24 Oct, 22 May and 20 Jul)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,27 @@ def test_trjs_day_three_visit_counts_school_days_across_the_may_bank_holiday(trj
     trjs.evaluate(at(D(2026, 5, 6), 12, 30))
     case = trjs.cases(p, "unexplained_absence")[0]
     assert case.safeguarding and trjs.safeguarding_queue(case)
+
+
+def test_trjs_day_three_visit_on_a_staffordshire_calendar_skips_inset_and_half_term(session, engine, make_school,
+                                                                                   make_pupils):
+    from pathlib import Path
+
+    cal = Path(__file__).parent / "data" / "staffordshire-lonsdale-2025-26.csv"
+    trjs = SchoolWorld(session, engine, make_school(session, cal, workflow="thomas-russell-junior"),
+                       "thomas-russell-junior")
+    p = trjs.pupil(make_pupils)
+    # Absent with no word on Wed 22 Oct 2025. Thu 23 and Fri 24 Oct are INSET days and
+    # 27-31 Oct is half term, so day 2 is Mon 3 Nov and day 3 (the home visit) Tue 4 Nov.
+    trjs.register(p, D(2025, 10, 20), D(2025, 10, 22), {(D(2025, 10, 22), s): "N" for s in NN})
+    trjs.evaluate(at(D(2025, 10, 22), 10))
+    [case] = trjs.cases(p, "unexplained_absence")
+    assert due_local(trjs.timers(case, "home_visit_if_no_contact")[0]).date() == D(2025, 11, 4)
+    # More than 5 days absent: the check falls on the 5th school day after, Fri 7 Nov.
+    assert due_local(trjs.timers(case, "safe_and_well")[0]).date() == D(2025, 11, 7)
+    # Nothing lapses over the INSET days and the half term.
+    trjs.evaluate(at(D(2025, 10, 31), 18))
+    assert not trjs.safeguarding_queue(trjs.cases(p, "unexplained_absence")[0])
 
 
 def test_trjs_pupil_with_prior_concerns_gets_a_first_day_visit(trjs, make_pupils):
