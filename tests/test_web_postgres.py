@@ -208,3 +208,17 @@ def test_every_route_answers_on_postgres(app, world, pg_engine_web, role, letter
             assert r.status_code == (200 if method == "GET" else 302), f"{role.value} {method} {paths[ep]}"
         else:
             assert r.status_code == 403, f"{role.value} {method} {paths[ep]}"
+
+
+def test_caseload_counts_agree_with_its_rows(app, world, pg_engine_web):
+    """Total and overdue (counted in one query) match the rows the caseload lists."""
+    from casework.caseload import open_caseload
+
+    world.clock.advance(dt.timedelta(days=2))  # the first-day calls' deadlines have passed
+    with Session(pg_engine_web) as s:
+        load = open_caseload(s, world.school_id, world.clock.now())
+        assert load.total == len(load.rows) == 4
+        assert load.overdue == sum(1 for r in load.rows if r.deadline and r.deadline.overdue) >= 1
+        assert [r.deadline.overdue for r in load.rows if r.deadline][:load.overdue] == [True] * load.overdue
+    page = client(app, R.ATTENDANCE_OFFICER).get("/caseload").get_data(as_text=True)
+    assert f"{load.total} open cases" in page and f"{load.overdue} overdue" in page
