@@ -87,22 +87,27 @@ class BatchResult:
     batch: LetterBatch | None
     produced: list
     problems: dict[int, list[str]]
+    remaining: int = 0  # ready letters still queued after a limited batch
 
 
-def produce_print_batch(session: Session, school: School, clock: Clock, by: str) -> BatchResult:
-    """Produce every ready letter (each kept on its own, as always) and one print file of them all,
-    kept and recorded with its SHA-256. Letters with problems stay queued and are listed."""
+def produce_print_batch(session: Session, school: School, clock: Clock, by: str,
+                        limit: int | None = None) -> BatchResult:
+    """Produce the ready letters (each kept on its own, as always) and one print file of them,
+    kept and recorded with its SHA-256. Letters with problems stay queued and are listed.
+    ``limit`` takes the oldest that many queued letters; ``remaining`` says how many are left."""
     now = clock.now()
     path = letters_dir() / school.urn / f"{local(now):%Y-%m-%d}" / f"print-{local(now):%H%M%S}-{now.microsecond:06d}.pdf"
-    produced, problems, written = render_queued(session, school, clock, by, skip_problems=True, print_file=path)
+    produced, problems, written = render_queued(session, school, clock, by, skip_problems=True, print_file=path,
+                                                limit=limit)
+    remaining = max(0, len(queued_letters(session, school, clock)) - len(problems))
     if written is None:
-        return BatchResult(None, produced, problems)
+        return BatchResult(None, produced, problems, remaining)
     digest = hashlib.sha256(Path(written).read_bytes()).hexdigest()
     batch = LetterBatch(school_id=school.id, produced_at=now, produced_by=by, letter_ids=[p.letter_id for p in produced],
                         file=str(written), sha256=digest)
     session.add(batch)
     session.flush()
-    return BatchResult(batch, produced, problems)
+    return BatchResult(batch, produced, problems, remaining)
 
 
 def batches(session: Session, school_id: int, limit: int = 10) -> list[LetterBatch]:

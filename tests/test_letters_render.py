@@ -462,3 +462,18 @@ def test_attendance_letter_is_refused_when_attendance_gives_no_cause(session, le
     with pytest.raises(LetterProblems, match="has missed no sessions"):
         render_letter(session, req.id, clock, "Test Officer")
     assert not list(letters_dir.rglob("*.pdf"))
+
+
+def test_a_print_batch_can_be_limited_to_the_oldest_letters(session, letter_world, letters_dir):
+    from casework.letterqueue import produce_print_batch
+
+    clock = FixedClock(AS_OF)
+    school, pupil = letter_world()
+    first = queue(session, school, pupil, clock, "attendance", "attendance_concern")
+    second = queue(session, school, pupil, clock, "punctuality", "late_before_close")
+    third = queue(session, school, pupil, clock, "illness", "medical_evidence")
+    result = produce_print_batch(session, school, clock, "Test Officer", limit=2)
+    assert [p.letter_id for p in result.produced] == [first.id, second.id]
+    assert result.remaining == 1 and result.problems == {}
+    assert third.status == "queued" and first.status == second.status == "produced"
+    assert pdf_text(result.batch.file).count("Dear ") >= 2

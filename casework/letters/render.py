@@ -208,14 +208,17 @@ def queued_letters(session: Session, school: School, clock: Clock) -> list[Lette
 
 
 def render_queued(session: Session, school: School, clock: Clock, by: str, *, skip_problems: bool = False,
-                  print_file: Path | None = None) -> tuple[list[ProducedLetter], dict[int, list[str]], Path | None]:
+                  print_file: Path | None = None,
+                  limit: int | None = None) -> tuple[list[ProducedLetter], dict[int, list[str]], Path | None]:
     """Produce every queued letter for a school (each its own kept file), optionally also one print file.
 
     Every letter is checked first. If any has a problem nothing is produced and ``BatchProblems``
     lists them all, unless ``skip_problems``: then the others are produced and the problems returned.
+    ``limit`` takes only the oldest that many queued letters (a batch a person can wait for).
     """
     ready, problems = [], {}
-    for req in queued_letters(session, school, clock):
+    queued = queued_letters(session, school, clock)
+    for req in queued[:limit] if limit is not None else queued:
         try:
             ready.append(check_letter(session, req, clock))
         except LetterProblems as exc:

@@ -56,11 +56,15 @@ def produce(letter_id: int):
     return redirect(url_for("letters.index") + f"#produced-{p.letter_id}")
 
 
+# A print file a person waits for in the browser: about 20 s of rendering at ~0.4 s a letter.
+PRINT_BATCH = 50
+
+
 @bp.route("/letters/print", methods=["POST"])
 @requires("letters.produce")
 def produce_all():
     school = current_school()
-    result = produce_print_batch(db(), school, clock(), current_user.name)
+    result = produce_print_batch(db(), school, clock(), current_user.name, limit=PRINT_BATCH)
     if result.batch is None:
         flash("No letter is ready to produce." + (" Each queued letter has a problem to put right first."
                                                   if result.problems else ""), "error")
@@ -70,6 +74,9 @@ def produce_all():
     if result.problems:
         k = len(result.problems)
         msg += f" {k} letter{'s' if k != 1 else ''} with problems {'were' if k != 1 else 'was'} left in the queue."
+    if result.remaining:
+        msg += (f" {result.remaining} more {'are' if result.remaining != 1 else 'is'} still queued: produce the next print "
+                f"file (up to {PRINT_BATCH} at a time).")
     flash(msg, "success")
     return redirect(url_for("letters.index") + f"#batch-{result.batch.id}")
 
