@@ -289,3 +289,7 @@ def smtp_server():
     finally:
         sink.release()
         controller.stop()
+
+
+# The browser tests' fixtures (Chromium, the app on a local port) live in tests/browser_support.py.
+pytest_plugins = ["browser_support"]

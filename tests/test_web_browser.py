@@ -4,52 +4,15 @@ Screenshots of each page go to $CASEWORK_SHOTS (default /tmp/shots), outside git
 from __future__ import annotations
 
 import datetime as dt
-import os
-import threading
 from pathlib import Path
 
 import pytest
-from web_world import PASSWORD, USERNAMES, build_world, web_app
+from browser_support import ARGS, CHROMIUM, SHOTS  # noqa: F401  (fixtures: tests/conftest.py loads browser_support)
+from web_world import PASSWORD, USERNAMES
 
 from casework.models import Role
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path(os.environ.get("CASEWORK_SHOTS", "/tmp/shots"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CASEWORK_REQUIRE_BROWSER") == "1":
-            pytest.fail("/usr/bin/chromium is missing and CASEWORK_REQUIRE_BROWSER=1")
-        pytest.skip("Chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(autouse=True)
-def letters_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("CASEWORK_LETTERS_DIR", str(tmp_path / "letters"))
-
-
-@pytest.fixture
-def site(engine, make_school, make_pupils):
-    from werkzeug.serving import make_server
-
-    world = build_world(engine, make_school, make_pupils)
-    app = web_app(engine, world)  # CSRF on, as in production
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", world, engine
-    server.shutdown()
 
 
 @pytest.fixture
