@@ -338,6 +338,14 @@ def open_case(session: Session, school: School, pupil: Pupil, workflow: Workflow
     return case
 
 
+def concern_key(workflow: Workflow, case_type: str, start: dt.date | None) -> str:
+    """What a case is about: the case type, or for an episode type (each run of absence, each
+    leave request) the case type and the day the episode started."""
+    if workflow.case_type(case_type).per == "episode" and start is not None:
+        return f"{case_type}:{start.isoformat()}"
+    return case_type
+
+
 def find_open_case(session: Session, pupil_id: int, case_type: str, concern: str | None = None) -> Case | None:
     q = select(Case).where(Case.pupil_id == pupil_id, Case.case_type == case_type, Case.closed_at.is_(None))
     if concern is not None:

@@ -683,7 +683,7 @@ def case_open(urn, upn, case_type, start, username, reason, db, as_of, as_json):
                 fail(f"unknown case type {case_type!r} (types: {', '.join(wf.model.case_types)})")
             start_d = parse_day(start)
             ct = wf.case_type(case_type)
-            concern = f"{case_type}:{start_d.isoformat()}" if ct.per == "episode" and start_d else case_type
+            concern = cs.concern_key(wf, case_type, start_d)
             existing = cs.find_open_case(s, pupil.id, case_type, concern)
             if existing is not None:
                 fail(f"{pupil.name} already has an open {ct.label.lower()} case for this concern: case {existing.id}")

@@ -525,7 +525,7 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
         pupils = s.exec(select(Pupil).where(Pupil.school_id == school.id).order_by(Pupil.id)).all()
         for p, weeks_ahead in zip(rng.sample(list(pupils), 3), (3, 5, 8)):
             leave_start = calendar.add_school_days(today, 5 * weeks_ahead)
-            cs.open_case(s, school, p, wf, "leave", concern=f"leave:{leave_start.isoformat()}",
+            cs.open_case(s, school, p, wf, "leave", concern=cs.concern_key(wf, "leave", leave_start),
                          concern_start=leave_start, clock=clock, actor=officer,
                          reason="Leave of absence request form handed in at the office")
     return taken

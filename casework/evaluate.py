@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from casework.casemodels import Case, CaseFinding, Notification
-from casework.cases import Actor, find_open_case, open_case, propose
+from casework.cases import Actor, concern_key, find_open_case, open_case, propose
 from casework.clock import Clock
 from casework.db import session_scope
 from casework.evidence import rule_config
@@ -92,7 +92,7 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
         # The concern starts with its first piece of evidence (the first day of a holiday or
         # of a run of absence), else with the period the rule looked at.
         start = min(e[0] for e in f.evidence) if f.evidence else (f.period[0] if f.period else None)
-        concern = f"{wiring.opens}:{start.isoformat()}" if ct.per == "episode" and start else wiring.opens
+        concern = concern_key(wf, wiring.opens, start)
         case = open_case(s, school, pupil, wf, wiring.opens, concern=concern, concern_start=start, clock=clock,
                          actor=Actor.system(), reason=f"opened by rule {f.rule}: {f.summary}", calendar=calendar,
                          evidence={"finding": f.as_dict()}, state=wiring.open_state)

@@ -548,8 +548,13 @@ def _check_meaning(m: WorkflowModel, loc: _Located) -> list[WorkflowProblem]:
                 bad(mp + ("to",), f"unknown state {mv.to!r} in case type {ct_name!r} (states: {', '.join(ct.states)})")
             check_roles(mp + ("roles",), mv.roles)
             for i, g in enumerate(mv.guards):
-                if g.split(":", 1)[0] not in GUARDS:
+                name, _, arg = g.partition(":")
+                if name not in GUARDS:
                     bad(mp + ("guards", i), f"unknown guard {g!r} (guards: {', '.join(sorted(GUARDS))})")
+                    continue
+                problem = _guard_arg_problem(name, arg, m)
+                if problem:
+                    bad(mp + ("guards", i), problem)
         for i, st in enumerate(ct.support_states):
             if st not in ct.states:
                 bad(base + ("support_states", i), f"unknown state {st!r}")
@@ -636,6 +641,22 @@ def _check_meaning(m: WorkflowModel, loc: _Located) -> list[WorkflowProblem]:
         if c not in CODES:
             bad(("codes", c), f"unknown attendance code {c!r}")
     return problems
+
+
+def _guard_arg_problem(name: str, arg: str, m: WorkflowModel) -> str | None:
+    from casework.states.guards import GUARD_ARGS
+
+    spec = GUARD_ARGS.get(name)
+    if spec is None:
+        return f"guard {name!r} takes no argument" if arg else None
+    kind, optional = spec.rstrip("?"), spec.endswith("?")
+    if not arg:
+        return None if optional else f"guard {name!r} needs {'a number' if kind == 'number' else 'a timer'}: {name}:VALUE"
+    if kind == "number" and not arg.replace(".", "", 1).isdigit():
+        return f"guard {name!r} needs a number, not {arg!r}"
+    if kind == "timer" and arg not in m.timers:
+        return f"guard {name!r} names unknown timer {arg!r} (timers: {', '.join(sorted(m.timers))})"
+    return None
 
 
 def _pyd_message(e: dict) -> str:

@@ -30,11 +30,6 @@ def browser():
         b.close()
 
 
-@pytest.fixture(autouse=True)
-def letters_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("CASEWORK_LETTERS_DIR", str(tmp_path / "letters"))
-
-
 @pytest.fixture
 def site(engine, make_school, make_pupils):
     from werkzeug.serving import make_server

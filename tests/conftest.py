@@ -291,5 +291,13 @@ def smtp_server():
         controller.stop()
 
 
+@pytest.fixture(autouse=True)
+def letters_folder(tmp_path, monkeypatch) -> Path:
+    """Every test writes letters into its own folder, never into the working folder."""
+    folder = tmp_path / "letters"
+    monkeypatch.setenv("CASEWORK_LETTERS_DIR", str(folder))
+    return folder
+
+
 # The browser tests' fixtures (Chromium, the app on a local port) live in tests/browser_support.py.
 pytest_plugins = ["browser_support"]

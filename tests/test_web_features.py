@@ -20,13 +20,6 @@ from casework.models import Role
 R = Role
 
 
-@pytest.fixture(autouse=True)
-def letters_folder(tmp_path, monkeypatch):
-    folder = tmp_path / "letters"
-    monkeypatch.setenv("CASEWORK_LETTERS_DIR", str(folder))
-    return folder
-
-
 @pytest.fixture
 def world(engine, make_school, make_pupils):
     return build_world(engine, make_school, make_pupils)

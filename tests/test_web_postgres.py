@@ -50,13 +50,6 @@ def pg_engine_web(pg_db_url):
     eng.dispose()
 
 
-@pytest.fixture(autouse=True)
-def letters_folder(tmp_path, monkeypatch):
-    folder = tmp_path / "letters"
-    monkeypatch.setenv("CASEWORK_LETTERS_DIR", str(folder))
-    return folder
-
-
 @pytest.fixture
 def world(pg_engine_web, make_school, make_pupils):
     return build_world(pg_engine_web, make_school, make_pupils)

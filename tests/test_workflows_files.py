@@ -92,6 +92,20 @@ case_types:
       send_letter:
         guards: [moon_is_full]
 """, 7, "case_types.attendance.moves.send_letter.guards.0", "unknown guard 'moon_is_full'"),
+    "guard missing its figure": ("""\
+case_types:
+  attendance:
+    moves:
+      send_letter:
+        guards: [absence_days_under]
+""", 7, "case_types.attendance.moves.send_letter.guards.0", "guard 'absence_days_under' needs a number"),
+    "guard naming an unknown timer": ("""\
+case_types:
+  traveller:
+    moves:
+      refer_cme:
+        guards: ["timer_lapsed:no_such_timer"]
+""", 7, "case_types.traveller.moves.refer_cme.guards.0", "names unknown timer 'no_such_timer'"),
     "unknown rule": ("""\
 rules:
   full_moon_absence: {opens: attendance}

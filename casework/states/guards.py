@@ -65,11 +65,16 @@ class GuardResult:
 
 Guard = Callable[[GuardContext, str | None], GuardResult]
 GUARDS: dict[str, Guard] = {}
+# What a guard's argument must be ("name:argument" in a workflow): a whole number of days,
+# a timer of the workflow, optional ("?") or required. The workflow loader checks it.
+GUARD_ARGS: dict[str, str] = {}
 
 
-def guard(name: str):
+def guard(name: str, arg: str | None = None):
     def register(fn: Guard) -> Guard:
         GUARDS[name] = fn
+        if arg is not None:
+            GUARD_ARGS[name] = arg
         return fn
 
     return register
@@ -173,7 +178,7 @@ def prosecution_grounds(ctx: GuardContext, _arg: str | None) -> GuardResult:
     )
 
 
-@guard("improvement_period_ended")
+@guard("improvement_period_ended", arg="timer?")
 def improvement_period_ended(ctx: GuardContext, arg: str | None) -> GuardResult:
     """A penalty after a notice to improve waits for the improvement period to end, unless
     there is further unauthorised absence during it (a ground the notice states)."""
@@ -216,7 +221,7 @@ def before_leave_starts(ctx: GuardContext, _arg: str | None) -> GuardResult:
     return GuardResult(False, f"leave cannot be authorised retrospectively: it started on {start:%d %B %Y}")
 
 
-@guard("timer_lapsed")
+@guard("timer_lapsed", arg="timer")
 def timer_lapsed(ctx: GuardContext, arg: str | None) -> GuardResult:
     """A deadline on the case has passed without being met."""
     timer = ctx.session.exec(
@@ -240,7 +245,7 @@ def has_contact(ctx: GuardContext, _arg: str | None) -> GuardResult:
     return GuardResult(False, f"no contact with parental responsibility is recorded for {ctx.pupil.name}")
 
 
-@guard("requested_in_advance")
+@guard("requested_in_advance", arg="number?")
 def requested_in_advance(ctx: GuardContext, arg: str | None) -> GuardResult:
     """Leave must be asked for in advance: the request (the day the leave case was opened)
     at least ``arg`` calendar days before the leave starts (no argument: any day before it).
@@ -258,7 +263,7 @@ def requested_in_advance(ctx: GuardContext, arg: str | None) -> GuardResult:
                        f"starts on {start:%d %B %Y}; the policy asks for requests {need}")
 
 
-@guard("absence_days_under")
+@guard("absence_days_under", arg="number")
 def absence_days_under(ctx: GuardContext, arg: str | None) -> GuardResult:
     """Leave is not granted to a pupil who has already missed ``arg`` days this school year,
     or whom the leave would take to that many (Thomas Russell: 6). The leave's length is
@@ -268,7 +273,7 @@ def absence_days_under(ctx: GuardContext, arg: str | None) -> GuardResult:
     from casework.codes import AUTHORISED_CODES, UNAUTHORISED_CODES
     from casework.models import Mark
 
-    limit = float(arg or 6)
+    limit = float(arg)  # the policy's figure, from the workflow (Thomas Russell: 6)
     since = school_year_start(ctx.today)
     sessions = len(list(ctx.session.exec(
         select(Mark.id).where(Mark.pupil_id == ctx.pupil.id, Mark.date >= since, Mark.date <= ctx.today,
