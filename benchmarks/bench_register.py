@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from casework.clock import LONDON, FixedClock  # noqa: E402
-from casework.db import make_engine, session_scope  # noqa: E402
-from casework.importer import import_calendar, import_marks, import_pupils  # noqa: E402
-from casework.register import get_school, load_calendar  # noqa: E402
-from casework.schools import add_school  # noqa: E402
-from casework.stats import breakdown, pupil_figures, pupil_flags  # noqa: E402
-from casework.upn import make_upn  # noqa: E402
+from casework.figures.stats import breakdown, pupil_figures, pupil_flags  # noqa: E402
+from casework.register.importer import import_calendar, import_marks, import_pupils  # noqa: E402
+from casework.register.schools import add_school  # noqa: E402
+from casework.register.store import get_school, load_calendar  # noqa: E402
+from casework.register.upn import make_upn  # noqa: E402
+from casework.store.db import make_engine, session_scope  # noqa: E402
 
 CALENDAR = ROOT / "tests" / "data" / "kent-great-chart-2025-26.csv"
 URN = "118000"
@@ -51,7 +51,7 @@ def peak_rss_mb() -> float:
 
 
 def generate(out: Path, pupils: int, seed: int = 2026) -> tuple[Path, Path, int]:
-    from casework.calendar import CalendarEntry, SchoolCalendar
+    from casework.register.calendar import CalendarEntry, SchoolCalendar
 
     rng = random.Random(seed)
     with CALENDAR.open(newline="") as f:

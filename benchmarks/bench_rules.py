@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert
 
-from casework.calendar import CalendarEntry, SchoolCalendar
-from casework.db import make_engine, session_scope
-from casework.models import CalendarDay, Pupil, School
+from casework.register.calendar import CalendarEntry, SchoolCalendar
 from casework.rules import RULES, evaluate_all, evaluation_start, load_register
+from casework.store.db import make_engine, session_scope
+from casework.store.models import CalendarDay, Pupil, School
 
 CALENDAR_CSV = Path(__file__).resolve().parent.parent / "casework" / "data" / "demo-calendar.csv"
 

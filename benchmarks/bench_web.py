@@ -37,12 +37,12 @@ from argon2 import PasswordHasher
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from casework.casemodels import Case, Timer
-from casework.db import make_engine
-from casework.importer import import_calendar
-from casework.models import Mark, Pupil, User
-from casework.schools import add_school
-from casework.upn import make_upn
+from casework.register.importer import import_calendar
+from casework.register.schools import add_school
+from casework.register.upn import make_upn
+from casework.store.casemodels import Case, Timer
+from casework.store.db import make_engine
+from casework.store.models import Mark, Pupil, User
 
 TODAY = dt.date(2026, 3, 12)
 CAL = Path(__file__).resolve().parent.parent / "casework" / "data" / "demo-calendar.csv"
@@ -54,7 +54,7 @@ PG_BIN = Path(os.environ.get("CASEWORK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 def build(url: str, pupils: int, cases: int) -> None:
     from casework.clock import FixedClock
-    from casework.register import load_calendar
+    from casework.register.store import load_calendar
 
     clock = FixedClock(TODAY)
     eng = make_engine(url)

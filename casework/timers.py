@@ -16,10 +16,10 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from casework.casemodels import Case, Timer
 from casework.clock import LONDON, Clock, at
-from casework.db import session_scope
-from casework.models import Pupil, User
+from casework.store.casemodels import Case, Timer
+from casework.store.db import session_scope
+from casework.store.models import Pupil, User
 from casework.workflow import for_school
 
 
@@ -43,7 +43,7 @@ def lapse_one(engine: Engine, timer_id: int, clock: Clock, worker: str) -> dict 
     """Claim one due timer and carry out its lapse, all in one transaction.
 
     Returns what was done, or None if another worker claimed it first."""
-    from casework.cases import CaseWorld, run_action
+    from casework.cases.moves import CaseWorld, run_action
 
     now = clock.now()
     with session_scope(engine) as s:

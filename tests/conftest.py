@@ -21,7 +21,7 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from casework.clock import LONDON, FixedClock
-from casework.db import make_engine
+from casework.store.db import make_engine
 
 DATA = Path(__file__).parent / "data"
 GREAT_CHART_CSV = DATA / "kent-great-chart-2025-26.csv"  # a real Kent primary, 2025-26: 190 days
@@ -67,8 +67,8 @@ def make_school(clock):
 
     The calendar is loaded through the real calendar importer.
     """
-    from casework.importer import import_calendar
-    from casework.schools import add_school
+    from casework.register.importer import import_calendar
+    from casework.register.schools import add_school
 
     counter = iter(range(100001, 199999))
 
@@ -88,8 +88,8 @@ def make_school(clock):
 @pytest.fixture
 def make_pupils():
     """``make_pupils(session, school, n, year_group=4, **flags)``: ``n`` pupils with valid UPNs."""
-    from casework.models import Pupil
-    from casework.upn import make_upn
+    from casework.register.upn import make_upn
+    from casework.store.models import Pupil
 
     serial = iter(range(1, 1_000_000))
 
@@ -117,7 +117,7 @@ def make_pupils():
 @pytest.fixture
 def add_marks(clock):
     """``add_marks(session, pupil, [(date, session, code[, minutes_late]), ...])`` in one bulk insert."""
-    from casework.models import Mark
+    from casework.store.models import Mark
 
     def factory(session: Session, pupil, marks: Iterable[tuple], *, recorded_by: str = "test") -> int:
         rows = []

@@ -21,7 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from casework.calendar import CalendarEntry, CalendarError, SchoolCalendar, school_year_label, week_start
+from casework.register.calendar import (
+    CalendarEntry,
+    CalendarError,
+    SchoolCalendar,
+    school_year_label,
+    week_start,
+)
 
 D = dt.date
 GREAT_CHART_CSV = Path(__file__).parent / "data" / "kent-great-chart-2025-26.csv"
@@ -251,7 +257,7 @@ def test_school_year_label():
 
 
 def test_calendar_loaded_through_the_database_matches(session, make_school):
-    from casework.register import load_calendar
+    from casework.register.store import load_calendar
 
     school = make_school(session, "great-chart")
     cal = load_calendar(session, school.id)

@@ -9,11 +9,11 @@ import datetime as dt
 import pytest
 from sqlmodel import Session, select
 
-from casework import cases as cs
-from casework.casemodels import Case, CaseMove, LetterRequest, Notification, PenaltyNotice, Timer
+from casework.cases import moves as cs
+from casework.cases.evaluate import evaluate
 from casework.clock import LONDON, FixedClock
-from casework.evaluate import evaluate
-from casework.models import Contact, User
+from casework.store.casemodels import Case, CaseMove, LetterRequest, Notification, PenaltyNotice, Timer
+from casework.store.models import Contact, User
 from casework.workflow import for_school
 
 

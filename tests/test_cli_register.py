@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from casework.cli import main
-from casework.upn import make_upn
+from casework.register.upn import make_upn
 
 URN = "118000"
 UPN1 = make_upn(886, 2999, 2020, 1)
@@ -198,10 +198,10 @@ def test_demo_builds_a_believable_school(tmp_path, monkeypatch, clock):
     """A small demo (60 pupils) marked to the end of 2025-26: every flag, a traveller, PA and SA."""
     from sqlmodel import Session, select
 
-    from casework.db import make_engine
     from casework.demo import build_demo
-    from casework.models import PUPIL_FLAGS, Pupil
-    from casework.stats import pupil_figures
+    from casework.figures.stats import pupil_figures
+    from casework.store.db import make_engine
+    from casework.store.models import PUPIL_FLAGS, Pupil
 
     monkeypatch.setenv("CASEWORK_NO_PROGRESS", "1")
     engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")

@@ -1,11 +1,11 @@
-"""The codes table against DOMAIN.md §1, written out here independently of casework/codes.py."""
+"""The codes table against DOMAIN.md §1, written out here independently of casework/register/codes.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from casework import codes
-from casework.codes import CODES, Category
+from casework.register import codes
+from casework.register.codes import CODES, Category
 
 # DOMAIN.md §1, row by row: (codes, possible session?, counts as)
 P, A, AU, UN, NP = "present", "approved", "authorised", "unauthorised", None
@@ -74,7 +74,7 @@ def test_attendance_percentage_is_present_plus_approved_over_possible():
     # DOMAIN.md §1 defines attendance % = (present + approved activity) / possible.
     # 10 sessions: 6 '/', 2 'V', 1 'I', 1 'X'. X is not possible, so possible = 9;
     # attending = 6 + 2 = 8; 8 / 9 = 88.888...%.
-    from casework.stats import Figures
+    from casework.figures.stats import Figures
 
     f = Figures()
     for code, n in (("/", 6), ("V", 2), ("I", 1), ("X", 1)):

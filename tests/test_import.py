@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from casework.clock import FixedClock
-from casework.db import session_scope
-from casework.importer import (
+from casework.register.importer import (
     ImportRejected,
     import_calendar,
     import_contacts,
@@ -21,9 +20,10 @@ from casework.importer import (
     parse_date,
     parse_year_group,
 )
-from casework.models import CalendarDay, Contact, Mark, MarkAmendment, Pupil
-from casework.register import Amender, get_school
-from casework.upn import make_upn
+from casework.register.store import Amender, get_school
+from casework.register.upn import make_upn
+from casework.store.db import session_scope
+from casework.store.models import CalendarDay, Contact, Mark, MarkAmendment, Pupil
 
 URN = "118000"
 UPN1 = make_upn(886, 2999, 2020, 1)  # V886299920001 (worked by hand in test_upn.py)
@@ -184,7 +184,7 @@ def test_calendar_import_half_day_closure(school_db, write_csv, clock):
                      ["2025-11-20,2025-11-20,closure,Parents' evening,PM"])
     r = run(school_db, import_calendar, path, clock)
     assert r.added == 1
-    from casework.register import load_calendar
+    from casework.register.store import load_calendar
 
     with session_scope(school_db) as s:
         cal = load_calendar(s, get_school(s, URN).id)

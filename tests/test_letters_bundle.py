@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 from sqlmodel import select
 
-from casework.casemodels import LetterRequest
-from casework.cases import Actor, CaseWorld, move_case, open_case
+from casework.cases.moves import Actor, CaseWorld, move_case, open_case
 from casework.cli import main
 from casework.clock import LONDON, FixedClock
 from casework.letters import render_queued
 from casework.letters.bundle import BundleProblems, evidence_bundle
+from casework.store.casemodels import LetterRequest
 from casework.workflow import for_school
 from tests.test_letters_render import AS_OF, letter_world, letters_dir, pdf_text  # noqa: F401
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from casework.casemodels import CaseMove, CaseNote, LetterRequest
-from casework.cases import Actor, CaseWorld, move_case, open_case
+from casework.cases.moves import Actor, CaseWorld, move_case, open_case
 from casework.clock import LONDON, FixedClock
 from casework.letters import LetterProblems, render_letter, render_queued
 from casework.letters.fields import prepare_letter
 from casework.letters.render import BatchProblems, check_letter
-from casework.models import Contact, User
-from casework.register import load_calendar
+from casework.register.store import load_calendar
+from casework.store.casemodels import CaseMove, CaseNote, LetterRequest
+from casework.store.models import Contact, User
 from casework.workflow import WORKFLOWS_DIR, for_school
 
 AS_OF = dt.datetime(2025, 10, 17, 16, 0, tzinfo=LONDON)  # last day of Autumn 1 at Great Chart
@@ -181,7 +181,7 @@ def test_figures_in_the_letter_are_the_registers(session, letter_world, letters_
     assert re.search(r"Possible sessions 66", text)
     assert re.search(r"Unauthorised absence 10", text)
     assert re.search(r"Late before the register closed \(L\) 3", text)
-    assert "Holiday not granted by the school" in text  # G, from casework.codes
+    assert "Holiday not granted by the school" in text  # G, from casework.register.codes
 
 
 def test_late_after_close_lists_each_date_and_the_register_times(session, letter_world, letters_dir):
@@ -232,8 +232,8 @@ def test_improvement_period_outside_three_to_six_weeks_is_refused(session, lette
 
 
 def test_notice_runs_from_its_issue_and_is_refused_once_the_period_is_over(session, letter_world, letters_dir):
-    from casework.casemodels import Case
-    from casework.cases import CaseWorld, start_timer
+    from casework.cases.moves import CaseWorld, start_timer
+    from casework.store.casemodels import Case
 
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()
@@ -465,7 +465,7 @@ def test_attendance_letter_is_refused_when_attendance_gives_no_cause(session, le
 
 
 def test_a_print_batch_can_be_limited_to_the_oldest_letters(session, letter_world, letters_dir):
-    from casework.letterqueue import produce_print_batch
+    from casework.letters.queue import produce_print_batch
 
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()

@@ -10,13 +10,13 @@ import pytest
 from sqlmodel import select
 
 from casework.clock import LONDON, FixedClock
-from casework.db import make_engine, session_scope, table_names
-from casework.importer import ImportRejected, import_calendar, import_marks, import_pupils
-from casework.models import Mark, MarkAmendment
-from casework.register import Amender, get_pupil, get_school, register_as_of
-from casework.schools import add_school
-from casework.stats import breakdown, pupil_figures, pupil_flags
-from casework.upn import make_upn
+from casework.figures.stats import breakdown, pupil_figures, pupil_flags
+from casework.register.importer import ImportRejected, import_calendar, import_marks, import_pupils
+from casework.register.schools import add_school
+from casework.register.store import Amender, get_pupil, get_school, register_as_of
+from casework.register.upn import make_upn
+from casework.store.db import make_engine, session_scope, table_names
+from casework.store.models import Mark, MarkAmendment
 
 pytestmark = pytest.mark.postgres
 

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from casework.clock import LONDON, FixedClock
-from casework.models import Mark, MarkAmendment
-from casework.register import (
+from casework.register.store import (
     Amender,
     RegisterError,
     amendments_for,
@@ -19,6 +18,7 @@ from casework.register import (
     record_mark,
     register_as_of,
 )
+from casework.store.models import Mark, MarkAmendment
 
 WED = dt.date(2025, 9, 3)  # first day for pupils at Great Chart
 OFFICER = Amender("Dana Whitfield", "Attendance officer")

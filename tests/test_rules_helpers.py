@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
-from casework.calendar import CalendarEntry, SchoolCalendar
+from casework.register.calendar import CalendarEntry, SchoolCalendar
 from casework.rules import register_from_marks
 
 ROOT = Path(__file__).resolve().parent.parent

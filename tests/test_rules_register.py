@@ -11,8 +11,6 @@ from pydantic import ValidationError
 from test_rules_helpers import DEMO, GREAT_CHART, D, calendar_entries, on, register
 from test_rules_helpers import DEMO_CSV as DEMO_CALENDAR_CSV
 
-from casework.db import make_engine, session_scope
-from casework.models import CalendarDay, Mark, Pupil, School
 from casework.rules import (
     RULES,
     evaluate_all,
@@ -23,6 +21,8 @@ from casework.rules import (
     validate_config,
 )
 from casework.rules.register_data import CODE_TABLE, NO_MARK, run_lengths
+from casework.store.db import make_engine, session_scope
+from casework.store.models import CalendarDay, Mark, Pupil, School
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

@@ -11,13 +11,13 @@ from collections import Counter
 import pytest
 from sqlmodel import Session, select
 
-from casework.casemodels import Case, Notification, Timer
 from casework.clock import LONDON, FixedClock, at
-from casework.db import make_engine, session_scope
-from casework.mail import MailSettings
-from casework.models import User
-from casework.schedmodels import EmailOutbox, JobRun
-from casework.scheduler import claim_run, due_periods, run_due_jobs, sweep_slot
+from casework.jobs.scheduler import claim_run, due_periods, run_due_jobs, sweep_slot
+from casework.notify.mail import MailSettings
+from casework.store.casemodels import Case, Notification, Timer
+from casework.store.db import make_engine, session_scope
+from casework.store.models import User
+from casework.store.schedmodels import EmailOutbox, JobRun
 
 D = dt.date
 

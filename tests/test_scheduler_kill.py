@@ -17,11 +17,11 @@ from collections import Counter
 import pytest
 from sqlmodel import select
 
-from casework.casemodels import Notification, Timer
+from casework.cases.evaluate import evaluate
 from casework.clock import FixedClock, at
-from casework.evaluate import evaluate
-from casework.models import User
-from casework.schedmodels import EmailOutbox, JobRun
+from casework.store.casemodels import Notification, Timer
+from casework.store.models import User
+from casework.store.schedmodels import EmailOutbox, JobRun
 
 D = dt.date
 N_PUPILS = 60

@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from casework.stats import Figures, Thresholds, breakdown, group_figures, pupil_figures, pupil_flags
+from casework.figures.stats import Figures, Thresholds, breakdown, group_figures, pupil_figures, pupil_flags
 
 D = dt.date
 YEAR = (D(2025, 9, 1), D(2026, 8, 31))

@@ -9,11 +9,11 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
-from casework.casemodels import Case, Notification, Timer
-from casework.cases import Actor, CaseWorld, move_case, open_case
+from casework.cases.moves import Actor, CaseWorld, move_case, open_case
 from casework.clock import LONDON, FixedClock, at
-from casework.register import load_calendar
-from casework.replay import lapsed_on, replay
+from casework.jobs.replay import lapsed_on, replay
+from casework.register.store import load_calendar
+from casework.store.casemodels import Case, Notification, Timer
 from casework.timers import caseload_deadlines, sweep
 from casework.workflow import for_school
 
@@ -172,7 +172,7 @@ def test_deadlines_are_london_time_across_the_october_clock_change(engine, sessi
 
 
 def test_caseload_deadlines_overdue_first_and_by_role(engine, session, great_chart, make_pupils):
-    from casework.models import User
+    from casework.store.models import User
 
     a, b = make_pupils(session, great_chart, 2)
     wf = for_school("national")

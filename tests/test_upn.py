@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from casework.upn import check_letter, make_upn, upn_problem
+from casework.register.upn import check_letter, make_upn, upn_problem
 
 # Worked example. LA 886 (Kent), establishment 2999, year 20, serial 001:
 # body 8 8 6 2 9 9 9 2 0 0 0 1 in positions 2..13, each digit times its position:

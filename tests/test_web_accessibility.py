@@ -13,7 +13,7 @@ import pytest
 from browser_support import ARGS, CHROMIUM, SHOTS  # noqa: F401  (fixtures: tests/conftest.py loads browser_support)
 from web_world import PASSWORD, USERNAMES
 
-from casework.models import Role
+from casework.store.models import Role
 
 pytestmark = pytest.mark.browser
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -90,7 +90,7 @@ def mark_every_kind(engine, pupil_id: int) -> None:
     """Give one pupil a mark of every kind on their last school days, so the heatmap shows every colour."""
     from sqlmodel import Session, select
 
-    from casework.models import Mark
+    from casework.store.models import Mark
 
     codes = ["B", "C", "I", "L", "U", "Y", "#", "X", "G", "M", "E", "R", "D", "V", "Q"]
     with Session(engine) as s:

@@ -10,7 +10,7 @@ import pytest
 from browser_support import ARGS, CHROMIUM, SHOTS  # noqa: F401  (fixtures: tests/conftest.py loads browser_support)
 from web_world import PASSWORD, USERNAMES
 
-from casework.models import Role
+from casework.store.models import Role
 
 pytestmark = pytest.mark.browser
 

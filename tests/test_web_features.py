@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 from test_web_permissions import login
 from web_world import build_world, web_app
 
-from casework.casemodels import Case, LetterBatch, LetterRequest, Notification
-from casework.models import Role
+from casework.store.casemodels import Case, LetterBatch, LetterRequest, Notification
+from casework.store.models import Role
 
 R = Role
 
@@ -149,8 +149,8 @@ def test_head_refuses_and_authorises_leave_from_the_decisions_page(app, world, e
 
 
 def test_a_guard_that_fails_is_shown_on_the_decisions_page_and_refuses_the_post(app, world, engine):
-    from casework.cases import Actor, open_case
-    from casework.models import Pupil, School
+    from casework.cases.moves import Actor, open_case
+    from casework.store.models import Pupil, School
     from casework.workflow import for_school
 
     with Session(engine) as s:

@@ -8,7 +8,7 @@ import re
 import pytest
 from web_world import PASSWORD, USERNAMES, build_world, web_app
 
-from casework.models import Role
+from casework.store.models import Role
 
 R = Role
 CASEWORK = {R.ATTENDANCE_OFFICER, R.WELLBEING_LEAD, R.DSL, R.DEPUTY_DSL, R.HEADTEACHER, R.DEPUTY_HEAD}
@@ -63,7 +63,7 @@ def stored_letter(engine, world, folder) -> int:
 
     from sqlmodel import Session
 
-    from casework.casemodels import LetterBatch, LetterRequest
+    from casework.store.casemodels import LetterBatch, LetterRequest
 
     data = b"%PDF-1.4\n% a kept letter\n"
     path = folder / "kept.pdf"
@@ -95,7 +95,7 @@ def login(client, role: Role, password: str = PASSWORD):
 def urls(world, engine, role: Role = R.ATTENDANCE_OFFICER, batch: int = 1) -> dict[str, str]:
     from sqlmodel import Session, select
 
-    from casework.models import User
+    from casework.store.models import User
 
     with Session(engine) as s:
         other = s.exec(select(User).where(User.username == USERNAMES[R.TEACHER])).one().id
@@ -230,8 +230,8 @@ def test_safeguarding_notes_are_for_the_dsl_and_deputies(app, world):
 def test_a_case_of_another_school_is_not_found(app, world, engine, make_school):
     from sqlmodel import Session
 
-    from casework.cases import Actor, open_case
-    from casework.models import Pupil
+    from casework.cases.moves import Actor, open_case
+    from casework.store.models import Pupil
     from casework.workflow import for_school
 
     with Session(engine) as s:

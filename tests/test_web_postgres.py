@@ -19,9 +19,9 @@ from sqlmodel import Session, select
 from web_world import PASSWORD, USERNAMES, build_world, web_app
 
 from casework import timers
-from casework.casemodels import Case, LetterRequest, Timer
-from casework.db import make_engine
-from casework.models import Role
+from casework.store.casemodels import Case, LetterRequest, Timer
+from casework.store.db import make_engine
+from casework.store.models import Role
 
 pytestmark = pytest.mark.postgres
 R = Role
@@ -205,7 +205,7 @@ def test_every_route_answers_on_postgres(app, world, pg_engine_web, role, letter
 
 def test_caseload_counts_agree_with_its_rows(app, world, pg_engine_web):
     """Total and overdue (counted in one query) match the rows the caseload lists."""
-    from casework.caseload import open_caseload
+    from casework.cases.caseload import open_caseload
 
     world.clock.advance(dt.timedelta(days=2))  # the first-day calls' deadlines have passed
     with Session(pg_engine_web) as s:

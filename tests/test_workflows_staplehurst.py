@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import select
 from workflow_scenarios import SchoolWorld, at, due_local, proposed
 
-from casework.casemodels import PenaltyNotice
 from casework.clock import LONDON
+from casework.store.casemodels import PenaltyNotice
 
 D = dt.date
 
@@ -167,7 +167,7 @@ def test_a_third_penalty_within_3_years_is_impossible_prosecution_instead(sw, ma
     p = sw.pupil(make_pupils)
     codes = {(D(2025, 11, 3 + i), s): "O" for i in range(5) for s in ("AM", "PM")}
     sw.register(p, D(2025, 9, 3), D(2025, 12, 12), codes)
-    from casework.models import Contact
+    from casework.store.models import Contact
 
     earlier = sw.open(p, "leave", at(D(2024, 2, 20)), start=D(2024, 3, 1))  # where the two notices were issued
     for c in sw.session.exec(select(Contact).where(Contact.pupil_id == p.id)):

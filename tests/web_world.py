@@ -10,11 +10,11 @@ from argon2 import PasswordHasher
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
-from casework.casemodels import Case, LetterRequest, Notification
-from casework.cases import Actor, notify, open_case
+from casework.cases.moves import Actor, notify, open_case
 from casework.clock import LONDON, FixedClock
-from casework.models import Contact, Mark, Role, User
-from casework.register import load_calendar
+from casework.register.store import load_calendar
+from casework.store.casemodels import Case, LetterRequest, Notification
+from casework.store.models import Contact, Mark, Role, User
 from casework.workflow import for_school
 
 PASSWORD = "correct horse battery staple"
@@ -71,7 +71,7 @@ def build_world(engine, make_school, make_pupils) -> World:
         s.flush()
         wf = for_school("national")
         system = Actor.system()
-        from casework.models import Pupil
+        from casework.store.models import Pupil
 
         def opened(key, case_type, concern, start=None):
             case = open_case(s, school, s.get(Pupil, world.pupils[key]), wf, case_type, concern=concern,

@@ -9,12 +9,12 @@ import datetime as dt
 from sqlalchemy import insert
 from sqlmodel import select
 
-from casework import cases as cs
-from casework.casemodels import Case, CaseFinding, CaseMove, LetterRequest, Notification, Timer
+from casework.cases import moves as cs
+from casework.cases.evaluate import evaluate
 from casework.clock import LONDON, FixedClock
-from casework.evaluate import evaluate
-from casework.models import Contact, Mark, User
-from casework.register import load_calendar
+from casework.register.store import load_calendar
+from casework.store.casemodels import Case, CaseFinding, CaseMove, LetterRequest, Notification, Timer
+from casework.store.models import Contact, Mark, User
 from casework.workflow import for_school
 
 STAFF = {

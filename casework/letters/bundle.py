@@ -19,15 +19,15 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from casework import stats
-from casework.casemodels import Case, CaseMove, CaseNote, LetterRequest, PenaltyNotice, Timer
 from casework.clock import Clock, local
-from casework.codes import ATTENDING_CODES, LATE_BEFORE_CLOSE, canonical, meaning
+from casework.figures import stats
 from casework.letters.certificate import registration_certificate
 from casework.letters.fields import LETTER_LOG_PREFIX, address_lines, long_date, period_for, pupil_marks
 from casework.letters.render import _write_atomically, environment
-from casework.models import PUPIL_FLAGS, Contact, MarkAmendment, Pupil, School
-from casework.register import load_calendar
+from casework.register.codes import ATTENDING_CODES, LATE_BEFORE_CLOSE, canonical, meaning
+from casework.register.store import load_calendar
+from casework.store.casemodels import Case, CaseMove, CaseNote, LetterRequest, PenaltyNotice, Timer
+from casework.store.models import PUPIL_FLAGS, Contact, MarkAmendment, Pupil, School
 from casework.workflow import for_school
 
 SECTIONS = [
@@ -100,7 +100,7 @@ def bundle_context(session: Session, case: Case, clock: Clock) -> dict:
     amendments = list(session.exec(select(MarkAmendment).where(
         MarkAmendment.pupil_id == pupil.id, MarkAmendment.date >= start, MarkAmendment.date <= end)
         .order_by(MarkAmendment.date, MarkAmendment.session, MarkAmendment.amended_at)))
-    from casework.cases import findings
+    from casework.cases.moves import findings
 
     return {
         "school": {"name": wf.model.school.name or school.name, "urn": school.urn,

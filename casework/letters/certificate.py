@@ -2,8 +2,8 @@
 
 One row per school week, Monday to Friday, a morning and an afternoon cell each, holding
 the code marked. Days the school was closed are shaded; the key explains every code
-that appears (from ``casework.codes``, the one table of meanings) and the totals come
-from ``casework.stats`` (never recomputed here).
+that appears (from ``casework.register.codes``, the one table of meanings) and the totals come
+from ``casework.figures.stats`` (never recomputed here).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from casework import stats
-from casework.calendar import SESSIONS, SchoolCalendar, week_start
-from casework.codes import Category, meaning
-from casework.models import Pupil
+from casework.figures import stats
+from casework.register.calendar import SESSIONS, SchoolCalendar, week_start
+from casework.register.codes import Category, meaning
+from casework.store.models import Pupil
 
 COUNTS_AS = {
     Category.PRESENT: "present",

@@ -22,11 +22,10 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from casework import stats
-from casework.calendar import SchoolCalendar, school_year_start
-from casework.casemodels import Case, CaseMove, CaseNote, LetterRequest, PenaltyNotice, Timer
 from casework.clock import Clock, local
-from casework.codes import (
+from casework.figures import stats
+from casework.register.calendar import SchoolCalendar, school_year_start
+from casework.register.codes import (
     ATTENDING_CODES,
     LATE_AFTER_CLOSE,
     LATE_BEFORE_CLOSE,
@@ -35,8 +34,9 @@ from casework.codes import (
     canonical,
     meaning,
 )
-from casework.models import ROLE_LABELS, Contact, Mark, Pupil, Role, School, User
-from casework.register import load_calendar
+from casework.register.store import load_calendar
+from casework.store.casemodels import Case, CaseMove, CaseNote, LetterRequest, PenaltyNotice, Timer
+from casework.store.models import ROLE_LABELS, Contact, Mark, Pupil, Role, School, User
 from casework.workflow import LetterDef, Workflow, for_school
 
 
@@ -557,7 +557,7 @@ def _for_the_la(session, f, case, pupil, calendar, marks, today):
 
 
 def _flags():
-    from casework.models import PUPIL_FLAGS
+    from casework.store.models import PUPIL_FLAGS
 
     return PUPIL_FLAGS
 

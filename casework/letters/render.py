@@ -31,7 +31,6 @@ from jinja2 import (
 from markupsafe import Markup
 from sqlmodel import Session, select
 
-from casework.casemodels import CaseNote, LetterRequest
 from casework.clock import Clock, local
 from casework.letters.certificate import registration_certificate
 from casework.letters.fields import (
@@ -42,8 +41,9 @@ from casework.letters.fields import (
     long_date,
     prepare_letter,
 )
-from casework.models import School
-from casework.register import load_calendar
+from casework.register.store import load_calendar
+from casework.store.casemodels import CaseNote, LetterRequest
+from casework.store.models import School
 from casework.workflow import Workflow
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, create_model
 
-from casework.calendar import SchoolCalendar, school_year_start
+from casework.register.calendar import SchoolCalendar, school_year_start
 
 from . import (
     absent_today,

@@ -6,7 +6,7 @@ import datetime as dt
 
 import numpy as np
 
-from casework.calendar import SchoolCalendar, school_year_start
+from casework.register.calendar import SchoolCalendar, school_year_start
 
 from ._attendance import counts
 from .findings import Finding

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from casework import codes as C
-from casework.calendar import SchoolCalendar, school_year_start
+from casework.register import codes as C
+from casework.register.calendar import SchoolCalendar, school_year_start
 
 from .findings import fmt_date
 from .register_data import ABSENCE_CODES, RegisterMatrix

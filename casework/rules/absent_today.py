@@ -15,7 +15,7 @@ import datetime as dt
 import numpy as np
 from pydantic import Field
 
-from casework.calendar import SchoolCalendar
+from casework.register.calendar import SchoolCalendar
 
 from .base import CodeList, Rule, RuleParams, school_days_back
 from .findings import Finding, fmt_date, fmt_marks

@@ -2,7 +2,7 @@
 
 A pupil falls in the lowest band whose ``below_pct`` their attendance is under
 (attendance % = present and approved educational activity over possible sessions, as
-``casework.codes`` counts them). Staplehurst, for instance: under 95 % the office
+``casework.register.codes`` counts them). Staplehurst, for instance: under 95 % the office
 investigates, under 90 % a referral to the in-house EWO. A pupil at or above every
 band's figure raises nothing.
 """
@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from casework.calendar import SchoolCalendar
+from casework.register.calendar import SchoolCalendar
 
 from ._attendance import counts, period_start
 from .base import Rule, RuleParams

@@ -9,8 +9,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from casework import codes as C
-from casework.calendar import CalendarError, SchoolCalendar, school_year_start
+from casework.register import codes as C
+from casework.register.calendar import CalendarError, SchoolCalendar, school_year_start
 
 from .findings import Finding
 from .register_data import RegisterMatrix

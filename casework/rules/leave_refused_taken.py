@@ -15,8 +15,8 @@ import datetime as dt
 import numpy as np
 from pydantic import Field
 
-from casework import codes as C
-from casework.calendar import SchoolCalendar
+from casework.register import codes as C
+from casework.register.calendar import SchoolCalendar
 
 from .base import Rule, RuleParams, weeks_back
 from .findings import Finding, fmt_date, plural

@@ -1,7 +1,7 @@
 """``penalty_threshold``: the national threshold for a penalty notice (DOMAIN.md §2).
 
 At least ``sessions`` (10) sessions of unauthorised absence — every code
-``casework.codes`` counts as unauthorised: ``G``, ``O``, ``U`` and an ``N`` not yet
+``casework.register.codes`` counts as unauthorised: ``G``, ``O``, ``U`` and an ``N`` not yet
 resolved — within a rolling period of ``school_weeks`` (10) *school* weeks. A week with
 no session (half terms, holidays) is not a school week and does not count, so the
 window spans half terms, terms and school years. Any combination of codes counts,
@@ -27,8 +27,8 @@ from collections import Counter
 import numpy as np
 from pydantic import Field
 
-from casework import codes as C
-from casework.calendar import SchoolCalendar
+from casework.register import codes as C
+from casework.register.calendar import SchoolCalendar
 
 from .base import Rule, RuleParams, weeks_back
 from .findings import Finding, fmt_date, plural

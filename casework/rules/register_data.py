@@ -8,7 +8,7 @@ in date order, with its school-day, school-week, half-term and school-year index
 it, so a rule can sum over "the last 10 school weeks" or "this half term" with numpy
 over every pupil at once.
 
-What a code *means* is asked of ``casework.codes``: ``RegisterMatrix.mask`` takes a set
+What a code *means* is asked of ``casework.register.codes``: ``RegisterMatrix.mask`` takes a set
 of codes (``codes.UNAUTHORISED_CODES``, ``{codes.ILLNESS}``...) and matches each mark by
 the 2024 code it counts as, so a legacy mark counts exactly as its 2024 equivalent.
 """
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import String, cast, func, select
 
-from casework import codes as C
-from casework.calendar import SchoolCalendar, school_year_start, week_start
-from casework.models import PUPIL_FLAGS, Mark, Pupil
+from casework.register import codes as C
+from casework.register.calendar import SchoolCalendar, school_year_start, week_start
+from casework.store.models import PUPIL_FLAGS, Mark, Pupil
 
 # Every code the register may hold (2024 codes, then the legacy ones), by index.
 CODE_TABLE: tuple[str, ...] = tuple(C.CODES)
@@ -66,7 +66,7 @@ class RegisterMatrix:
     names: np.ndarray  # object (str): "Forename Surname"
     year_groups: np.ndarray  # int16
     traveller: np.ndarray  # bool
-    flags: dict[str, np.ndarray]  # every pupil flag of casework.models.PUPIL_FLAGS -> bool (P,)
+    flags: dict[str, np.ndarray]  # every pupil flag of casework.store.models.PUPIL_FLAGS -> bool (P,)
     # sessions (S,), in date order, AM before PM
     slots: list[tuple[dt.date, str]]
     slot_ordinal: np.ndarray  # int32: date.toordinal() of each slot

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import Field
 
-from casework.calendar import SchoolCalendar
+from casework.register.calendar import SchoolCalendar
 
 from ._absence_pct import absence_findings
 from .base import Rule, RuleParams, from_school_year

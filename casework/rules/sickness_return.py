@@ -12,8 +12,8 @@ import datetime as dt
 import numpy as np
 from pydantic import Field
 
-from casework import codes as C
-from casework.calendar import SchoolCalendar, school_year_label, school_year_start
+from casework.register import codes as C
+from casework.register.calendar import SchoolCalendar, school_year_label, school_year_start
 
 from .base import Rule, RuleParams, from_school_year
 from .findings import Finding, fmt_date, plural

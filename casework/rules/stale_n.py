@@ -13,8 +13,8 @@ import datetime as dt
 import numpy as np
 from pydantic import Field
 
-from casework import codes as C
-from casework.calendar import ONE_DAY, CalendarError, SchoolCalendar, school_year_start
+from casework.register import codes as C
+from casework.register.calendar import ONE_DAY, CalendarError, SchoolCalendar, school_year_start
 
 from .base import Rule, RuleParams
 from .findings import Finding, fmt_date, fmt_marks, plural

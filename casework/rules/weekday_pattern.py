@@ -2,7 +2,7 @@
 
 Over the last ``school_weeks`` school weeks up to the evaluation date, counts the
 school days on which the pupil was absent (any session whose code is in ``codes``:
-by default every code ``casework.codes`` counts as authorised or unauthorised
+by default every code ``casework.register.codes`` counts as authorised or unauthorised
 absence). It fires for a weekday holding at least ``min_absences`` such days *and* at
 least ``share`` of all of them. Mason Moor uses it with the late codes for a lateness
 pattern ("every Friday the child is late").
@@ -15,7 +15,7 @@ import datetime as dt
 import numpy as np
 from pydantic import Field
 
-from casework.calendar import SchoolCalendar
+from casework.register.calendar import SchoolCalendar
 
 from .base import CodeList, Rule, RuleParams, weeks_back
 from .findings import Finding, fmt_date, plural

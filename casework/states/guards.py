@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
-from casework.casemodels import Case, CaseMove, PenaltyNotice, Timer
-from casework.models import Contact, Pupil, School
+from casework.store.casemodels import Case, CaseMove, PenaltyNotice, Timer
+from casework.store.models import Contact, Pupil, School
 
 if TYPE_CHECKING:
-    from casework.calendar import SchoolCalendar
+    from casework.register.calendar import SchoolCalendar
     from casework.workflow import Workflow
 
 
@@ -91,7 +91,7 @@ def run_guard(spec: str, ctx: GuardContext) -> GuardResult:
 @guard("penalty_threshold_met")
 def penalty_threshold_met(ctx: GuardContext, _arg: str | None) -> GuardResult:
     """National framework: 10 unauthorised sessions within a rolling 10 school weeks."""
-    from casework.evidence import pupil_finding
+    from casework.cases.evidence import pupil_finding
 
     t = ctx.workflow.model.thresholds
     finding = pupil_finding(ctx.session, ctx.school, ctx.workflow, ctx.calendar, ctx.pupil, "penalty_threshold", ctx.today)
@@ -182,8 +182,8 @@ def prosecution_grounds(ctx: GuardContext, _arg: str | None) -> GuardResult:
 def improvement_period_ended(ctx: GuardContext, arg: str | None) -> GuardResult:
     """A penalty after a notice to improve waits for the improvement period to end, unless
     there is further unauthorised absence during it (a ground the notice states)."""
-    from casework.codes import UNAUTHORISED_CODES
-    from casework.models import Mark
+    from casework.register.codes import UNAUTHORISED_CODES
+    from casework.store.models import Mark
 
     kind = arg or "improvement_period"
     timer = ctx.session.exec(
@@ -269,9 +269,9 @@ def absence_days_under(ctx: GuardContext, arg: str | None) -> GuardResult:
     or whom the leave would take to that many (Thomas Russell: 6). The leave's length is
     counted when the move gives ``leave_end`` (a date); absence counts every authorised
     and unauthorised absence session, two to a day."""
-    from casework.calendar import school_year_start
-    from casework.codes import AUTHORISED_CODES, UNAUTHORISED_CODES
-    from casework.models import Mark
+    from casework.register.calendar import school_year_start
+    from casework.register.codes import AUTHORISED_CODES, UNAUTHORISED_CODES
+    from casework.store.models import Mark
 
     limit = float(arg)  # the policy's figure, from the workflow (Thomas Russell: 6)
     since = school_year_start(ctx.today)

@@ -2,7 +2,7 @@
 
 One machine per (workflow, case type), shared by every case of that type (the
 ``transitions`` pattern of one machine, many models). The workflow supplies states
-and moves; guards are checked by ``casework.cases`` first, so that a refused move can
+and moves; guards are checked by ``casework.cases.moves`` first, so that a refused move can
 say which guard failed and why, and the machine's condition then re-reads that verdict.
 """
 

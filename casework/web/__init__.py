@@ -19,8 +19,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlmodel import Session
 
 from casework.clock import Clock
-from casework.db import make_engine
-from casework.models import ROLE_LABELS, Role, School, User
+from casework.store.db import make_engine
+from casework.store.models import ROLE_LABELS, Role, School, User
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -162,7 +162,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _unread_nudges() -> int:
     """How many of the signed-in person's nudges are unread (0 for a role that has none)."""
-    from casework.notifications import unread_count
+    from casework.notify.notifications import unread_count
     from casework.web.permissions import can
 
     school = current_school()

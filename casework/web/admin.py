@@ -11,9 +11,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlmodel import select
 
-from casework import importer
-from casework.models import ROLE_LABELS, ImportRun, Role, User
-from casework.register import Amender
+from casework.register import importer
+from casework.register.store import Amender
+from casework.store.models import ROLE_LABELS, ImportRun, Role, User
 from casework.web import clock, current_school, db
 from casework.web.permissions import requires
 from casework.workflow import WORKFLOWS_DIR
@@ -128,7 +128,7 @@ def settings():
             school.email = f.get("email", "").strip()
             school.address = f.get("address", "").strip()
             if wf != school.workflow:
-                from casework.schools import apply_workflow_settings
+                from casework.register.schools import apply_workflow_settings
 
                 school.workflow = wf
                 apply_workflow_settings(school)  # register times follow the policy

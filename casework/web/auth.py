@@ -21,7 +21,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlmodel import select
 
-from casework.models import User
+from casework.store.models import User
 from casework.web import WebUser, db
 from casework.web.permissions import home_endpoint
 

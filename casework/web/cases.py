@@ -6,11 +6,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlmodel import select
 
-from casework.caseload import caseload_filters, decisions_waiting, open_caseload
-from casework.casemodels import Case, CaseNote, LetterRequest, Timer
-from casework.cases import Actor, CaseWorld, MoveRefused, findings, history, move_case, move_options
-from casework.models import Contact
-from casework.notifications import case_timeline
+from casework.cases.caseload import caseload_filters, decisions_waiting, open_caseload
+from casework.cases.moves import Actor, CaseWorld, MoveRefused, findings, history, move_case, move_options
+from casework.notify.notifications import case_timeline
+from casework.store.casemodels import Case, CaseNote, LetterRequest, Timer
+from casework.store.models import Contact
 from casework.web import clock, current_school, db
 from casework.web.permissions import can, requires
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from casework.caseload import safeguarding_queue
-from casework.cases import Actor, CaseWorld, move_options
-from casework.notifications import NotFound, resolve_alert
+from casework.cases.caseload import safeguarding_queue
+from casework.cases.moves import Actor, CaseWorld, move_options
+from casework.notify.notifications import NotFound, resolve_alert
 from casework.web import clock, current_school, db
 from casework.web.permissions import requires
 from casework.workflow import for_school

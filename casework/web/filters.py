@@ -7,9 +7,9 @@ import datetime as dt
 from flask import Flask
 
 from casework.clock import local
-from casework.codes import meaning
-from casework.models import ROLE_LABELS, Role
-from casework.stats import year_group_label
+from casework.figures.stats import year_group_label
+from casework.register.codes import meaning
+from casework.store.models import ROLE_LABELS, Role
 
 
 def when(moment: dt.datetime | None) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from casework.letterqueue import (
+from casework.letters.fields import LetterProblems
+from casework.letters.queue import (
     FileProblem,
     batch_file,
     batches,
@@ -16,7 +17,6 @@ from casework.letterqueue import (
     produce_print_batch,
     produced_letters,
 )
-from casework.letters.fields import LetterProblems
 from casework.web import clock, current_school, db
 from casework.web.permissions import requires
 

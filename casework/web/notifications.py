@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from casework import notifications as nt
+from casework.notify import notifications as nt
 from casework.web import clock, current_school, db
 from casework.web.permissions import requires
 

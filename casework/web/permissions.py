@@ -14,7 +14,7 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user
 
-from casework.models import Role
+from casework.store.models import Role
 
 OFFICE = {Role.ATTENDANCE_OFFICER, Role.WELLBEING_LEAD}
 SAFEGUARDING = {Role.DSL, Role.DEPUTY_DSL}

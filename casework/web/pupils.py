@@ -10,11 +10,11 @@ from flask import Blueprint, abort, render_template, request
 from sqlalchemy import or_
 from sqlmodel import select
 
-from casework import stats, trends
-from casework.calendar import school_year_start
-from casework.casemodels import Case
-from casework.models import PUPIL_FLAGS, Contact, Mark, Pupil
-from casework.register import amendments_for
+from casework.figures import stats, trends
+from casework.register.calendar import school_year_start
+from casework.register.store import amendments_for
+from casework.store.casemodels import Case
+from casework.store.models import PUPIL_FLAGS, Contact, Mark, Pupil
 from casework.web import clock, current_school, db
 from casework.web.permissions import can, requires
 from casework.workflow import for_school

@@ -10,10 +10,10 @@ import json
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from casework import stats
-from casework.calendar import school_year_start
-from casework.models import PUPIL_FLAGS
-from casework.reporting import GROUP_HEADER, WEEK_HEADER, school_report
+from casework.figures import stats
+from casework.figures.reporting import GROUP_HEADER, WEEK_HEADER, school_report
+from casework.register.calendar import school_year_start
+from casework.store.models import PUPIL_FLAGS
 from casework.web import clock, current_school, db
 from casework.web.permissions import can, requires
 from casework.workflow import for_school

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from casework.caseload import first_day_calls
+from casework.cases.caseload import first_day_calls
 from casework.web import clock, current_school, db
 from casework.web.cases import perform_move
 from casework.web.permissions import requires

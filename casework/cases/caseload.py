@@ -1,0 +1,219 @@
+"""What a person works from: the open caseload with its next deadlines, today's first-day
+calls, the DSL's safeguarding queue and the decisions waiting for the headteacher.
+
+Reads only; every change to a case goes through ``casework.cases.moves.move_case``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import String, cast, func, or_
+from sqlalchemy import case as sql_case
+from sqlmodel import Session, select
+
+from casework.store.casemodels import Case, Notification, Timer
+from casework.store.models import PUPIL_FLAGS, Contact, Pupil
+from casework.workflow import for_school
+
+
+@dataclass
+class Deadline:
+    due_at: dt.datetime
+    label: str
+    overdue: bool
+
+
+@dataclass
+class CaseloadRow:
+    case: Case
+    pupil: Pupil
+    deadline: Deadline | None
+
+
+@dataclass
+class Caseload:
+    rows: list[CaseloadRow]
+    total: int
+    overdue: int
+
+
+def _outstanding(q):
+    """Deadlines still to meet: open timers, and lapsed ones whose case still sits in the state
+    that started them (the same reading as ``casework.timers.caseload_deadlines``, which lists a
+    whole school's deadlines; this serves one page of cases)."""
+    return q.where(or_(Timer.status == "open", (Timer.status == "lapsed") & (Timer.state == Case.state)))
+
+
+def case_deadlines(session: Session, case_ids: list[int], now: dt.datetime) -> dict[int, Deadline]:
+    """The earliest outstanding deadline of each case."""
+    out: dict[int, Deadline] = {}
+    if not case_ids:
+        return out
+    q = _outstanding(select(Timer).join(Case, Case.id == Timer.case_id).where(Timer.case_id.in_(case_ids)))
+    for t in session.exec(q.order_by(Timer.due_at, Timer.id)):
+        out.setdefault(t.case_id, Deadline(t.due_at, t.label, t.due_at <= now))
+    return out
+
+
+def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: str | None = None,
+                  case_type: str | None = None, year_group: int | None = None, flag: str | None = None,
+                  safeguarding_only: bool = False, limit: int = 100, offset: int = 0) -> Caseload:
+    """Open cases, overdue deadlines first, then the soonest due, then the longest open."""
+    due = _outstanding(select(Timer.case_id, func.min(Timer.due_at).label("due")).join(Case, Case.id == Timer.case_id)
+                       .where(Timer.school_id == school_id)).group_by(Timer.case_id).subquery()
+    q = (select(Case, Pupil, due.c.due).join(Pupil, Pupil.id == Case.pupil_id)
+         .outerjoin(due, due.c.case_id == Case.id)
+         .where(Case.school_id == school_id, Case.closed_at.is_(None)))
+    if state:
+        q = q.where(Case.state == state)
+    if case_type:
+        q = q.where(Case.case_type == case_type)
+    if year_group is not None:
+        q = q.where(Pupil.year_group == year_group)
+    if flag:
+        if flag not in PUPIL_FLAGS:
+            raise ValueError(f"unknown flag {flag!r}")
+        q = q.where(getattr(Pupil, flag).is_(True))
+    if safeguarding_only:
+        q = q.where(Case.safeguarding.is_(True))
+    counted = q.subquery()
+    # both counts in one pass over the open cases (the deadline grouping is the costly part)
+    total, overdue = session.exec(select(func.count(), func.count(sql_case((counted.c.due <= now, 1))))
+                                  .select_from(counted)).one()
+    order = (sql_case((due.c.due <= now, 0), (due.c.due.is_not(None), 1), else_=2), due.c.due, Case.opened_at, Case.id)
+    rows = session.exec(q.order_by(*order).limit(limit).offset(offset)).all()
+    deadlines = case_deadlines(session, [c.id for c, _, _ in rows], now)
+    return Caseload([CaseloadRow(c, p, deadlines.get(c.id)) for c, p, _ in rows], total, overdue)
+
+
+def caseload_filters(session: Session, school_id: int) -> dict:
+    """The values the caseload can be filtered by (states and types actually open)."""
+    rows = session.exec(select(Case.case_type, Case.state, Case.workflow)
+                        .where(Case.school_id == school_id, Case.closed_at.is_(None))
+                        .group_by(Case.case_type, Case.state, Case.workflow)).all()
+    types: dict[str, str] = {}
+    states: dict[str, str] = {}
+    for ct_name, st, wf_key in rows:
+        ct = for_school(wf_key).case_type(ct_name)
+        types[ct_name] = ct.label
+        states[st] = ct.states[st].label if st in ct.states else st
+    years = sorted(session.exec(select(Pupil.year_group).where(Pupil.school_id == school_id)
+                                .group_by(Pupil.year_group)).all())
+    return {"types": types, "states": dict(sorted(states.items(), key=lambda kv: kv[1])), "years": years,
+            "flags": PUPIL_FLAGS}
+
+
+@dataclass
+class CallItem:
+    case: Case
+    pupil: Pupil
+    contacts: list[Contact]
+    deadline: Deadline | None
+    calls: int = 0  # no-answer calls recorded so far
+
+
+def first_day_calls(session: Session, school_id: int, now: dt.datetime) -> list[CallItem]:
+    """Open unexplained-absence cases awaiting contact, with contacts in call order."""
+    from casework.store.casemodels import CaseMove
+
+    rows = session.exec(select(Case, Pupil).join(Pupil, Pupil.id == Case.pupil_id)
+                        .where(Case.school_id == school_id, Case.case_type == "unexplained_absence",
+                               Case.closed_at.is_(None))
+                        .order_by(Case.concern_start, Pupil.surname, Pupil.forename)).all()
+    ids = [c.id for c, _ in rows]
+    contacts: dict[int, list[Contact]] = {}
+    for ct in session.exec(select(Contact).where(Contact.pupil_id.in_([p.id for _, p in rows]))
+                           .order_by(Contact.call_priority, Contact.id)):
+        contacts.setdefault(ct.pupil_id, []).append(ct)
+    calls = dict(session.exec(select(CaseMove.case_id, func.count()).where(
+        CaseMove.case_id.in_(ids), CaseMove.event == "record_no_answer").group_by(CaseMove.case_id)).all())
+    deadlines = case_deadlines(session, ids, now)
+    return [CallItem(c, p, contacts.get(p.id, []), deadlines.get(c.id), calls.get(c.id, 0)) for c, p in rows]
+
+
+@dataclass
+class QueueItem:
+    case: Case
+    pupil: Pupil
+    alerts: list[Notification] = field(default_factory=list)
+
+
+def safeguarding_queue(session: Session, school_id: int) -> list[QueueItem]:
+    """The DSL's queue: cases flagged for safeguarding, and unresolved safeguarding alerts."""
+    alerts = session.exec(select(Notification).where(
+        Notification.school_id == school_id, Notification.queue == "safeguarding",
+        Notification.resolved_at.is_(None), Notification.role == "dsl").order_by(Notification.created_at.desc())).all()
+    by_case: dict[int, list[Notification]] = {}
+    for n in alerts:
+        if n.case_id is not None:
+            by_case.setdefault(n.case_id, []).append(n)
+    rows = session.exec(select(Case, Pupil).join(Pupil, Pupil.id == Case.pupil_id).where(
+        Case.school_id == school_id,
+        or_(Case.safeguarding.is_(True), Case.id.in_(list(by_case)))).order_by(Case.updated_at.desc())).all()
+    items = [QueueItem(c, p, by_case.get(c.id, [])) for c, p in rows]
+    items.sort(key=lambda i: (i.case.closed_at is not None, -max([n.created_at.timestamp() for n in i.alerts]
+                                                                  or [i.case.updated_at.timestamp()])))
+    return items
+
+
+LEAVE_DECISIONS = ("authorise_leave", "refuse_leave")  # the moves that decide a leave request
+
+
+@dataclass
+class DecisionOption:
+    event: str
+    label: str
+    allowed: bool
+    reasons: list[str]
+    reason_required: bool
+
+
+@dataclass
+class Decision:
+    case: Case
+    pupil: Pupil
+    kind: str  # leave_request | proposal
+    event: str
+    label: str
+    reason: str
+    options: list[DecisionOption] = field(default_factory=list)  # leave requests: authorise / refuse, for the actor
+
+
+def decisions_waiting(session: Session, school_id: int, actor=None, clock=None) -> list[Decision]:
+    """Leave requests to decide, and formal steps a rule or deadline has proposed.
+
+    With an actor (and the clock), each leave request carries its deciding moves: allowed for
+    this person now, or refused with the domain's reasons (role, guards such as no leave
+    granted after it has started)."""
+    from casework.cases.moves import CaseWorld, check_move
+
+    out: list[Decision] = []
+    rows = session.exec(select(Case, Pupil).join(Pupil, Pupil.id == Case.pupil_id).where(
+        Case.school_id == school_id, Case.closed_at.is_(None),
+        or_(Case.case_type == "leave", cast(Case.proposals, String) != "[]")).order_by(Case.opened_at)).all()
+    calendar = None
+    for c, p in rows:
+        wf = for_school(c.workflow)
+        ct = wf.case_type(c.case_type)
+        if c.case_type == "leave" and c.state == ct.initial:
+            d = Decision(c, p, "leave_request", "", "Leave request", f"from {c.concern_start:%d %B %Y}"
+                         if c.concern_start else "leave requested")
+            if actor is not None and clock is not None:
+                world = CaseWorld.load(session, c, clock, calendar)
+                calendar = world.calendar
+                for ev in LEAVE_DECISIONS:
+                    if ev not in ct.moves:
+                        continue
+                    mv = ct.moves[ev]
+                    reasons, _ = check_move(world, ev, actor, reason="(checking)")
+                    d.options.append(DecisionOption(ev, mv.label or ev.replace("_", " "), not reasons, reasons,
+                                                    mv.reason_required))
+            out.append(d)
+        for prop in c.proposals:
+            mv = ct.moves.get(prop.get("event", ""))
+            if mv is not None and mv.formal:
+                out.append(Decision(c, p, "proposal", prop["event"], mv.label or prop["event"],
+                                    prop.get("reason", "")))
+    return out

@@ -1,0 +1,162 @@
+"""The daily job for one school: run the rules as of a date, open or add to cases,
+propose formal steps for a person to take, and lapse the timers that fell due.
+
+Deterministic and repeatable: evaluating the same date twice changes nothing the
+second time (a finding is attached to a case once; a concern already under an open
+case never opens a second one; notifications carry a key and are added once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from casework.cases.evidence import rule_config
+from casework.cases.moves import Actor, concern_key, find_open_case, open_case, propose
+from casework.clock import Clock
+from casework.register.store import get_school, load_calendar
+from casework.states.machine import sources
+from casework.store.casemodels import Case, CaseFinding, Notification
+from casework.store.db import session_scope
+from casework.store.models import Pupil, School
+from casework.timers import sweep
+from casework.workflow import for_school, pupil_matches
+
+
+@dataclass
+class EvaluationReport:
+    school: str
+    as_of: dt.date
+    findings: Counter = field(default_factory=Counter)
+    opened: list[dict] = field(default_factory=list)
+    attached: int = 0
+    proposed: list[dict] = field(default_factory=list)
+    notified: int = 0
+    timers: list[dict] = field(default_factory=list)
+    withdrawn: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "school": self.school, "as_of": self.as_of.isoformat(), "findings": dict(self.findings),
+            "cases_opened": self.opened, "findings_added": self.attached, "proposed": self.proposed,
+            "notifications": self.notified, "timers_lapsed": self.timers, "proposals_withdrawn": self.withdrawn,
+        }
+
+
+def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
+    """Rules, then timers, as of the clock's today."""
+    from casework.rules import evaluate_school
+
+    as_of = clock.today()
+    with session_scope(engine) as s:
+        school = get_school(s, urn)
+        wf = for_school(school.workflow)
+        calendar = load_calendar(s, school.id)
+        report = EvaluationReport(urn, as_of)
+        if calendar.first_day is None or as_of < calendar.first_day:
+            return report
+        found = evaluate_school(s, school.id, calendar, rule_config(wf), as_of)
+        pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id))}
+        still_found: set[tuple[int, str]] = set()
+        for f in found:
+            if not pupil_matches(pupils[f.pupil_id], wf.model.rules[f.rule].pupils):
+                continue  # the workflow acts on this rule only for some pupils (e.g. RAG-listed)
+            report.findings[f.rule] += 1
+            still_found.add((f.pupil_id, f.rule))
+            _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report)
+        report.withdrawn = _withdraw_stale_proposals(s, school, still_found)
+    report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school.id).lapsed
+    return report
+
+
+def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Clock, report: EvaluationReport) -> None:
+    wiring = wf.model.rules[f.rule]
+    now = clock.now()
+    for role in sorted(wf.roles_for(wiring.notify)):
+        key = f"finding:{f.rule}:{pupil.id}:{f.concern}:{role}"
+        if s.exec(select(Notification.id).where(Notification.dedupe_key == key)).first() is None:
+            s.add(Notification(school_id=school.id, role=role, message=f"{pupil.name}: {f.summary}",
+                               created_at=now, dedupe_key=key))
+            report.notified += 1
+    if wiring.opens is None:
+        return
+    ct = wf.case_type(wiring.opens)
+    case = find_open_case(s, pupil.id, wiring.opens)
+    if case is None and _recently_closed(s, pupil, ct, wiring.opens, f, calendar, clock):
+        return
+    if case is None:
+        # The concern starts with its first piece of evidence (the first day of a holiday or
+        # of a run of absence), else with the period the rule looked at.
+        start = min(e[0] for e in f.evidence) if f.evidence else (f.period[0] if f.period else None)
+        concern = concern_key(wf, wiring.opens, start)
+        case = open_case(s, school, pupil, wf, wiring.opens, concern=concern, concern_start=start, clock=clock,
+                         actor=Actor.system(), reason=f"opened by rule {f.rule}: {f.summary}", calendar=calendar,
+                         evidence={"finding": f.as_dict()}, state=wiring.open_state)
+        report.opened.append({"case_id": case.id, "upn": pupil.upn, "type": wiring.opens, "rule": f.rule})
+    key = f.concern
+    if s.exec(select(CaseFinding.id).where(CaseFinding.case_id == case.id, CaseFinding.rule == f.rule,
+                                           CaseFinding.key == key)).first() is None:
+        d = f.as_dict()
+        s.add(CaseFinding(case_id=case.id, rule=f.rule, key=key, found_on=clock.today(), summary=f.summary,
+                          figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal))
+        report.attached += 1
+        s.flush()
+    event = wiring.proposes_by_level.get(f.level, wiring.proposes)
+    if event:
+        mv = ct.moves.get(event)
+        if mv is not None and case.state in sources(ct, mv.from_) and not any(
+            p.get("event") == event for p in case.proposals
+        ):
+            propose(case, event, f.summary, now, f"rule:{f.rule}")
+            s.add(case)
+            report.proposed.append({"case_id": case.id, "upn": pupil.upn, "event": event, "rule": f.rule})
+
+
+def _withdraw_stale_proposals(s: Session, school: School, still_found: set[tuple[int, str]]) -> list[dict]:
+    """A step a rule proposed is withdrawn once that rule no longer finds it for the pupil
+    (e.g. the holiday has left the rolling 10 school weeks): a headteacher should not be
+    asked to act on evidence that no longer holds. Proposals from deadlines stay."""
+    withdrawn = []
+    for case in s.exec(select(Case).where(Case.school_id == school.id, Case.closed_at.is_(None))):
+        keep = []
+        for p in case.proposals:
+            source = p.get("source", "")
+            if source.startswith("rule:") and (case.pupil_id, source[5:]) not in still_found:
+                withdrawn.append({"case_id": case.id, "event": p["event"], "rule": source[5:]})
+            else:
+                keep.append(p)
+        if len(keep) != len(case.proposals):
+            case.proposals = keep
+            s.add(case)
+    return withdrawn
+
+
+def _recently_closed(s: Session, pupil: Pupil, ct, case_type: str, f, calendar, clock: Clock) -> bool:
+    """Whether a person closed a case about this same concern recently enough that the
+    finding should not open it again. A closed episode (e.g. one run of absence) never
+    reopens; a pupil-level concern stays closed for ``reopen_after_school_days``."""
+    closed = s.exec(
+        select(Case).join(CaseFinding, CaseFinding.case_id == Case.id)
+        .where(Case.pupil_id == pupil.id, Case.case_type == case_type, Case.closed_at.is_not(None),
+               CaseFinding.rule == f.rule, CaseFinding.key == f.concern)
+        .order_by(Case.closed_at.desc())
+    ).first()
+    if closed is None:
+        return False
+    if ct.per == "episode":
+        return True
+    closed_on = closed.closed_at.astimezone(clock.now().tzinfo).date()
+    return calendar.school_days_between(closed_on, clock.today()) < ct.reopen_after_school_days
+
+
+def open_cases(session: Session, school_id: int | None = None, state: str | None = None) -> list[Case]:
+    q = select(Case)
+    if school_id is not None:
+        q = q.where(Case.school_id == school_id)
+    if state is not None:
+        q = q.where(Case.state == state)
+    return list(session.exec(q.order_by(Case.opened_at, Case.id)))

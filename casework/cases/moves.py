@@ -1,0 +1,380 @@
+"""Cases: opening them, moving them, and what a move does.
+
+``move_case`` is the one way a case changes state, for a person (CLI, web) or a job
+(an automatic non-formal move when a timer lapses). It checks the move exists from
+the case's state, the actor's role, and every guard; a refused move raises
+``MoveRefused`` listing each reason. A move is recorded with who, when, why and a
+snapshot of the evidence, then the new state's ``on_enter`` actions run: queue a
+letter, start a timer, notify a role, put the case on the DSL's queue, propose a step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from casework.clock import LONDON, Clock, at
+from casework.register.calendar import SchoolCalendar
+from casework.register.store import load_calendar, session_close_time
+from casework.states.guards import GuardContext, GuardResult, run_guard
+from casework.states.machine import fire, sources
+from casework.store.casemodels import (
+    Case,
+    CaseFinding,
+    CaseMove,
+    LetterRequest,
+    Notification,
+    PenaltyNotice,
+    Timer,
+)
+from casework.store.models import Pupil, Role, School, User
+from casework.workflow import Action, TimerDef, Workflow, for_school, pupil_matches
+
+SYSTEM = "system"
+
+
+class MoveRefused(Exception):
+    def __init__(self, event: str, reasons: list[str]):
+        self.event = event
+        self.reasons = reasons
+        super().__init__(f"{event.replace('_', ' ')} refused: " + "; ".join(reasons))
+
+
+@dataclass
+class Actor:
+    username: str
+    role: str
+    name: str = ""
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(user.username, user.role, user.name)
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(SYSTEM, SYSTEM, "casework")
+
+
+@dataclass
+class CaseWorld:
+    """Everything a move needs to know about the case's surroundings."""
+
+    session: Session
+    case: Case
+    pupil: Pupil
+    school: School
+    workflow: Workflow
+    calendar: SchoolCalendar
+    clock: Clock
+
+    @classmethod
+    def load(cls, session: Session, case: Case, clock: Clock, calendar: SchoolCalendar | None = None) -> CaseWorld:
+        school = session.get(School, case.school_id)
+        return cls(session, case, session.get(Pupil, case.pupil_id), school, for_school(case.workflow),
+                   calendar or load_calendar(session, school.id), clock)
+
+
+@dataclass
+class MoveOption:
+    event: str
+    label: str
+    to: str
+    to_label: str
+    formal: bool
+    allowed: bool
+    reasons: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"event": self.event, "label": self.label, "to": self.to, "formal": self.formal,
+                "allowed": self.allowed, "reasons": self.reasons, "roles": self.roles}
+
+
+def get_case(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise LookupError(f"no case {case_id}")
+    return case
+
+
+def check_move(world: CaseWorld, event: str, actor: Actor | None, params: dict | None = None,
+               reason: str | None = None) -> tuple[list[str], list[GuardResult]]:
+    """Why ``event`` cannot be taken now (empty if it can), and the guards' verdicts."""
+    wf, case = world.workflow, world.case
+    ct = wf.case_type(case.case_type)
+    mv = ct.moves.get(event)
+    if mv is None:
+        return [f"there is no move {event!r} for a {ct.label.lower()} case (moves: {', '.join(ct.moves)})"], []
+    reasons: list[str] = []
+    if case.closed_at is not None:
+        return ["the case is closed"], []
+    if case.state not in sources(ct, mv.from_):
+        froms = ", ".join(ct.states[s].label for s in sources(ct, mv.from_))
+        reasons.append(f"the case is at {ct.states[case.state].label}; this step can only be taken from {froms}")
+    if actor is not None and actor.role != SYSTEM:
+        allowed_roles = wf.roles_for(mv.roles)
+        if actor.role not in allowed_roles:
+            from casework.store.models import ROLE_LABELS
+
+            who = ", ".join(ROLE_LABELS.get(Role(r), r) for r in sorted(allowed_roles) if r in Role._value2member_map_)
+            reasons.append(f"only {who} may {(mv.label or event.replace('_', ' ')).lower()}")
+    elif actor is not None and mv.formal:
+        reasons.append("a formal step is taken by a person, never automatically")
+    if mv.reason_required and not (reason and reason.strip()):
+        reasons.append("this step needs a reason, recorded on the case")
+    verdicts: list[GuardResult] = []
+    if not reasons:
+        ctx = GuardContext(world.session, case, world.pupil, world.school, wf, world.calendar, world.clock.now(), event, params or {})
+        for g in mv.guards:
+            r = run_guard(g, ctx)
+            verdicts.append(r)
+            if not r.ok:
+                reasons.append(r.reason)
+    return reasons, verdicts
+
+
+def move_options(world: CaseWorld, actor: Actor | None, *, with_guards: bool = True) -> list[MoveOption]:
+    """Every move from the case's state: the ones allowed now, and why the others are not."""
+    wf, case = world.workflow, world.case
+    ct = wf.case_type(case.case_type)
+    out = []
+    if case.closed_at is not None:
+        return out
+    for ev, mv in ct.moves.items():
+        if case.state not in sources(ct, mv.from_):
+            continue
+        if with_guards:
+            reasons, _ = check_move(world, ev, actor, reason="(checking)")
+        else:
+            reasons = []
+        out.append(MoveOption(ev, mv.label or ev.replace("_", " ").capitalize(), mv.to, ct.states[mv.to].label,
+                              mv.formal, not reasons, reasons, sorted(wf.roles_for(mv.roles))))
+    return out
+
+
+def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", params: dict | None = None) -> CaseMove:
+    params = dict(params or {})
+    reasons, verdicts = check_move(world, event, actor, params, reason)
+    if reasons:
+        raise MoveRefused(event, reasons)
+    s, case, wf = world.session, world.case, world.workflow
+    now = world.clock.now()
+    old = case.state
+    new = fire(wf, case.case_type, old, event)
+    evidence = snapshot(world)
+    evidence["guards"] = [{"ok": v.ok, "reason": v.reason, **({"evidence": v.evidence} if v.evidence else {})} for v in verdicts]
+    move = CaseMove(case_id=case.id, event=event, from_state=old, to_state=new, actor=actor.username,
+                    actor_role=actor.role, at=now, reason=reason or "", params=params, evidence=evidence)
+    s.add(move)
+    case.state = new
+    case.updated_at = now
+    case.version += 1
+    case.proposals = [p for p in case.proposals if p.get("event") != event]
+    ct = wf.case_type(case.case_type)
+    if ct.states[new].final:
+        from casework.notify.notifications import resolve_case_alerts
+
+        case.closed_at = now
+        case.safeguarding = False
+        resolve_case_alerts(s, case, actor.username, f"case closed ({ct.states[new].label})", now)
+    s.add(case)
+    s.flush()
+    _settle_timers(world, event, old, new, now)
+    for action in ct.states[new].on_enter:
+        run_action(world, action, move=move, params=params, source=f"move:{move.id}")
+    s.flush()
+    return move
+
+
+def _settle_timers(world: CaseWorld, event: str, old: str, new: str, now: dt.datetime) -> None:
+    """A move meets the timers waiting for it; leaving a state cancels the rest it started."""
+    for t in world.session.exec(select(Timer).where(Timer.case_id == world.case.id, Timer.status == "open")):
+        tdef = world.workflow.model.timers.get(t.kind)
+        if tdef is not None and event in tdef.met_by:
+            t.status, t.outcome = "met", f"met by {event.replace('_', ' ')}"
+        elif old != new and t.state == old:
+            t.status, t.outcome = "cancelled", f"case moved on to {new.replace('_', ' ')}"
+        else:
+            continue
+        t.outcome_at = now
+        world.session.add(t)
+
+
+def run_action(world: CaseWorld, action: Action, *, move: CaseMove | None = None, params: dict | None = None,
+               source: str = "") -> None:
+    s, case, wf = world.session, world.case, world.workflow
+    if not pupil_matches(world.pupil, action.pupils):
+        return  # an action for some pupils only (e.g. a first-day visit where there are prior concerns)
+    now = world.clock.now()
+    kind = action.kind
+    if kind == "letter":
+        exists = s.exec(select(LetterRequest).where(
+            LetterRequest.case_id == case.id, LetterRequest.template == action.letter,
+            LetterRequest.move_id == (move.id if move else None))).first()
+        if exists is None:
+            s.add(LetterRequest(school_id=case.school_id, case_id=case.id, move_id=move.id if move else None,
+                                template=action.letter, queued_at=now))
+    elif kind == "timer":
+        start_timer(world, action.timer, params or {})
+    elif kind == "notify":
+        for role in sorted(wf.roles_for(action.notify)):
+            notify(s, case, role, action.message or _default_message(world), f"{source}:notify:{role}", now)
+    elif kind == "safeguarding":
+        case.safeguarding = True
+        s.add(case)
+        for role in ("dsl", "deputy_dsl"):
+            notify(s, case, role, f"{world.pupil.name}: {action.safeguarding}", f"{source}:safeguarding:{role}", now,
+                   queue="safeguarding")
+    elif kind == "propose":
+        propose(case, action.propose, action.message or "proposed by the workflow", now, source)
+        s.add(case)
+    elif kind == "move":
+        try:
+            move_case(world, action.move, Actor.system(), reason=action.message or f"automatic: {source}")
+        except MoveRefused as exc:
+            propose(case, action.move, "; ".join(exc.reasons), now, source)
+    elif kind == "penalty_notices":
+        record_penalty_notices(world, params or {}, now)
+
+
+def _default_message(world: CaseWorld) -> str:
+    ct = world.workflow.case_type(world.case.case_type)
+    return f"{world.pupil.name}: {ct.label} case is now at {ct.states[world.case.state].label}"
+
+
+def notify(s: Session, case: Case, role: str, message: str, dedupe_key: str, now: dt.datetime,
+           queue: str = "nudge") -> bool:
+    """Add a notification once: a second call with the same key does nothing."""
+    key = f"case:{case.id}:{dedupe_key}"
+    if s.exec(select(Notification.id).where(Notification.dedupe_key == key)).first() is not None:
+        return False
+    s.add(Notification(school_id=case.school_id, case_id=case.id, role=role, queue=queue, message=message,
+                       created_at=now, dedupe_key=key))
+    return True
+
+
+def propose(case: Case, event: str, reason: str, now: dt.datetime, source: str = "") -> None:
+    if any(p.get("event") == event for p in case.proposals):
+        return
+    case.proposals = [*case.proposals, {"event": event, "reason": reason, "source": source, "proposed_at": now.isoformat()}]
+
+
+def timer_due(world: CaseWorld, tdef: TimerDef, params: dict) -> dt.datetime:
+    """When a timer falls due, on the school's calendar where it counts school days."""
+    now = world.clock.now()
+    cal, school = world.calendar, world.school
+    if tdef.from_ == "concern_start" and world.case.concern_start:
+        start = world.case.concern_start
+    else:
+        start = now.date()
+    due = tdef.due
+    count = params.get(tdef.param) if tdef.param and params.get(tdef.param) is not None else None
+    when = due.at or dt.time(18, 0)
+    if due.hours is not None:
+        base = at(start, session_close_time(school, "AM")) if tdef.from_ == "register_close" else now
+        return base + dt.timedelta(hours=count if count is not None else due.hours)
+    if due.school_days is not None:
+        day = cal.add_school_days(start, count if count is not None else due.school_days)
+    elif due.calendar_days is not None:
+        day = start + dt.timedelta(days=count if count is not None else due.calendar_days)
+    else:
+        day = start + dt.timedelta(weeks=count if count is not None else due.weeks)
+    return at(day, when)
+
+
+def start_timer(world: CaseWorld, name: str, params: dict) -> Timer:
+    tdef = world.workflow.timer(name)
+    now = world.clock.now()
+    open_same = world.session.exec(select(Timer).where(
+        Timer.case_id == world.case.id, Timer.kind == name, Timer.status == "open")).first()
+    if open_same is not None:
+        return open_same
+    timer = Timer(school_id=world.case.school_id, case_id=world.case.id, kind=name, label=tdef.label, role=tdef.role,
+                  state=world.case.state, started_at=now, due_at=timer_due(world, tdef, params))
+    world.session.add(timer)
+    world.session.flush()
+    return timer
+
+
+def record_penalty_notices(world: CaseWorld, params: dict, now: dt.datetime) -> list[PenaltyNotice]:
+    """One notice per parent per child: first or second within the rolling period, with the
+    amounts and dates from the workflow."""
+    ctx = GuardContext(world.session, world.case, world.pupil, world.school, world.workflow, world.calendar, now,
+                       "issue_penalty_notice", params)
+    from casework.states.guards import _notices_within
+
+    pen = world.workflow.model.penalties
+    out = []
+    for parent in ctx.parents():
+        seq = len(_notices_within(ctx, parent)) + 1
+        terms = pen.first if seq == 1 else pen.second
+        issued = now.date()
+        n = PenaltyNotice(school_id=world.case.school_id, case_id=world.case.id, pupil_id=world.pupil.id,
+                          contact_id=parent.id, parent_name=parent.name, sequence=seq, issued_on=issued,
+                          reduced_amount=terms.reduced_amount,
+                          reduced_due=issued + dt.timedelta(days=terms.reduced_days) if terms.reduced_days else None,
+                          amount=terms.amount, due=issued + dt.timedelta(days=terms.days))
+        world.session.add(n)
+        out.append(n)
+    return out
+
+
+def open_case(session: Session, school: School, pupil: Pupil, workflow: Workflow, case_type: str, *, concern: str,
+              concern_start: dt.date | None, clock: Clock, actor: Actor, reason: str,
+              calendar: SchoolCalendar | None = None, evidence: dict | None = None, state: str | None = None) -> Case:
+    """Open a case in its type's initial state (never a second open case for the same concern)."""
+    existing = find_open_case(session, pupil.id, case_type, concern)
+    if existing is not None:
+        return existing
+    ct = workflow.case_type(case_type)
+    now = clock.now()
+    state = state or ct.initial
+    case = Case(school_id=school.id, pupil_id=pupil.id, case_type=case_type, state=state, concern=concern,
+                concern_start=concern_start, workflow=workflow.key, opened_at=now, opened_by=actor.username,
+                updated_at=now)
+    session.add(case)
+    session.flush()
+    move = CaseMove(case_id=case.id, event="open", from_state=None, to_state=state, actor=actor.username,
+                    actor_role=actor.role, at=now, reason=reason, evidence=evidence or {})
+    session.add(move)
+    session.flush()
+    world = CaseWorld(session, case, pupil, school, workflow, calendar or load_calendar(session, school.id), clock)
+    for action in ct.states[state].on_enter:
+        run_action(world, action, move=move, source=f"move:{move.id}")
+    return case
+
+
+def concern_key(workflow: Workflow, case_type: str, start: dt.date | None) -> str:
+    """What a case is about: the case type, or for an episode type (each run of absence, each
+    leave request) the case type and the day the episode started."""
+    if workflow.case_type(case_type).per == "episode" and start is not None:
+        return f"{case_type}:{start.isoformat()}"
+    return case_type
+
+
+def find_open_case(session: Session, pupil_id: int, case_type: str, concern: str | None = None) -> Case | None:
+    q = select(Case).where(Case.pupil_id == pupil_id, Case.case_type == case_type, Case.closed_at.is_(None))
+    if concern is not None:
+        q = q.where(Case.concern == concern)
+    return session.exec(q.order_by(Case.opened_at)).first()
+
+
+def snapshot(world: CaseWorld) -> dict:
+    """The figures and marks behind a move, as they stand now (kept with the move)."""
+    from casework.cases.evidence import case_evidence
+
+    return case_evidence(world)
+
+
+def history(session: Session, case_id: int) -> list[CaseMove]:
+    return list(session.exec(select(CaseMove).where(CaseMove.case_id == case_id).order_by(CaseMove.at, CaseMove.id)))
+
+
+def findings(session: Session, case_id: int) -> list[CaseFinding]:
+    return list(session.exec(select(CaseFinding).where(CaseFinding.case_id == case_id).order_by(CaseFinding.found_on)))
+
+
+def london(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(LONDON)

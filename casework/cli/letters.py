@@ -1,0 +1,168 @@
+"""`casework` commands for the letters area (registered on the main group):
+``letters queue|render|print`` and ``bundle``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from casework.cli import as_of_option, console, ctx_of, db_option, emit_json, err, fail, json_option, main
+from casework.register import store as reg
+from casework.store.db import session_scope
+
+
+@main.group()
+def letters() -> None:
+    """Queued letters: list them, produce them as PDFs, print the day's batch."""
+
+
+def _by_option(f):
+    return click.option("--by", "by", required=True, help="Your name: recorded as who produced the letters.")(f)
+
+
+@letters.command("queue")
+@click.option("--school", "urn", required=True)
+@db_option
+@as_of_option
+@json_option
+def letters_queue(urn, db, as_of, as_json):
+    """Letters waiting to be produced, and anything that stops one going out."""
+    from casework.letters.fields import LetterProblems
+    from casework.letters.render import check_letter, queued_letters
+    from casework.store.casemodels import Case
+    from casework.store.models import Pupil
+    from casework.workflow import for_school
+
+    c = ctx_of(db, as_of)
+    with session_scope(c.engine) as s:
+        try:
+            sch = reg.get_school(s, urn)
+        except reg.NotFound as exc:
+            fail(str(exc))
+        rows = []
+        for r in queued_letters(s, sch, c.clock):
+            case = s.get(Case, r.case_id)
+            pupil = s.get(Pupil, case.pupil_id)
+            ldef = for_school(case.workflow).model.letters.get(r.template)
+            try:
+                ready = check_letter(s, r, c.clock)
+                to, problems = [x.addressee for x in ready.job.recipients], []
+            except LetterProblems as exc:
+                to, problems = [], exc.problems
+            rows.append({"id": r.id, "case_id": r.case_id, "upn": pupil.upn, "pupil": pupil.name,
+                         "letter": r.template, "label": ldef.label if ldef else r.template, "queued_at": r.queued_at,
+                         "to": to, "problems": problems})
+        s.rollback()
+    if as_json:
+        emit_json(rows)
+        return
+    tab = Table("ID", "Case", "Pupil", "Letter", "Queued", "To / problems")
+    for r in rows:
+        who = "; ".join(r["to"]) if not r["problems"] else "[red]" + "; ".join(r["problems"]) + "[/]"
+        tab.add_row(str(r["id"]), str(r["case_id"]), r["pupil"], r["label"], f"{r['queued_at']:%d %b %Y}", who)
+    console.print(tab)
+    console.print(f"{len(rows)} letter(s) queued, {sum(1 for r in rows if r['problems'])} with problems.")
+
+
+def _report_problems(problems: dict[int, list[str]], as_json: bool, produced: bool) -> None:
+    if as_json:
+        return
+    head = "not produced" if produced else "nothing was produced"
+    err.print(f"[bold red]{len(problems)} letter(s) cannot be produced[/] ({head}):", highlight=False)
+    for lid, ps in problems.items():
+        for p in ps:
+            err.print(f"  letter {lid}: {p}", highlight=False, markup=False)
+
+
+def _run_batch(urn, db, as_of, by, skip_problems, as_json, print_file: Path | None):
+    from casework.letters.render import BatchProblems, render_queued
+
+    c = ctx_of(db, as_of)
+    try:
+        with session_scope(c.engine) as s:
+            sch = reg.get_school(s, urn)
+            produced, problems, written = render_queued(s, sch, c.clock, by, skip_problems=skip_problems,
+                                                        print_file=print_file)
+    except reg.NotFound as exc:
+        fail(str(exc))
+    except BatchProblems as exc:
+        if as_json:
+            emit_json({"produced": [], "problems": exc.problems})
+        _report_problems(exc.problems, as_json, produced=False)
+        sys.exit(1)
+    if as_json:
+        emit_json({"produced": [p.as_dict() for p in produced], "problems": problems,
+                   "print_file": str(written) if written else None})
+    else:
+        for p in produced:
+            console.print(f"letter {p.letter_id}: {p.label} for {p.pupil} to {'; '.join(p.recipients)} -> {p.file}",
+                          highlight=False)
+        if written:
+            console.print(f"Print file: {written} ({len(produced)} letter(s)).")
+        elif not produced:
+            console.print("No letters queued.")
+        if problems:
+            _report_problems(problems, as_json, produced=True)
+    if problems:
+        sys.exit(1)
+
+
+@letters.command("render")
+@click.option("--school", "urn", required=True)
+@_by_option
+@click.option("--skip-problems", is_flag=True, help="Produce the letters that are ready; list the others.")
+@db_option
+@as_of_option
+@json_option
+def letters_render(urn, by, skip_problems, db, as_of, as_json):
+    """Produce each queued letter as its own PDF, kept under $CASEWORK_LETTERS_DIR (default ./letters).
+
+    Every letter is checked first: if any has a problem, nothing is produced (unless --skip-problems)."""
+    _run_batch(urn, db, as_of, by, skip_problems, as_json, None)
+
+
+@letters.command("print")
+@click.option("--school", "urn", required=True)
+@_by_option
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="The print file (default: <letters dir>/<URN>/print-<date>.pdf).")
+@click.option("--skip-problems", is_flag=True, help="Print the letters that are ready; list the others.")
+@db_option
+@as_of_option
+@json_option
+def letters_print(urn, by, out, skip_problems, db, as_of, as_json):
+    """Produce today's queued letters and put them all in one PDF to print (each is also kept on its own)."""
+    from casework.letters.render import letters_dir
+
+    c = ctx_of(db, as_of)
+    out = out or letters_dir() / urn / f"print-{c.clock.now():%Y-%m-%d-%H%M}.pdf"
+    _run_batch(urn, db, as_of, by, skip_problems, as_json, out)
+
+
+@main.command("bundle")
+@click.argument("case_id", type=int)
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="The PDF to write.")
+@db_option
+@as_of_option
+@json_option
+def bundle_cmd(case_id, out, db, as_of, as_json):
+    """The evidence bundle for a penalty notice request or prosecution referral, as one PDF."""
+    from casework.letters.bundle import BundleProblems, evidence_bundle
+
+    c = ctx_of(db, as_of)
+    try:
+        with session_scope(c.engine) as s:
+            b = evidence_bundle(s, case_id, c.clock, out)
+    except LookupError as exc:
+        fail(str(exc).strip("'\""))
+    except BundleProblems as exc:
+        fail("the bundle cannot be made: " + "; ".join(exc.problems))
+    if as_json:
+        emit_json({"file": str(b.file), "pages": b.pages, "sections": b.sections, "letters": b.letters,
+                   "sha256": b.sha256})
+    else:
+        console.print(f"Wrote {b.file}: {b.pages} page(s), {len(b.sections)} sections and {b.letters} letter(s) as sent.",
+                      highlight=False)

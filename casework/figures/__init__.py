@@ -1,0 +1,1 @@
+"""Figures from the register: statistics, trends and school reports."""

@@ -1,0 +1,1 @@
+"""Scheduled work: the scheduler's jobs and the day-by-day replay."""

@@ -1,0 +1,157 @@
+"""The letters desk: what is waiting to be produced for a school, producing it, and handing
+back a kept file only when it is still exactly what was produced.
+
+Everything a letter says, and whether it can go, is the letters domain's
+(``casework.letters``): this module lists its verdicts and keeps a record of each print
+file (``LetterBatch``) with its SHA-256, as ``render_letter`` does for each letter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from casework.clock import Clock, local
+from casework.letters.fields import LetterProblems
+from casework.letters.render import check_letter, letters_dir, queued_letters, render_letter, render_queued
+from casework.store.casemodels import Case, LetterBatch, LetterRequest
+from casework.store.models import Pupil, School
+from casework.workflow import for_school
+
+
+@dataclass
+class QueuedLetter:
+    request: LetterRequest
+    case: Case
+    pupil: Pupil
+    label: str
+    recipients: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+
+def letter_label(case: Case, template: str) -> str:
+    ldef = for_school(case.workflow).model.letters.get(template)
+    return ldef.label if ldef else template.replace("_", " ")
+
+
+@dataclass
+class LetterQueue:
+    letters: list[QueuedLetter]  # this page of the queue, checked
+    total: int  # letters queued in all
+
+
+def letter_queue(session: Session, school: School, clock: Clock, *, limit: int | None = None,
+                 offset: int = 0) -> LetterQueue:
+    """Letters queued for the school up to today, oldest first (a page of them with ``limit``): who
+    each goes to, or every problem that stops it.
+
+    Checking renders each letter's HTML (never a PDF; tens of milliseconds a letter, so a page
+    checks a page) and changes nothing."""
+    queued = queued_letters(session, school, clock)
+    out = []
+    for req in queued[offset: None if limit is None else offset + limit]:
+        case = session.get(Case, req.case_id)
+        pupil = session.get(Pupil, case.pupil_id)
+        item = QueuedLetter(req, case, pupil, letter_label(case, req.template))
+        try:
+            ready = check_letter(session, req, clock)
+            item.recipients = [r.addressee for r in ready.job.recipients]
+        except LetterProblems as exc:
+            item.problems = list(exc.problems)
+        out.append(item)
+    return LetterQueue(out, len(queued))
+
+
+def school_letter(session: Session, school_id: int, letter_id: int) -> LetterRequest:
+    req = session.get(LetterRequest, letter_id)
+    if req is None or req.school_id != school_id:
+        raise LookupError(f"no letter {letter_id}")
+    return req
+
+
+def produce_one(session: Session, school_id: int, letter_id: int, clock: Clock, by: str):
+    """Produce one queued letter (``LetterProblems`` if it cannot go; ``LookupError`` if not this school's)."""
+    school_letter(session, school_id, letter_id)
+    return render_letter(session, letter_id, clock, by)
+
+
+@dataclass
+class BatchResult:
+    batch: LetterBatch | None
+    produced: list
+    problems: dict[int, list[str]]
+    remaining: int = 0  # ready letters still queued after a limited batch
+
+
+def produce_print_batch(session: Session, school: School, clock: Clock, by: str,
+                        limit: int | None = None) -> BatchResult:
+    """Produce the ready letters (each kept on its own, as always) and one print file of them,
+    kept and recorded with its SHA-256. Letters with problems stay queued and are listed.
+    ``limit`` takes the oldest that many queued letters; ``remaining`` says how many are left."""
+    now = clock.now()
+    path = letters_dir() / school.urn / f"{local(now):%Y-%m-%d}" / f"print-{local(now):%H%M%S}-{now.microsecond:06d}.pdf"
+    produced, problems, written = render_queued(session, school, clock, by, skip_problems=True, print_file=path,
+                                                limit=limit)
+    remaining = max(0, len(queued_letters(session, school, clock)) - len(problems))
+    if written is None:
+        return BatchResult(None, produced, problems, remaining)
+    digest = hashlib.sha256(Path(written).read_bytes()).hexdigest()
+    batch = LetterBatch(school_id=school.id, produced_at=now, produced_by=by, letter_ids=[p.letter_id for p in produced],
+                        file=str(written), sha256=digest)
+    session.add(batch)
+    session.flush()
+    return BatchResult(batch, produced, problems, remaining)
+
+
+def batches(session: Session, school_id: int, limit: int = 10) -> list[LetterBatch]:
+    return list(session.exec(select(LetterBatch).where(LetterBatch.school_id == school_id)
+                             .order_by(LetterBatch.produced_at.desc(), LetterBatch.id.desc()).limit(limit)))
+
+
+def produced_letters(session: Session, school_id: int, limit: int = 25) -> list[tuple[LetterRequest, Case, Pupil, str]]:
+    """The school's most recently produced letters, with each letter's label."""
+    rows = session.exec(select(LetterRequest, Case, Pupil).join(Case, Case.id == LetterRequest.case_id)
+                        .join(Pupil, Pupil.id == Case.pupil_id)
+                        .where(LetterRequest.school_id == school_id, LetterRequest.status == "produced")
+                        .order_by(LetterRequest.produced_at.desc(), LetterRequest.id.desc()).limit(limit)).all()
+    return [(req, case, pupil, letter_label(case, req.template)) for req, case, pupil in rows]
+
+
+class FileProblem(Exception):
+    """A kept file is missing, or is no longer what was produced (its SHA-256 differs)."""
+
+
+def verified_file(file: str, sha256: str) -> bytes:
+    """The bytes of a kept file, only if they still hash to the recorded SHA-256."""
+    if not file or not sha256:
+        raise FileProblem("this letter has not been produced")
+    path = Path(file)
+    if not path.is_file():
+        raise FileProblem(f"the kept file {path.name} is missing from the letters folder")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise FileProblem(f"the kept file {path.name} has changed since it was produced (its SHA-256 does not "
+                          "match the record), so it is not sent")
+    return data
+
+
+def letter_file(session: Session, school_id: int, letter_id: int) -> tuple[bytes, str]:
+    req = school_letter(session, school_id, letter_id)
+    if req.status != "produced":
+        raise FileProblem("this letter has not been produced")
+    return verified_file(req.file, req.sha256), Path(req.file).name
+
+
+def batch_file(session: Session, school_id: int, batch_id: int) -> tuple[bytes, str]:
+    b = session.get(LetterBatch, batch_id)
+    if b is None or b.school_id != school_id:
+        raise LookupError(f"no print file {batch_id}")
+    return verified_file(b.file, b.sha256), Path(b.file).name
+

@@ -1,0 +1,1 @@
+"""Telling people: in-app nudges, the DSL's alerts and email."""

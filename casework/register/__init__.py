@@ -1,0 +1,1 @@
+"""The register: codes, school calendars, UPNs, schools, marks and their amendments, imports."""

@@ -1,0 +1,188 @@
+"""The register: schools, their calendars, marks and amendments.
+
+A mark is never overwritten silently: ``amend_mark`` writes the amendment row (original
+entry, amended entry, reason, date, name and position) in the same transaction as the
+change, and ``register_as_of`` shows the register as it stood at any past moment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from casework.clock import Clock
+from casework.register.calendar import CalendarEntry, SchoolCalendar
+from casework.register.codes import meaning
+from casework.store.models import CalendarDay, Mark, MarkAmendment, Pupil, School
+
+
+class NotFound(LookupError):
+    pass
+
+
+class RegisterError(ValueError):
+    pass
+
+
+def get_school(session: Session, urn: str) -> School:
+    school = session.exec(select(School).where(School.urn == str(urn))).first()
+    if school is None:
+        raise NotFound(f"no school with URN {urn} (add it with: casework school add --urn {urn} --name ...)")
+    return school
+
+
+def get_pupil(session: Session, school: School, upn: str) -> Pupil:
+    pupil = (
+        session.exec(select(Pupil).where(Pupil.school_id == school.id, Pupil.upn == upn)).first()
+    )
+    if pupil is None:
+        raise NotFound(f"no pupil with UPN {upn} at {school.name}")
+    return pupil
+
+
+def load_calendar(session: Session, school_id: int) -> SchoolCalendar:
+    rows = session.exec(select(CalendarDay).where(CalendarDay.school_id == school_id)).all()
+    return SchoolCalendar(
+        [CalendarEntry(r.start, r.end, r.kind, r.label, r.session) for r in rows]
+    )
+
+
+def session_close_time(school: School, session_name: str) -> dt.time:
+    return school.am_close if session_name == "AM" else school.pm_close
+
+
+@dataclass(frozen=True)
+class Amender:
+    """Who is changing the register: the regulations want a name and a position."""
+
+    name: str
+    position: str
+
+
+def record_mark(
+    session: Session,
+    pupil: Pupil,
+    day: dt.date,
+    session_name: str,
+    code: str,
+    *,
+    calendar: SchoolCalendar,
+    clock: Clock,
+    by: Amender,
+    minutes_late: int | None = None,
+    reason: str | None = None,
+) -> Mark:
+    """Take a mark, or amend one already taken (an amendment needs a reason)."""
+    meaning(code)  # raises on an unknown code
+    if not calendar.is_session(day, session_name):
+        raise RegisterError(
+            f"{day.isoformat()} {session_name} is not a school session ({calendar.why_closed(day)})"
+        )
+    existing = (
+        session.exec(
+            select(Mark).where(
+                Mark.pupil_id == pupil.id, Mark.date == day, Mark.session == session_name
+            )
+        )
+        .first()
+    )
+    if existing is None:
+        mark = Mark(
+            school_id=pupil.school_id,
+            pupil_id=pupil.id,
+            date=day,
+            session=session_name,
+            code=code,
+            minutes_late=minutes_late,
+            recorded_by=by.name,
+            recorded_at=clock.now(),
+        )
+        session.add(mark)
+        session.flush()
+        return mark
+    return amend_mark(session, existing, code, minutes_late, reason=reason, by=by, clock=clock)
+
+
+def amend_mark(
+    session: Session,
+    mark: Mark,
+    code: str,
+    minutes_late: int | None,
+    *,
+    reason: str | None,
+    by: Amender,
+    clock: Clock,
+) -> Mark:
+    meaning(code)
+    if mark.code == code and mark.minutes_late == minutes_late:
+        return mark
+    if not reason or not reason.strip():
+        raise RegisterError(
+            f"changing the {mark.session} mark of {mark.date.isoformat()} from {mark.code} to {code} "
+            "needs a reason: the register keeps why every entry was amended"
+        )
+    if not by.name.strip() or not by.position.strip():
+        raise RegisterError("an amendment needs the name and position of the person making it")
+    session.add(
+        MarkAmendment(
+            mark_id=mark.id,
+            pupil_id=mark.pupil_id,
+            date=mark.date,
+            session=mark.session,
+            original_code=mark.code,
+            original_minutes_late=mark.minutes_late,
+            amended_code=code,
+            amended_minutes_late=minutes_late,
+            reason=reason.strip(),
+            amended_at=clock.now(),
+            amended_by_name=by.name,
+            amended_by_position=by.position,
+        )
+    )
+    mark.code = code
+    mark.minutes_late = minutes_late
+    session.add(mark)
+    session.flush()
+    return mark
+
+
+@dataclass(frozen=True)
+class PastMark:
+    date: dt.date
+    session: str
+    code: str
+    minutes_late: int | None
+
+
+def register_as_of(session: Session, pupil_id: int, moment: dt.datetime) -> list[PastMark]:
+    """A pupil's register as it stood at ``moment``: later marks left out, later
+    amendments undone (the earliest amendment after ``moment`` holds the entry as it was)."""
+    marks = session.exec(
+        select(Mark).where(Mark.pupil_id == pupil_id, Mark.recorded_at <= moment).order_by(Mark.date, Mark.session)
+    ).all()
+    later = session.exec(
+        select(MarkAmendment)
+        .where(MarkAmendment.pupil_id == pupil_id, MarkAmendment.amended_at > moment)
+        .order_by(MarkAmendment.amended_at, MarkAmendment.id)
+    ).all()
+    first_later: dict[int, MarkAmendment] = {}
+    for a in later:
+        first_later.setdefault(a.mark_id, a)
+    out = []
+    for m in marks:
+        a = first_later.get(m.id)
+        if a is None:
+            out.append(PastMark(m.date, m.session, m.code, m.minutes_late))
+        else:
+            out.append(PastMark(m.date, m.session, a.original_code, a.original_minutes_late))
+    return out
+
+
+def amendments_for(session: Session, pupil_id: int) -> list[MarkAmendment]:
+    return list(
+        session.exec(
+            select(MarkAmendment).where(MarkAmendment.pupil_id == pupil_id).order_by(MarkAmendment.amended_at)
+        )
+    )

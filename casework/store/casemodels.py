@@ -1,0 +1,173 @@
+"""Tables for casework: cases, their moves and findings, timers, letters, notifications,
+penalty notices and notes. A case is in exactly one state (``Case.state``); every move
+is a ``CaseMove`` row with who, when, why and a snapshot of the evidence."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from casework.store.dbtypes import UTCDateTime
+
+
+def _at(nullable: bool = False):
+    return Field(default=None, sa_column=Column(UTCDateTime, nullable=nullable)) if nullable else Field(
+        sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+def _json(default=dict):
+    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "pupil_case"
+    __table_args__ = (Index("ix_case_school_state", "school_id", "state"), Index("ix_case_pupil_type", "pupil_id", "case_type"))
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id")
+    pupil_id: int = Field(foreign_key="pupil.id")
+    case_type: str
+    state: str
+    concern: str = Field(description="What the case is about; one open case per pupil per concern.")
+    concern_start: dt.date | None = None
+    workflow: str
+    opened_at: dt.datetime = _at()
+    opened_by: str
+    updated_at: dt.datetime = _at()
+    closed_at: dt.datetime | None = _at(nullable=True)
+    proposals: list = _json(list)  # [{event, reason, rule, proposed_at}]
+    safeguarding: bool = False  # on the DSL's queue
+    version: int = 1
+
+
+class CaseMove(SQLModel, table=True):
+    __tablename__ = "case_move"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="pupil_case.id", index=True)
+    event: str
+    from_state: str | None = None  # None: the case was opened
+    to_state: str
+    actor: str  # username, or "system" for rules and timers
+    actor_role: str
+    at: dt.datetime = _at()
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    params: dict = _json()
+    evidence: dict = _json()  # the figures and marks that justified the move, as they were
+
+
+class CaseFinding(SQLModel, table=True):
+    __tablename__ = "case_finding"
+    __table_args__ = (UniqueConstraint("case_id", "rule", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="pupil_case.id", index=True)
+    rule: str
+    key: str
+    found_on: dt.date
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    figures: dict = _json()
+    evidence: list = _json(list)
+    formal: bool = False
+
+
+class Timer(SQLModel, table=True):
+    """A deadline as a row: what it waits for, when it is due, what came of it."""
+
+    __table_args__ = (Index("ix_timer_status_due", "status", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id", index=True)
+    case_id: int = Field(foreign_key="pupil_case.id", index=True)
+    kind: str
+    label: str
+    role: str
+    state: str  # the case state that started it
+    started_at: dt.datetime = _at()
+    due_at: dt.datetime = _at()
+    status: str = "open"  # open | met | lapsed | cancelled
+    outcome_at: dt.datetime | None = _at(nullable=True)
+    outcome: str = ""
+    claimed_by: str | None = None
+    claimed_at: dt.datetime | None = _at(nullable=True)
+
+
+class LetterRequest(SQLModel, table=True):
+    """A letter queued by a case (and, once produced, the record of what was sent)."""
+
+    __tablename__ = "letter"
+    __table_args__ = (UniqueConstraint("case_id", "template", "move_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id", index=True)
+    case_id: int = Field(foreign_key="pupil_case.id", index=True)
+    move_id: int | None = Field(default=None, foreign_key="case_move.id")
+    template: str
+    status: str = "queued"  # queued | produced | cancelled
+    queued_at: dt.datetime = _at()
+    produced_at: dt.datetime | None = _at(nullable=True)
+    produced_by: str = ""
+    recipients: list = _json(list)
+    file: str = ""
+    sha256: str = ""
+
+
+class LetterBatch(SQLModel, table=True):
+    """A print file: the letters produced together as one PDF, kept with its SHA-256."""
+
+    __tablename__ = "letter_batch"
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id", index=True)
+    produced_at: dt.datetime = _at()
+    produced_by: str
+    letter_ids: list = _json(list)
+    file: str
+    sha256: str
+
+
+class Notification(SQLModel, table=True):
+    """A nudge to a role (or a person), and the DSL's safeguarding queue."""
+
+    __table_args__ = (UniqueConstraint("dedupe_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="pupil_case.id", index=True)
+    role: str
+    user_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    queue: str = "nudge"  # nudge | safeguarding
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = _at()
+    read_at: dt.datetime | None = _at(nullable=True)
+    emailed_at: dt.datetime | None = _at(nullable=True)
+    resolved_at: dt.datetime | None = _at(nullable=True)
+    resolved_by: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    resolution: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    dedupe_key: str
+
+
+class PenaltyNotice(SQLModel, table=True):
+    """A penalty notice: per parent, per child (national framework)."""
+
+    __tablename__ = "penalty_notice"
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id")
+    case_id: int = Field(foreign_key="pupil_case.id", index=True)
+    pupil_id: int = Field(foreign_key="pupil.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    parent_name: str
+    sequence: int  # 1st or 2nd within the rolling period
+    issued_on: dt.date
+    reduced_amount: int | None = None
+    reduced_due: dt.date | None = None
+    amount: int
+    due: dt.date
+    status: str = "issued"  # issued | paid | unpaid | withdrawn
+    paid_on: dt.date | None = None
+
+
+class CaseNote(SQLModel, table=True):
+    __tablename__ = "case_note"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="pupil_case.id", index=True)
+    author: str
+    at: dt.datetime = _at()
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    safeguarding: bool = False  # seen by the DSL and deputies only
