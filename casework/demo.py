@@ -20,13 +20,20 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from casework.clock import Clock
+from casework.cases import moves as cs
+from casework.cases.evaluate import evaluate
+from casework.cases.world import CaseWorld
+from casework.clock import Clock, FixedClock, at
+from casework.figures import stats as st
 from casework.register import importer
+from casework.register.calendar import school_year_start
 from casework.register.schools import add_school
-from casework.register.store import Amender, load_calendar
+from casework.register.store import Amender, get_school, load_calendar
 from casework.register.upn import make_upn
+from casework.store.casemodels import Case, LetterRequest, Notification, Timer
 from casework.store.db import session_scope
-from casework.store.models import ROLE_LABELS, Role, User
+from casework.store.models import PUPIL_FLAGS, ROLE_LABELS, Pupil, Role, User
+from casework.workflow import for_school
 
 DEMO_URN = "999001"
 DEMO_NAME = "Oakfield Primary School (demo)"
@@ -160,15 +167,12 @@ def build_demo(engine: Engine, *, clock: Clock, pupils: int = 400, seed: int = 2
     marks = _write_marks(files["marks"], roster, calendar, calendar.first_day, end, today, rng, morning_only)
 
     with session_scope(engine) as s:
-        from casework.register.store import get_school
 
         school = get_school(s, DEMO_URN)
         results.append(importer.import_pupils(s, school, files["pupils"], clock=clock, by="demo"))
         results.append(importer.import_contacts(s, school, files["contacts"], clock=clock, by="demo"))
         results.append(importer.import_marks(s, school, files["marks"], clock=clock, by=Amender("Demo", "Generated data")))
 
-    from casework.figures import stats as st
-    from casework.register.calendar import school_year_start
 
     # Run the school's casework through this school year so far, as its staff would have.
     work_start = max(school_year_start(today), calendar.first_day)
@@ -189,7 +193,6 @@ def _casework_summary(engine: Engine, steps: dict[str, int]) -> dict:
     from sqlalchemy import func
     from sqlmodel import select
 
-    from casework.store.casemodels import Case, LetterRequest, Notification, Timer
 
     with session_scope(engine) as s:
         by_state = dict(s.exec(select(Case.case_type + ":" + Case.state, func.count()).where(Case.closed_at.is_(None))
@@ -310,7 +313,6 @@ def _ensure_every_kind(roster: list[DemoPupil], profiles: list[str]) -> None:
 
 
 def _write_pupils(path: Path, roster: list[DemoPupil]) -> None:
-    from casework.store.models import PUPIL_FLAGS
 
     with path.open("w", newline="") as f:
         w = csv.writer(f)
@@ -462,11 +464,6 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
     demo has cases at every stage, letters queued, deadlines met and missed."""
     from sqlmodel import select
 
-    from casework.cases import moves as cs
-    from casework.cases.evaluate import evaluate
-    from casework.clock import FixedClock, at
-    from casework.register.store import get_school
-    from casework.store.casemodels import Case
 
     today = clock.today()
     with session_scope(engine) as s:
@@ -475,8 +472,6 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
         users = {u.role: cs.Actor.of(u) for u in s.exec(select(User).where(User.school_id == school.id))}
     officer, head = users[Role.ATTENDANCE_OFFICER.value], users[Role.HEADTEACHER.value]
     days = [d for d in calendar.school_days(start, today) if d < today]
-    from casework.figures import stats as st
-    from casework.register.calendar import school_year_start
     taken: dict[str, int] = {}
     replay = FixedClock(at(days[0], dt.time(18, 0))) if days else None
     for day in days:
@@ -490,7 +485,7 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
                 attendance = {r.pupil_id: r.figures.attendance_pct
                               for r in st.pupil_figures(s, school.id, school_year_start(day), day)}
             for case in open_cases:
-                world = cs.CaseWorld.load(s, case, replay, calendar)
+                world = CaseWorld.load(s, case, replay, calendar)
                 if case.case_type == "unexplained_absence" and case.state == "awaiting_contact":
                     # Most calls reach a parent the same day; one family in five cannot be reached,
                     # and the deadlines (home visit, the DSL) take over.
@@ -518,8 +513,6 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
     with session_scope(engine) as s:
         school = get_school(s, DEMO_URN)
         wf_key = school.workflow
-        from casework.store.models import Pupil
-        from casework.workflow import for_school
 
         wf = for_school(wf_key)
         pupils = s.exec(select(Pupil).where(Pupil.school_id == school.id).order_by(Pupil.id)).all()
@@ -532,7 +525,6 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
 
 
 def _try(world, event: str, actor, reason: str, taken: dict[str, int]) -> bool:
-    from casework.cases import moves as cs
 
     if event not in world.workflow.case_type(world.case.case_type).moves:
         return False

@@ -16,6 +16,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from casework.cases.moves import run_action
+from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
 from casework.store.casemodels import Case, Timer
 from casework.store.db import session_scope
@@ -43,7 +45,6 @@ def lapse_one(engine: Engine, timer_id: int, clock: Clock, worker: str) -> dict 
     """Claim one due timer and carry out its lapse, all in one transaction.
 
     Returns what was done, or None if another worker claimed it first."""
-    from casework.cases.moves import CaseWorld, run_action
 
     now = clock.now()
     with session_scope(engine) as s:

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from casework.cases import moves as cs
 from casework.cases.evaluate import evaluate
+from casework.cases.world import CaseWorld
 from casework.clock import LONDON, FixedClock
 from casework.store.casemodels import Case, CaseMove, LetterRequest, Notification, PenaltyNotice, Timer
 from casework.store.models import Contact, User
@@ -47,7 +48,7 @@ def _open(session, school, pupil, clock, case_type="attendance"):
     case = cs.open_case(session, school, pupil, wf, case_type, concern=case_type, concern_start=clock.today(),
                         clock=clock, actor=cs.Actor.system(), reason="test")
     session.flush()
-    return case, cs.CaseWorld.load(session, case, clock)
+    return case, CaseWorld.load(session, case, clock)
 
 
 def test_move_is_recorded_with_who_when_why_and_evidence(session, world, add_marks):
@@ -142,7 +143,7 @@ def test_third_penalty_within_three_years_is_impossible(session, world, add_mark
     case = cs.open_case(session, school, pupil, for_school("national"), "leave", concern="leave:2026-03-02",
                         concern_start=dt.date(2026, 3, 2), clock=clock, actor=cs.Actor.system(), reason="G codes",
                         state="leave_taken")
-    w = cs.CaseWorld.load(session, case, clock)
+    w = CaseWorld.load(session, case, clock)
     with pytest.raises(cs.MoveRefused) as exc:
         cs.move_case(w, "request_penalty_notice", a["head"])
     reason = " ".join(exc.value.reasons)
@@ -159,7 +160,7 @@ def test_leave_cannot_be_authorised_retrospectively(session, world):
     clock = FixedClock(dt.datetime(2026, 3, 10, 15, 0, tzinfo=LONDON))
     case = cs.open_case(session, school, pupil, for_school("national"), "leave", concern="leave:2026-03-09",
                         concern_start=dt.date(2026, 3, 9), clock=clock, actor=a["officer"], reason="request form")
-    w = cs.CaseWorld.load(session, case, clock)
+    w = CaseWorld.load(session, case, clock)
     with pytest.raises(cs.MoveRefused) as exc:
         cs.move_case(w, "authorise_leave", a["head"], reason="wedding")
     assert any("retrospectively" in r for r in exc.value.reasons)
@@ -193,7 +194,7 @@ def test_a_closed_concern_is_not_reopened_by_the_same_finding(session, world, ad
     assert [o["type"] for o in opened if o["type"] == "unexplained_absence"] == ["unexplained_absence"]
     with Session(engine) as s:
         case = s.get(Case, opened[0]["case_id"])
-        cs.move_case(cs.CaseWorld.load(s, case, monday), "contact_made", a["officer"], reason="mum: sickness bug")
+        cs.move_case(CaseWorld.load(s, case, monday), "contact_made", a["officer"], reason="mum: sickness bug")
         s.commit()
     # The N is still on the register that evening: the same episode does not reopen.
     again = evaluate(engine, school.urn, FixedClock(dt.datetime(2025, 11, 3, 19, 0, tzinfo=LONDON)))

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 from sqlmodel import select
 
-from casework.cases.moves import Actor, CaseWorld, move_case, open_case
+from casework.cases.moves import Actor, move_case, open_case
+from casework.cases.world import CaseWorld
 from casework.cli import main
 from casework.clock import LONDON, FixedClock
 from casework.letters import render_queued

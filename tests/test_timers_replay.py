@@ -9,7 +9,8 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
-from casework.cases.moves import Actor, CaseWorld, move_case, open_case
+from casework.cases.moves import Actor, move_case, open_case
+from casework.cases.world import CaseWorld
 from casework.clock import LONDON, FixedClock, at
 from casework.jobs.replay import lapsed_on, replay
 from casework.register.store import load_calendar

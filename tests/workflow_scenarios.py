@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from casework.cases import moves as cs
 from casework.cases.evaluate import evaluate
+from casework.cases.world import CaseWorld
 from casework.clock import LONDON, FixedClock
 from casework.register.store import load_calendar
 from casework.store.casemodels import Case, CaseFinding, CaseMove, LetterRequest, Notification, Timer
@@ -86,8 +87,8 @@ class SchoolWorld:
         self.session.commit()
         return case
 
-    def world(self, case: Case, clock: FixedClock) -> cs.CaseWorld:
-        return cs.CaseWorld.load(self.session, case, clock, self.calendar)
+    def world(self, case: Case, clock: FixedClock) -> CaseWorld:
+        return CaseWorld.load(self.session, case, clock, self.calendar)
 
     def move(self, case: Case, event: str, who: str, clock: FixedClock, reason: str = "as agreed", **params):
         move = cs.move_case(self.world(case, clock), event, self.actors[who], reason=reason, params=params)

@@ -13,7 +13,9 @@ from sqlalchemy import String, cast, func, or_
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, select
 
-from casework.store.casemodels import Case, Notification, Timer
+from casework.cases.moves import check_move
+from casework.cases.world import CaseWorld
+from casework.store.casemodels import Case, CaseMove, Notification, Timer
 from casework.store.models import PUPIL_FLAGS, Contact, Pupil
 from casework.workflow import for_school
 
@@ -116,7 +118,6 @@ class CallItem:
 
 def first_day_calls(session: Session, school_id: int, now: dt.datetime) -> list[CallItem]:
     """Open unexplained-absence cases awaiting contact, with contacts in call order."""
-    from casework.store.casemodels import CaseMove
 
     rows = session.exec(select(Case, Pupil).join(Pupil, Pupil.id == Case.pupil_id)
                         .where(Case.school_id == school_id, Case.case_type == "unexplained_absence",
@@ -187,7 +188,6 @@ def decisions_waiting(session: Session, school_id: int, actor=None, clock=None) 
     With an actor (and the clock), each leave request carries its deciding moves: allowed for
     this person now, or refused with the domain's reasons (role, guards such as no leave
     granted after it has started)."""
-    from casework.cases.moves import CaseWorld, check_move
 
     out: list[Decision] = []
     rows = session.exec(select(Case, Pupil).join(Pupil, Pupil.id == Case.pupil_id).where(

@@ -19,6 +19,7 @@ from casework.cases.evidence import rule_config
 from casework.cases.moves import Actor, concern_key, find_open_case, open_case, propose
 from casework.clock import Clock
 from casework.register.store import get_school, load_calendar
+from casework.rules import evaluate_school
 from casework.states.machine import sources
 from casework.store.casemodels import Case, CaseFinding, Notification
 from casework.store.db import session_scope
@@ -49,7 +50,6 @@ class EvaluationReport:
 
 def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
     """Rules, then timers, as of the clock's today."""
-    from casework.rules import evaluate_school
 
     as_of = clock.today()
     with session_scope(engine) as s:

@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
+from casework.figures import stats
 from casework.register.calendar import SchoolCalendar, school_year_start
 from casework.register.codes import ATTENDING_CODES, POSSIBLE_CODES
+from casework.rules import RULES, load_register
 from casework.store.models import Mark, Pupil, School
-from casework.workflow import Workflow
 
 if TYPE_CHECKING:
-    from casework.cases.moves import CaseWorld
+    from casework.cases.world import CaseWorld
     from casework.rules import Finding
+    from casework.workflow import Workflow
 
 # Rule parameters that are national thresholds: they live in the workflow's
 # ``thresholds`` section (one source of truth) and are handed to the rules from there.
@@ -43,7 +45,6 @@ def rule_config(workflow: Workflow) -> dict[str, dict]:
 def pupil_finding(session: Session, school: School, workflow: Workflow, calendar: SchoolCalendar, pupil: Pupil,
                   rule_id: str, as_of: dt.date) -> Finding | None:
     """What one rule says about one pupil now (used by guards: always fresh, never cached)."""
-    from casework.rules import RULES, load_register
 
     rule = RULES[rule_id]
     params = rule.Params(**rule_params(workflow, rule_id))
@@ -55,7 +56,6 @@ def pupil_finding(session: Session, school: School, workflow: Workflow, calendar
 
 def case_evidence(world: CaseWorld) -> dict:
     """The pupil's figures and the marks behind them, as they stand at the move."""
-    from casework.figures import stats
 
     today = world.clock.today()
     start = school_year_start(today)

@@ -15,10 +15,14 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
+from casework.cases.evidence import case_evidence
+from casework.cases.penalties import record_penalty_notices
+from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
+from casework.notify.notifications import resolve_case_alerts
 from casework.register.calendar import SchoolCalendar
 from casework.register.store import load_calendar, session_close_time
-from casework.states.guards import GuardContext, GuardResult, run_guard
+from casework.states.guards import GuardResult, run_guard
 from casework.states.machine import fire, sources
 from casework.store.casemodels import (
     Case,
@@ -26,11 +30,10 @@ from casework.store.casemodels import (
     CaseMove,
     LetterRequest,
     Notification,
-    PenaltyNotice,
     Timer,
 )
-from casework.store.models import Pupil, Role, School, User
-from casework.workflow import Action, TimerDef, Workflow, for_school, pupil_matches
+from casework.store.models import ROLE_LABELS, Pupil, Role, School, User
+from casework.workflow import Action, TimerDef, Workflow, pupil_matches
 
 SYSTEM = "system"
 
@@ -55,25 +58,6 @@ class Actor:
     @classmethod
     def system(cls) -> Actor:
         return cls(SYSTEM, SYSTEM, "casework")
-
-
-@dataclass
-class CaseWorld:
-    """Everything a move needs to know about the case's surroundings."""
-
-    session: Session
-    case: Case
-    pupil: Pupil
-    school: School
-    workflow: Workflow
-    calendar: SchoolCalendar
-    clock: Clock
-
-    @classmethod
-    def load(cls, session: Session, case: Case, clock: Clock, calendar: SchoolCalendar | None = None) -> CaseWorld:
-        school = session.get(School, case.school_id)
-        return cls(session, case, session.get(Pupil, case.pupil_id), school, for_school(case.workflow),
-                   calendar or load_calendar(session, school.id), clock)
 
 
 @dataclass
@@ -116,7 +100,6 @@ def check_move(world: CaseWorld, event: str, actor: Actor | None, params: dict |
     if actor is not None and actor.role != SYSTEM:
         allowed_roles = wf.roles_for(mv.roles)
         if actor.role not in allowed_roles:
-            from casework.store.models import ROLE_LABELS
 
             who = ", ".join(ROLE_LABELS.get(Role(r), r) for r in sorted(allowed_roles) if r in Role._value2member_map_)
             reasons.append(f"only {who} may {(mv.label or event.replace('_', ' ')).lower()}")
@@ -126,7 +109,7 @@ def check_move(world: CaseWorld, event: str, actor: Actor | None, params: dict |
         reasons.append("this step needs a reason, recorded on the case")
     verdicts: list[GuardResult] = []
     if not reasons:
-        ctx = GuardContext(world.session, case, world.pupil, world.school, wf, world.calendar, world.clock.now(), event, params or {})
+        ctx = world.for_move(event, params)
         for g in mv.guards:
             r = run_guard(g, ctx)
             verdicts.append(r)
@@ -174,7 +157,6 @@ def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", p
     case.proposals = [p for p in case.proposals if p.get("event") != event]
     ct = wf.case_type(case.case_type)
     if ct.states[new].final:
-        from casework.notify.notifications import resolve_case_alerts
 
         case.closed_at = now
         case.safeguarding = False
@@ -298,29 +280,6 @@ def start_timer(world: CaseWorld, name: str, params: dict) -> Timer:
     return timer
 
 
-def record_penalty_notices(world: CaseWorld, params: dict, now: dt.datetime) -> list[PenaltyNotice]:
-    """One notice per parent per child: first or second within the rolling period, with the
-    amounts and dates from the workflow."""
-    ctx = GuardContext(world.session, world.case, world.pupil, world.school, world.workflow, world.calendar, now,
-                       "issue_penalty_notice", params)
-    from casework.states.guards import _notices_within
-
-    pen = world.workflow.model.penalties
-    out = []
-    for parent in ctx.parents():
-        seq = len(_notices_within(ctx, parent)) + 1
-        terms = pen.first if seq == 1 else pen.second
-        issued = now.date()
-        n = PenaltyNotice(school_id=world.case.school_id, case_id=world.case.id, pupil_id=world.pupil.id,
-                          contact_id=parent.id, parent_name=parent.name, sequence=seq, issued_on=issued,
-                          reduced_amount=terms.reduced_amount,
-                          reduced_due=issued + dt.timedelta(days=terms.reduced_days) if terms.reduced_days else None,
-                          amount=terms.amount, due=issued + dt.timedelta(days=terms.days))
-        world.session.add(n)
-        out.append(n)
-    return out
-
-
 def open_case(session: Session, school: School, pupil: Pupil, workflow: Workflow, case_type: str, *, concern: str,
               concern_start: dt.date | None, clock: Clock, actor: Actor, reason: str,
               calendar: SchoolCalendar | None = None, evidence: dict | None = None, state: str | None = None) -> Case:
@@ -363,7 +322,6 @@ def find_open_case(session: Session, pupil_id: int, case_type: str, concern: str
 
 def snapshot(world: CaseWorld) -> dict:
     """The figures and marks behind a move, as they stand now (kept with the move)."""
-    from casework.cases.evidence import case_evidence
 
     return case_evidence(world)
 

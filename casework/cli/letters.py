@@ -9,12 +9,18 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from casework.cli import as_of_option, console, ctx_of, db_option, emit_json, err, fail, json_option, main
+from casework.cli.common import as_of_option, console, ctx_of, db_option, emit_json, err, fail, json_option
+from casework.letters.bundle import BundleProblems, evidence_bundle
+from casework.letters.fields import LetterProblems
+from casework.letters.render import BatchProblems, check_letter, letters_dir, queued_letters, render_queued
 from casework.register import store as reg
+from casework.store.casemodels import Case
 from casework.store.db import session_scope
+from casework.store.models import Pupil
+from casework.workflow import for_school
 
 
-@main.group()
+@click.group()
 def letters() -> None:
     """Queued letters: list them, produce them as PDFs, print the day's batch."""
 
@@ -30,11 +36,6 @@ def _by_option(f):
 @json_option
 def letters_queue(urn, db, as_of, as_json):
     """Letters waiting to be produced, and anything that stops one going out."""
-    from casework.letters.fields import LetterProblems
-    from casework.letters.render import check_letter, queued_letters
-    from casework.store.casemodels import Case
-    from casework.store.models import Pupil
-    from casework.workflow import for_school
 
     c = ctx_of(db, as_of)
     with session_scope(c.engine) as s:
@@ -78,7 +79,6 @@ def _report_problems(problems: dict[int, list[str]], as_json: bool, produced: bo
 
 
 def _run_batch(urn, db, as_of, by, skip_problems, as_json, print_file: Path | None):
-    from casework.letters.render import BatchProblems, render_queued
 
     c = ctx_of(db, as_of)
     try:
@@ -135,14 +135,13 @@ def letters_render(urn, by, skip_problems, db, as_of, as_json):
 @json_option
 def letters_print(urn, by, out, skip_problems, db, as_of, as_json):
     """Produce today's queued letters and put them all in one PDF to print (each is also kept on its own)."""
-    from casework.letters.render import letters_dir
 
     c = ctx_of(db, as_of)
     out = out or letters_dir() / urn / f"print-{c.clock.now():%Y-%m-%d-%H%M}.pdf"
     _run_batch(urn, db, as_of, by, skip_problems, as_json, out)
 
 
-@main.command("bundle")
+@click.command("bundle")
 @click.argument("case_id", type=int)
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="The PDF to write.")
 @db_option
@@ -150,7 +149,6 @@ def letters_print(urn, by, out, skip_problems, db, as_of, as_json):
 @json_option
 def bundle_cmd(case_id, out, db, as_of, as_json):
     """The evidence bundle for a penalty notice request or prosecution referral, as one PDF."""
-    from casework.letters.bundle import BundleProblems, evidence_bundle
 
     c = ctx_of(db, as_of)
     try:

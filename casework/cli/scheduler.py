@@ -7,7 +7,7 @@ import logging
 import click
 from rich.table import Table
 
-from casework.cli import (
+from casework.cli.common import (
     as_of_option,
     console,
     ctx_of,
@@ -15,14 +15,18 @@ from casework.cli import (
     emit_json,
     fail,
     json_option,
-    main,
     parse_day,
 )
+from casework.clock import local
+from casework.jobs.replay import replay
+from casework.jobs.scheduler import build_scheduler, default_worker, job_runs, run_due_jobs
+from casework.notify.mail import MailSettings
 from casework.register import store as reg
 from casework.store.db import session_scope
+from casework.store.schedmodels import EmailOutbox
 
 
-@main.command("scheduler")
+@click.command("scheduler")
 @click.option("--once", is_flag=True, help="Run what is due now (and any missed work) once, then exit.")
 @click.option("--worker", default=None, help="Name recorded on the runs this process claims (default host:pid).")
 @click.option("--tick", default=60, show_default=True, help="Seconds between wake-ups.")
@@ -34,8 +38,6 @@ def scheduler_cmd(once, worker, tick, db, as_of, as_json):
     first-day contact list as each AM register closes, the morning digest emails and the
     nightly evaluation. Missed work runs once at start-up; several schedulers may share one
     database (each period runs once). Email is sent when CASEWORK_SMTP_HOST is set."""
-    from casework.jobs.scheduler import build_scheduler, default_worker, run_due_jobs
-    from casework.notify.mail import MailSettings
 
     c = ctx_of(db, as_of)
     worker = worker or default_worker()
@@ -68,7 +70,7 @@ def scheduler_cmd(once, worker, tick, db, as_of, as_json):
         pass
 
 
-@main.command("replay")
+@click.command("replay")
 @click.option("--school", "urn", required=True)
 @click.option("--from", "start", required=True, help="First day (YYYY-MM-DD).")
 @click.option("--to", "end", required=True, help="Last day (YYYY-MM-DD).")
@@ -78,7 +80,6 @@ def replay_cmd(urn, start, end, db, as_json):
     """Evaluate a school day by day (at AM register close and in the evening) with the clock
     set to each moment, printing what happened: cases opened, timers started and lapsed,
     nudges and safeguarding escalations."""
-    from casework.jobs.replay import replay
 
     c = ctx_of(db)
     start_d, end_d = parse_day(start), parse_day(end)
@@ -111,15 +112,13 @@ def replay_cmd(urn, start, end, db, as_json):
         emit_json({"school": urn, "from": start_d, "to": end_d, "days": days})
 
 
-@main.command("jobs")
+@click.command("jobs")
 @click.option("--limit", default=30, show_default=True)
 @db_option
 @as_of_option
 @json_option
 def jobs_cmd(limit, db, as_of, as_json):
     """The latest scheduled job runs: what ran, for which period, who claimed it, what came of it."""
-    from casework.clock import local
-    from casework.jobs.scheduler import job_runs
 
     c = ctx_of(db, as_of)
     with session_scope(c.engine) as s:
@@ -137,7 +136,7 @@ def jobs_cmd(limit, db, as_of, as_json):
     console.print(tab)
 
 
-@main.command("outbox")
+@click.command("outbox")
 @click.option("--status", default=None, help="pending, sending, sent, failed or skipped.")
 @click.option("--limit", default=50, show_default=True)
 @db_option
@@ -146,7 +145,6 @@ def outbox_cmd(status, limit, db, as_json):
     """Emails queued and sent (nudges and digests), with their Message-IDs."""
     from sqlmodel import select
 
-    from casework.store.schedmodels import EmailOutbox
 
     c = ctx_of(db)
     with session_scope(c.engine) as s:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from casework.cli import as_of_option, ctx_of, db_option, main
+from casework.cli.common import as_of_option, ctx_of, db_option
+from casework.web import create_app
 
 
-@main.command("serve")
+@click.command("serve")
 @db_option
 @as_of_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -17,7 +18,6 @@ from casework.cli import as_of_option, ctx_of, db_option, main
               help="Mark cookies Secure (use behind HTTPS; default from $CASEWORK_SECURE_COOKIES).")
 def serve(db, as_of, host, port, threads, secure_cookies):
     """Run the web app (waitress). Set CASEWORK_SECRET_KEY so sessions survive a restart."""
-    from casework.web import create_app
 
     c = ctx_of(db, as_of)
     config = {"ENGINE": c.engine, "CLOCK": c.clock}

@@ -42,7 +42,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from casework.cases.evaluate import evaluate
 from casework.clock import LONDON, Clock, at
+from casework.notify import mail as m
 from casework.notify.mail import MailSettings
 from casework.register.calendar import SchoolCalendar
 from casework.register.store import load_calendar
@@ -50,6 +52,7 @@ from casework.store.casemodels import Case, Notification, Timer
 from casework.store.db import session_scope
 from casework.store.models import Pupil, School
 from casework.store.schedmodels import JobRun
+from casework.timers import sweep
 from casework.workflow import for_school
 
 log = logging.getLogger("casework.scheduler")
@@ -191,7 +194,6 @@ def school_lock(engine: Engine, school_id: int) -> Iterator[None]:
 
 def job_sweep(engine: Engine, clock: Clock, worker: str, mail: MailSettings | None, school: School | None = None,
               send=None) -> dict:
-    from casework.timers import sweep
 
     lapsed = sweep(engine, clock, worker=worker, school_id=school.id if school else None).lapsed
     out: dict = {"timers_lapsed": len(lapsed), "lapsed": [{k: t[k] for k in ("timer_id", "case_id", "kind")} for t in lapsed]}
@@ -203,7 +205,6 @@ def email_now(engine: Engine, clock: Clock, worker: str, mail: MailSettings | No
     pending. Every job that can raise a notification ends with this, so an escalation made by
     the nightly evaluation does not wait for the next sweep; the outbox's keys and claims
     keep it to one message however many jobs call it."""
-    from casework.notify import mail as m
 
     if mail is None:
         return {}
@@ -217,7 +218,6 @@ def job_register_close(engine: Engine, clock: Clock, worker: str, mail: MailSett
     """The morning first-day contact list: evaluate now the AM register has closed (so today's
     unexplained absences open cases and start their first-day timers), then post the list of
     pupils still awaiting contact to the office."""
-    from casework.cases.evaluate import evaluate
 
     with school_lock(engine, school.id):
         report = evaluate(engine, school.urn, clock)
@@ -248,7 +248,6 @@ def first_day_list(engine: Engine, school: School, clock: Clock) -> list[dict]:
 
 
 def job_nightly(engine: Engine, clock: Clock, worker: str, mail: MailSettings | None, school: School, send=None) -> dict:
-    from casework.cases.evaluate import evaluate
 
     with school_lock(engine, school.id):
         r = evaluate(engine, school.urn, clock)
@@ -258,7 +257,6 @@ def job_nightly(engine: Engine, clock: Clock, worker: str, mail: MailSettings | 
 
 
 def job_digest(engine: Engine, clock: Clock, worker: str, mail: MailSettings | None, school: School, send=None) -> dict:
-    from casework.notify import mail as m
 
     if mail is None:
         return {"email": "not configured (set CASEWORK_SMTP_HOST)"}

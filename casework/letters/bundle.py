@@ -19,10 +19,18 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from casework.cases.moves import findings
 from casework.clock import Clock, local
 from casework.figures import stats
 from casework.letters.certificate import registration_certificate
-from casework.letters.fields import LETTER_LOG_PREFIX, address_lines, long_date, period_for, pupil_marks
+from casework.letters.fields import (
+    LETTER_LOG_PREFIX,
+    TEMPLATES_DIR,
+    address_lines,
+    long_date,
+    period_for,
+    pupil_marks,
+)
 from casework.letters.render import _write_atomically, environment
 from casework.register.codes import ATTENDING_CODES, LATE_BEFORE_CLOSE, canonical, meaning
 from casework.register.store import load_calendar
@@ -100,7 +108,6 @@ def bundle_context(session: Session, case: Case, clock: Clock) -> dict:
     amendments = list(session.exec(select(MarkAmendment).where(
         MarkAmendment.pupil_id == pupil.id, MarkAmendment.date >= start, MarkAmendment.date <= end)
         .order_by(MarkAmendment.date, MarkAmendment.session, MarkAmendment.amended_at)))
-    from casework.cases.moves import findings
 
     return {
         "school": {"name": wf.model.school.name or school.name, "urn": school.urn,
@@ -126,7 +133,6 @@ def evidence_bundle(session: Session, case_id: int, clock: Clock, out: Path) -> 
     from pypdf import PdfReader, PdfWriter
     from weasyprint import HTML
 
-    from casework.letters.fields import TEMPLATES_DIR
 
     case = session.get(Case, case_id)
     if case is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from casework.figures import stats
+from casework.letters.fields import pupil_marks
 from casework.register.calendar import SESSIONS, SchoolCalendar, week_start
 from casework.register.codes import Category, meaning
 from casework.store.models import Pupil
@@ -72,7 +73,6 @@ class Certificate:
 
 def registration_certificate(session: Session, school_id: int, pupil: Pupil, calendar: SchoolCalendar,
                              start: dt.date, end: dt.date) -> Certificate:
-    from casework.letters.fields import pupil_marks
 
     marks = {(d, s): c for d, s, c, _ in pupil_marks(session, pupil.id, start, end)}
     weeks = []

@@ -36,7 +36,7 @@ from casework.register.codes import (
 )
 from casework.register.store import load_calendar
 from casework.store.casemodels import Case, CaseMove, CaseNote, LetterRequest, PenaltyNotice, Timer
-from casework.store.models import ROLE_LABELS, Contact, Mark, Pupil, Role, School, User
+from casework.store.models import PUPIL_FLAGS, ROLE_LABELS, Contact, Mark, Pupil, Role, School, User
 from casework.workflow import LetterDef, Workflow, for_school
 
 
@@ -557,7 +557,6 @@ def _for_the_la(session, f, case, pupil, calendar, marks, today):
 
 
 def _flags():
-    from casework.store.models import PUPIL_FLAGS
 
     return PUPIL_FLAGS
 

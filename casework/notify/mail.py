@@ -42,8 +42,9 @@ from sqlmodel import select
 from casework.clock import LONDON, Clock
 from casework.store.casemodels import Notification
 from casework.store.db import session_scope
-from casework.store.models import Role, School, User
+from casework.store.models import ROLE_LABELS, Role, School, User
 from casework.store.schedmodels import EmailOutbox
+from casework.timers import caseload_deadlines
 
 LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -150,7 +151,6 @@ def enqueue_notifications(engine: Engine, clock: Clock, settings: MailSettings) 
 
 
 def _role_label(role: str) -> str:
-    from casework.store.models import ROLE_LABELS
 
     return ROLE_LABELS.get(Role(role), role) if role in Role._value2member_map_ else role
 
@@ -212,7 +212,6 @@ def _message(settings: MailSettings, row: EmailOutbox, now: dt.datetime) -> Emai
 def enqueue_digests(engine: Engine, school: School, clock: Clock, settings: MailSettings) -> int:
     """One message per user of the school this morning: their role's new notifications since
     their last digest, and every overdue deadline on their caseload. Nothing new: no message."""
-    from casework.timers import caseload_deadlines
 
     now = clock.now()
     day = now.astimezone(LONDON).date()

@@ -12,10 +12,10 @@ from sqlmodel import Session, select
 
 from casework.figures.stats import Thresholds
 from casework.store.models import School
+from casework.workflow import for_school
 
 
 def add_school(session: Session, *, urn: str, name: str, local_authority: str = "", workflow: str = "national") -> School:
-    from casework.workflow import for_school
 
     urn = str(urn).strip()
     if not urn.isdigit() or not 5 <= len(urn) <= 7:
@@ -33,7 +33,6 @@ def add_school(session: Session, *, urn: str, name: str, local_authority: str = 
 
 
 def thresholds_for(school: School) -> Thresholds:
-    from casework.workflow import for_school
 
     t = for_school(school.workflow).model.thresholds
     return Thresholds(t.persistent_absence_pct, t.severe_absence_pct)
@@ -42,7 +41,6 @@ def thresholds_for(school: School) -> Thresholds:
 def apply_workflow_settings(school: School) -> None:
     """Copy the register times (and the local authority, if the school has none) from the
     school's workflow onto the school row."""
-    from casework.workflow import for_school
 
     wf = for_school(school.workflow).model.school
     am, pm = wf.registers.get("AM"), wf.registers.get("PM")

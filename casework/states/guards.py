@@ -12,48 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from casework.store.casemodels import Case, CaseMove, PenaltyNotice, Timer
-from casework.store.models import Contact, Pupil, School
+from casework.cases.evidence import pupil_finding
+from casework.cases.penalties import notices_within
+from casework.register.calendar import school_year_start
+from casework.register.codes import AUTHORISED_CODES, UNAUTHORISED_CODES
+from casework.store.casemodels import Timer
+from casework.store.models import Mark
 
 if TYPE_CHECKING:
-    from casework.register.calendar import SchoolCalendar
-    from casework.workflow import Workflow
-
-
-@dataclass
-class GuardContext:
-    session: Session
-    case: Case
-    pupil: Pupil
-    school: School
-    workflow: Workflow
-    calendar: SchoolCalendar
-    now: dt.datetime
-    event: str
-    params: dict = field(default_factory=dict)
-    _cache: dict = field(default_factory=dict)
-
-    @property
-    def today(self) -> dt.date:
-        return self.now.date()
-
-    def history(self) -> list[CaseMove]:
-        if "history" not in self._cache:
-            self._cache["history"] = list(
-                self.session.exec(select(CaseMove).where(CaseMove.case_id == self.case.id).order_by(CaseMove.at, CaseMove.id))
-            )
-        return self._cache["history"]
-
-    def parents(self) -> list[Contact]:
-        """The parents a notice is for: named in the move, else everyone with parental responsibility."""
-        contacts = list(self.session.exec(select(Contact).where(Contact.pupil_id == self.pupil.id).order_by(Contact.call_priority)))
-        named = self.params.get("parents")
-        if named:
-            wanted = {n.strip().lower() for n in named}
-            return [c for c in contacts if c.name.lower() in wanted]
-        return [c for c in contacts if c.parental_responsibility]
+    from casework.cases.world import CaseWorld
 
 
 @dataclass(frozen=True)
@@ -63,7 +32,7 @@ class GuardResult:
     evidence: dict = field(default_factory=dict)
 
 
-Guard = Callable[[GuardContext, str | None], GuardResult]
+Guard = Callable[["CaseWorld", str | None], GuardResult]
 GUARDS: dict[str, Guard] = {}
 # What a guard's argument must be ("name:argument" in a workflow): a whole number of days,
 # a timer of the workflow, optional ("?") or required. The workflow loader checks it.
@@ -80,7 +49,7 @@ def guard(name: str, arg: str | None = None):
     return register
 
 
-def run_guard(spec: str, ctx: GuardContext) -> GuardResult:
+def run_guard(spec: str, ctx: CaseWorld) -> GuardResult:
     name, _, arg = spec.partition(":")
     return GUARDS[name](ctx, arg or None)
 
@@ -89,9 +58,8 @@ def run_guard(spec: str, ctx: GuardContext) -> GuardResult:
 
 
 @guard("penalty_threshold_met")
-def penalty_threshold_met(ctx: GuardContext, _arg: str | None) -> GuardResult:
+def penalty_threshold_met(ctx: CaseWorld, _arg: str | None) -> GuardResult:
     """National framework: 10 unauthorised sessions within a rolling 10 school weeks."""
-    from casework.cases.evidence import pupil_finding
 
     t = ctx.workflow.model.thresholds
     finding = pupil_finding(ctx.session, ctx.school, ctx.workflow, ctx.calendar, ctx.pupil, "penalty_threshold", ctx.today)
@@ -105,7 +73,7 @@ def penalty_threshold_met(ctx: GuardContext, _arg: str | None) -> GuardResult:
 
 
 @guard("support_offered")
-def support_offered(ctx: GuardContext, _arg: str | None) -> GuardResult:
+def support_offered(ctx: CaseWorld, _arg: str | None) -> GuardResult:
     """A notice needs support to have been offered first (national framework). Leave taken
     after a refused request is the exception: the workflow's leave case type does not ask
     for this guard, since support would not have been appropriate."""
@@ -122,23 +90,8 @@ def support_offered(ctx: GuardContext, _arg: str | None) -> GuardResult:
     )
 
 
-def _notices_within(ctx: GuardContext, contact: Contact) -> list[PenaltyNotice]:
-    years = ctx.workflow.model.penalties.within_years
-    since = ctx.today.replace(year=ctx.today.year - years) if not (ctx.today.month == 2 and ctx.today.day == 29) else dt.date(ctx.today.year - years, 2, 28)
-    return list(
-        ctx.session.exec(
-            select(PenaltyNotice).where(
-                PenaltyNotice.pupil_id == ctx.pupil.id,
-                PenaltyNotice.contact_id == contact.id,
-                PenaltyNotice.issued_on > since,
-                PenaltyNotice.status != "withdrawn",
-            ).order_by(PenaltyNotice.issued_on)
-        )
-    )
-
-
 @guard("penalty_notice_allowed")
-def penalty_notice_allowed(ctx: GuardContext, _arg: str | None) -> GuardResult:
+def penalty_notice_allowed(ctx: CaseWorld, _arg: str | None) -> GuardResult:
     """At most two penalty notices per parent per child within 3 years; a third becomes a
     prosecution referral (national framework)."""
     p = ctx.workflow.model.penalties
@@ -147,7 +100,7 @@ def penalty_notice_allowed(ctx: GuardContext, _arg: str | None) -> GuardResult:
         return GuardResult(False, f"no parent with parental responsibility is recorded for {ctx.pupil.name}: a notice is issued per parent")
     blocked = []
     for c in parents:
-        prior = _notices_within(ctx, c)
+        prior = notices_within(ctx, c)
         if len(prior) >= p.max_notices:
             dates = ", ".join(f"{n.issued_on:%d %b %Y}" for n in prior)
             blocked.append(f"{c.name} has already had {len(prior)} penalty notices for {ctx.pupil.forename} within {p.within_years} years ({dates})")
@@ -157,13 +110,13 @@ def penalty_notice_allowed(ctx: GuardContext, _arg: str | None) -> GuardResult:
 
 
 @guard("prosecution_grounds")
-def prosecution_grounds(ctx: GuardContext, _arg: str | None) -> GuardResult:
+def prosecution_grounds(ctx: CaseWorld, _arg: str | None) -> GuardResult:
     """Prosecution follows when a parent has had the most notices the framework allows, or
     a notice went unpaid after its final date."""
     p = ctx.workflow.model.penalties
     reasons = []
     for c in ctx.parents():
-        prior = _notices_within(ctx, c)
+        prior = notices_within(ctx, c)
         if len(prior) >= p.max_notices:
             reasons.append(f"{c.name} has had {len(prior)} penalty notices within {p.within_years} years")
         for n in prior:
@@ -179,11 +132,9 @@ def prosecution_grounds(ctx: GuardContext, _arg: str | None) -> GuardResult:
 
 
 @guard("improvement_period_ended", arg="timer?")
-def improvement_period_ended(ctx: GuardContext, arg: str | None) -> GuardResult:
+def improvement_period_ended(ctx: CaseWorld, arg: str | None) -> GuardResult:
     """A penalty after a notice to improve waits for the improvement period to end, unless
     there is further unauthorised absence during it (a ground the notice states)."""
-    from casework.register.codes import UNAUTHORISED_CODES
-    from casework.store.models import Mark
 
     kind = arg or "improvement_period"
     timer = ctx.session.exec(
@@ -211,7 +162,7 @@ def improvement_period_ended(ctx: GuardContext, arg: str | None) -> GuardResult:
 
 
 @guard("before_leave_starts")
-def before_leave_starts(ctx: GuardContext, _arg: str | None) -> GuardResult:
+def before_leave_starts(ctx: CaseWorld, _arg: str | None) -> GuardResult:
     """Leave can never be authorised retrospectively."""
     start = ctx.case.concern_start
     if start is None:
@@ -222,7 +173,7 @@ def before_leave_starts(ctx: GuardContext, _arg: str | None) -> GuardResult:
 
 
 @guard("timer_lapsed", arg="timer")
-def timer_lapsed(ctx: GuardContext, arg: str | None) -> GuardResult:
+def timer_lapsed(ctx: CaseWorld, arg: str | None) -> GuardResult:
     """A deadline on the case has passed without being met."""
     timer = ctx.session.exec(
         select(Timer).where(Timer.case_id == ctx.case.id, Timer.kind == arg).order_by(Timer.started_at.desc())
@@ -238,7 +189,7 @@ def timer_lapsed(ctx: GuardContext, arg: str | None) -> GuardResult:
 
 
 @guard("has_contact")
-def has_contact(ctx: GuardContext, _arg: str | None) -> GuardResult:
+def has_contact(ctx: CaseWorld, _arg: str | None) -> GuardResult:
     """Letters and calls need someone to reach."""
     if ctx.parents():
         return GuardResult(True, "contacts on record")
@@ -246,7 +197,7 @@ def has_contact(ctx: GuardContext, _arg: str | None) -> GuardResult:
 
 
 @guard("requested_in_advance", arg="number?")
-def requested_in_advance(ctx: GuardContext, arg: str | None) -> GuardResult:
+def requested_in_advance(ctx: CaseWorld, arg: str | None) -> GuardResult:
     """Leave must be asked for in advance: the request (the day the leave case was opened)
     at least ``arg`` calendar days before the leave starts (no argument: any day before it).
     Thomas Russell asks for 2 weeks (``requested_in_advance:14``)."""
@@ -264,14 +215,11 @@ def requested_in_advance(ctx: GuardContext, arg: str | None) -> GuardResult:
 
 
 @guard("absence_days_under", arg="number")
-def absence_days_under(ctx: GuardContext, arg: str | None) -> GuardResult:
+def absence_days_under(ctx: CaseWorld, arg: str | None) -> GuardResult:
     """Leave is not granted to a pupil who has already missed ``arg`` days this school year,
     or whom the leave would take to that many (Thomas Russell: 6). The leave's length is
     counted when the move gives ``leave_end`` (a date); absence counts every authorised
     and unauthorised absence session, two to a day."""
-    from casework.register.calendar import school_year_start
-    from casework.register.codes import AUTHORISED_CODES, UNAUTHORISED_CODES
-    from casework.store.models import Mark
 
     limit = float(arg)  # the policy's figure, from the workflow (Thomas Russell: 6)
     since = school_year_start(ctx.today)

@@ -16,37 +16,18 @@ import secrets
 from flask import Flask, g, render_template
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlmodel import Session
 
 from casework.clock import Clock
+from casework.notify.notifications import unread_count
 from casework.store.db import make_engine
-from casework.store.models import ROLE_LABELS, Role, School, User
+from casework.store.models import ROLE_LABELS, User
+from casework.web import admin, auth, cases, dsl, letters, notifications, pupils, reports, today
+from casework.web.context import WebUser, clock, current_school, db
+from casework.web.filters import register_filters
+from casework.web.permissions import can
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-
-
-class WebUser:
-    """The logged-in person, as Flask-Login wants them (a plain copy of the staff_user row)."""
-
-    is_authenticated = True
-    is_active = True
-    is_anonymous = False
-
-    def __init__(self, user: User):
-        self.id = user.id
-        self.username = user.username
-        self.name = user.name
-        self.position = user.position
-        self.role = user.role
-        self.school_id = user.school_id
-
-    def get_id(self) -> str:
-        return str(self.id)
-
-    @property
-    def role_label(self) -> str:
-        return ROLE_LABELS.get(Role(self.role), self.role)
 
 
 def _env_config() -> dict:
@@ -96,7 +77,6 @@ def create_app(config: dict | None = None) -> Flask:
             return None
         return WebUser(user) if user is not None and user.active else None
 
-    from casework.web import admin, auth, cases, dsl, letters, notifications, pupils, reports, today
 
     for bp in (auth.bp, today.bp, cases.bp, pupils.bp, dsl.bp, letters.bp, notifications.bp, reports.bp, admin.bp):
         app.register_blueprint(bp)
@@ -126,7 +106,6 @@ def create_app(config: dict | None = None) -> Flask:
             h["Cache-Control"] = "no-store"  # pages carry pupils' data
         return resp
 
-    from casework.web.permissions import can
 
     @app.context_processor
     def _globals():
@@ -154,7 +133,6 @@ def create_app(config: dict | None = None) -> Flask:
         return render_template("error.html", code=429, title="Too many attempts",
                                message="Too many sign-in attempts from here. Wait a minute and try again."), 429
 
-    from casework.web.filters import register_filters
 
     register_filters(app)
     return app
@@ -162,39 +140,8 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _unread_nudges() -> int:
     """How many of the signed-in person's nudges are unread (0 for a role that has none)."""
-    from casework.notify.notifications import unread_count
-    from casework.web.permissions import can
 
     school = current_school()
     if school is None or not can("notifications.view"):
         return 0
     return unread_count(db(), school.id, current_user.role, current_user.id)
-
-
-def db() -> Session:
-    """The request's database session (committed at the end of a request that did not fail)."""
-    from flask import current_app
-
-    if "db" not in g:
-        g.db = Session(current_app.extensions["casework_engine"], expire_on_commit=False)
-    return g.db
-
-
-def clock() -> Clock:
-    from flask import current_app
-
-    return current_app.config["CLOCK"]
-
-
-def current_school() -> School | None:
-    if not current_user or not current_user.is_authenticated:
-        return None
-    if "school" not in g:
-        sid = current_user.school_id
-        if sid is None:
-            from sqlmodel import select
-
-            g.school = db().exec(select(School).order_by(School.id)).first()
-        else:
-            g.school = db().get(School, sid)
-    return g.school

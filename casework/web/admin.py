@@ -12,9 +12,10 @@ from flask_login import current_user
 from sqlmodel import select
 
 from casework.register import importer
+from casework.register.schools import apply_workflow_settings
 from casework.register.store import Amender
 from casework.store.models import ROLE_LABELS, ImportRun, Role, User
-from casework.web import clock, current_school, db
+from casework.web.context import clock, current_school, db
 from casework.web.permissions import requires
 from casework.workflow import WORKFLOWS_DIR
 
@@ -128,7 +129,6 @@ def settings():
             school.email = f.get("email", "").strip()
             school.address = f.get("address", "").strip()
             if wf != school.workflow:
-                from casework.register.schools import apply_workflow_settings
 
                 school.workflow = wf
                 apply_workflow_settings(school)  # register times follow the policy

@@ -22,7 +22,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlmodel import select
 
 from casework.store.models import User
-from casework.web import WebUser, db
+from casework.web.context import WebUser, db
 from casework.web.permissions import home_endpoint
 
 bp = Blueprint("auth", __name__)

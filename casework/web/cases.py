@@ -7,11 +7,12 @@ from flask_login import current_user
 from sqlmodel import select
 
 from casework.cases.caseload import caseload_filters, decisions_waiting, open_caseload
-from casework.cases.moves import Actor, CaseWorld, MoveRefused, findings, history, move_case, move_options
+from casework.cases.moves import Actor, MoveRefused, findings, history, move_case, move_options
+from casework.cases.world import CaseWorld
 from casework.notify.notifications import case_timeline
 from casework.store.casemodels import Case, CaseNote, LetterRequest, Timer
 from casework.store.models import Contact
-from casework.web import clock, current_school, db
+from casework.web.context import clock, current_school, db
 from casework.web.permissions import can, requires
 
 bp = Blueprint("cases", __name__)

@@ -6,9 +6,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from casework.cases.caseload import safeguarding_queue
-from casework.cases.moves import Actor, CaseWorld, move_options
+from casework.cases.moves import Actor, move_options
+from casework.cases.world import CaseWorld
 from casework.notify.notifications import NotFound, resolve_alert
-from casework.web import clock, current_school, db
+from casework.web.context import clock, current_school, db
 from casework.web.permissions import requires
 from casework.workflow import for_school
 

@@ -17,7 +17,7 @@ from casework.letters.queue import (
     produce_print_batch,
     produced_letters,
 )
-from casework.web import clock, current_school, db
+from casework.web.context import clock, current_school, db
 from casework.web.permissions import requires
 
 bp = Blueprint("letters", __name__)

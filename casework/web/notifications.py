@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from casework.notify import notifications as nt
-from casework.web import clock, current_school, db
+from casework.web.context import clock, current_school, db
 from casework.web.permissions import requires
 
 bp = Blueprint("notifications", __name__)

@@ -15,7 +15,7 @@ from casework.register.calendar import school_year_start
 from casework.register.store import amendments_for
 from casework.store.casemodels import Case
 from casework.store.models import PUPIL_FLAGS, Contact, Mark, Pupil
-from casework.web import clock, current_school, db
+from casework.web.context import clock, current_school, db
 from casework.web.permissions import can, requires
 from casework.workflow import for_school
 

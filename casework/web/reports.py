@@ -13,8 +13,9 @@ from flask import Blueprint, Response, abort, render_template, request
 from casework.figures import stats
 from casework.figures.reporting import GROUP_HEADER, WEEK_HEADER, school_report
 from casework.register.calendar import school_year_start
+from casework.states.machine import diagram
 from casework.store.models import PUPIL_FLAGS
-from casework.web import clock, current_school, db
+from casework.web.context import clock, current_school, db
 from casework.web.permissions import can, requires
 from casework.workflow import for_school
 
@@ -151,7 +152,6 @@ def policy_svg(case_type: str):
     wf = for_school(current_school().workflow)
     if case_type not in wf.model.case_types:
         abort(404)
-    from casework.states.machine import diagram
 
     svg = diagram(wf, case_type, "svg")
     return Response(svg, mimetype="image/svg+xml")

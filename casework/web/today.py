@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from casework.cases.caseload import first_day_calls
-from casework.web import clock, current_school, db
 from casework.web.cases import perform_move
+from casework.web.context import clock, current_school, db
 from casework.web.permissions import requires
 
 bp = Blueprint("today", __name__)

@@ -23,7 +23,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from casework.register.codes import CODES
-from casework.store.models import Role
+from casework.rules import RULES
+from casework.states.guards import GUARD_ARGS, GUARDS
+from casework.store.models import PUPIL_FLAGS, RAG_RATINGS, Role
 
 WORKFLOWS_DIR = Path(os.environ.get("CASEWORK_WORKFLOWS", Path(__file__).resolve().parent.parent.parent / "workflows"))
 Path_ = tuple[Any, ...]
@@ -474,7 +476,6 @@ ROLE_NAMES = {r.value for r in Role}
 
 
 def _pupil_selectors() -> set[str]:
-    from casework.store.models import PUPIL_FLAGS, RAG_RATINGS
 
     return set(PUPIL_FLAGS) | {f"rag:{r}" for r in RAG_RATINGS}
 
@@ -501,12 +502,6 @@ def _check_pupils(bad, path: Path_, selectors: list[str] | None) -> None:
 
 
 def _check_meaning(m: WorkflowModel, loc: _Located) -> list[WorkflowProblem]:
-    from casework.states.guards import GUARDS
-
-    try:
-        from casework.rules import RULES
-    except ImportError:  # pragma: no cover - rules package always present once built
-        RULES = {}
     problems: list[WorkflowProblem] = []
 
     def bad(path: Path_, msg: str) -> None:
@@ -644,7 +639,6 @@ def _check_meaning(m: WorkflowModel, loc: _Located) -> list[WorkflowProblem]:
 
 
 def _guard_arg_problem(name: str, arg: str, m: WorkflowModel) -> str | None:
-    from casework.states.guards import GUARD_ARGS
 
     spec = GUARD_ARGS.get(name)
     if spec is None:

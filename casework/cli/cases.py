@@ -1,0 +1,304 @@
+"""Commands for cases: the daily evaluation, the caseload, one case, its moves, deadlines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import click
+from rich.table import Table
+
+from casework.cases import moves as cs
+from casework.cases.evaluate import evaluate as run
+from casework.cases.moves import Actor
+from casework.cli.common import (
+    as_of_option,
+    console,
+    ctx_of,
+    db_option,
+    emit_json,
+    err,
+    fail,
+    json_option,
+    parse_day,
+)
+from casework.clock import LONDON
+from casework.register import store as reg
+from casework.store.casemodels import Case, Timer
+from casework.store.db import session_scope
+from casework.store.models import Pupil, User
+from casework.workflow import for_school
+
+
+@click.command()
+@click.option("--school", "urn", required=True)
+@db_option
+@as_of_option
+@json_option
+def evaluate(urn, db, as_of, as_json):
+    """Run the rules and timers as of a date: open or add to cases, propose formal steps."""
+
+    c = ctx_of(db, as_of)
+    try:
+        report = run(c.engine, urn, c.clock)
+    except reg.NotFound as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    console.print(f"Evaluated {urn} as of {report.as_of:%A %d %B %Y}.")
+    if report.findings:
+        console.print("Findings: " + ", ".join(f"{k} {v}" for k, v in sorted(report.findings.items())))
+    console.print(f"{len(report.opened)} case(s) opened, {report.attached} finding(s) added to cases, "
+                  f"{len(report.proposed)} step(s) proposed, {report.notified} notification(s), "
+                  f"{len(report.timers)} deadline(s) lapsed.")
+    for p in report.proposed:
+        console.print(f"  proposed: case {p['case_id']} ({p['upn']}): {p['event'].replace('_', ' ')} [{p['rule']}]")
+
+
+def _case_dict(s, case, clock, actor=None, full=False) -> dict:
+    from sqlmodel import select
+
+
+    world = cs.CaseWorld.load(s, case, clock)
+    ct = world.workflow.case_type(case.case_type)
+    pupil = s.get(Pupil, case.pupil_id)
+    def ldn(moment):
+        return moment.astimezone(LONDON) if moment is not None else None
+
+    d = {
+        "id": case.id, "upn": pupil.upn, "pupil": pupil.name, "year_group": pupil.year_group,
+        "type": case.case_type, "type_label": ct.label, "state": case.state, "state_label": ct.states[case.state].label,
+        "concern": case.concern, "opened_at": ldn(case.opened_at), "closed_at": ldn(case.closed_at),
+        "safeguarding": case.safeguarding,
+        "findings": [{"rule": f.rule, "explanation": f.summary, "found_on": f.found_on, "figures": f.figures,
+                      **({"evidence": f.evidence} if full else {})} for f in cs.findings(s, case.id)],
+        "proposed": case.proposals,
+        "moves_allowed": [o.as_dict() for o in cs.move_options(world, actor) if o.allowed],
+        "timers": [{"id": t.id, "kind": t.kind, "label": t.label, "due": ldn(t.due_at), "status": t.status}
+                   for t in s.exec(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at))],
+    }
+    if full:
+        d["moves_not_allowed"] = [o.as_dict() for o in cs.move_options(world, actor) if not o.allowed]
+        d["history"] = [{"event": m.event, "from": m.from_state, "to": m.to_state, "by": m.actor, "role": m.actor_role,
+                         "at": ldn(m.at), "reason": m.reason, "evidence": m.evidence} for m in cs.history(s, case.id)]
+    return d
+
+
+@click.command("cases")
+@click.option("--school", "urn", default=None)
+@click.option("--state", default=None)
+@click.option("--type", "case_type", default=None)
+@click.option("--all", "include_closed", is_flag=True, help="Include closed cases.")
+@db_option
+@as_of_option
+@json_option
+def cases_cmd(urn, state, case_type, include_closed, db, as_of, as_json):
+    """List cases, with their findings and the moves allowed now."""
+    from sqlmodel import select
+
+
+    c = ctx_of(db, as_of)
+    with session_scope(c.engine) as s:
+        q = select(Case)
+        if urn:
+            try:
+                q = q.where(Case.school_id == reg.get_school(s, urn).id)
+            except reg.NotFound as exc:
+                fail(str(exc))
+        if state:
+            q = q.where(Case.state == state)
+        if case_type:
+            q = q.where(Case.case_type == case_type)
+        if not include_closed:
+            q = q.where(Case.closed_at.is_(None))
+        rows = [_case_dict(s, case, c.clock) for case in s.exec(q.order_by(Case.opened_at, Case.id))]
+    if as_json:
+        emit_json(rows)
+        return
+    tab = Table("ID", "Pupil", "UPN", "Type", "State", "Opened", "Findings", "Proposed")
+    for r in rows:
+        tab.add_row(str(r["id"]), r["pupil"], r["upn"], r["type_label"], r["state_label"], f"{r['opened_at']:%d %b %Y}",
+                    ", ".join(sorted({f["rule"] for f in r["findings"]})),
+                    ", ".join(p["event"].replace("_", " ") for p in r["proposed"]))
+    console.print(tab)
+    console.print(f"{len(rows)} case(s).")
+
+
+@click.group()
+def case() -> None:
+    """Show, open and move one case."""
+
+
+@case.command("show")
+@click.argument("case_id", type=int)
+@click.option("--as", "username", default=None, help="Show the moves this user may take.")
+@db_option
+@as_of_option
+@json_option
+def case_show(case_id, username, db, as_of, as_json):
+    """A case: state, findings with their evidence, timers, history, and what can be done now."""
+
+    c = ctx_of(db, as_of)
+    with session_scope(c.engine) as s:
+        try:
+            case_row = cs.get_case(s, case_id)
+            actor = _actor(s, username) if username else None
+        except LookupError as exc:
+            fail(str(exc).strip("'\""))
+        d = _case_dict(s, case_row, c.clock, actor, full=True)
+    if as_json:
+        emit_json(d)
+        return
+    console.print(f"[bold]Case {d['id']}[/]: {d['pupil']} ({d['upn']}), {d['type_label']} — [bold]{d['state_label']}[/]"
+                  + (" [red](safeguarding)[/]" if d["safeguarding"] else ""))
+    console.print(f"Opened {d['opened_at']:%d %b %Y}" + (f", closed {d['closed_at']:%d %b %Y}" if d["closed_at"] else ""))
+    for f in d["findings"]:
+        console.print(f"  • [{f['rule']}] {f['explanation']}", highlight=False)
+    for p in d["proposed"]:
+        console.print(f"  Proposed: {p['event'].replace('_', ' ')} — {p['reason']}", highlight=False)
+    if d["timers"]:
+        tab = Table("Deadline", "Due", "Status", title="Timers")
+        for t in d["timers"]:
+            tab.add_row(t["label"], f"{t['due']:%a %d %b %Y %H:%M}", t["status"])
+        console.print(tab)
+    console.print("[bold]History[/]")
+    for m in d["history"]:
+        step = f"{m['from']} → {m['to']}" if m["from"] else f"opened at {m['to']}"
+        console.print(f"  {m['at']:%d %b %Y %H:%M}  {m['event'].replace('_', ' ')} ({step}) by {m['by']}"
+                      + (f": {m['reason']}" if m["reason"] else ""), highlight=False, markup=False)
+    for o in d["moves_allowed"]:
+        console.print(f"  [green]can[/] {o['event']}: {o['label']}")
+    for o in d["moves_not_allowed"]:
+        console.print(f"  [red]cannot[/] {o['event']}: " + "; ".join(o["reasons"]), highlight=False)
+
+
+def _actor(s, username):
+    from sqlmodel import select
+
+
+    user = s.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        raise LookupError(f"no active user {username!r}")
+    return Actor.of(user)
+
+
+@case.command("move")
+@click.argument("case_id", type=int)
+@click.argument("event")
+@click.option("--as", "username", required=True, help="The user taking the step.")
+@click.option("--reason", default="", help="Why: kept on the case.")
+@click.option("--param", "params", multiple=True, help="KEY=VALUE for the move (e.g. improvement_weeks=4, parents=Name).")
+@db_option
+@as_of_option
+@json_option
+def case_move(case_id, event, username, reason, params, db, as_of, as_json):
+    """Take a step on a case (refused, with every reason, if the rules or your role forbid it)."""
+
+    c = ctx_of(db, as_of)
+    p: dict = {}
+    for item in params:
+        k, _, v = item.partition("=")
+        if not _:
+            fail(f"--param {item!r} should be KEY=VALUE")
+        p[k] = [x.strip() for x in v.split(";")] if k == "parents" else (int(v) if v.isdigit() else v)
+    try:
+        with session_scope(c.engine) as s:
+            case_row = cs.get_case(s, case_id)
+            actor = _actor(s, username)
+            world = cs.CaseWorld.load(s, case_row, c.clock)
+            move = cs.move_case(world, event, actor, reason=reason, params=p)
+            out = {"case_id": case_id, "event": event, "from": move.from_state, "to": move.to_state, "at": move.at}
+    except cs.MoveRefused as exc:
+        if as_json:
+            emit_json({"moved": False, "event": event, "reasons": exc.reasons})
+        else:
+            err.print(f"[bold red]{event.replace('_', ' ')} refused[/] on case {case_id}:", highlight=False)
+            for r in exc.reasons:
+                err.print(f"  - {r}", highlight=False, markup=False)
+        sys.exit(1)
+    except LookupError as exc:
+        fail(str(exc).strip("'\""))
+    if as_json:
+        emit_json({"moved": True, **out})
+    else:
+        console.print(f"Case {case_id}: {out['from']} → {out['to']}.")
+
+
+@case.command("open")
+@click.option("--school", "urn", required=True)
+@click.option("--upn", required=True)
+@click.option("--type", "case_type", required=True)
+@click.option("--start", default=None, help="First day of the concern (e.g. first day of requested leave).")
+@click.option("--as", "username", required=True)
+@click.option("--reason", required=True)
+@db_option
+@as_of_option
+@json_option
+def case_open(urn, upn, case_type, start, username, reason, db, as_of, as_json):
+    """Open a case by hand (e.g. a leave request, a concern raised by a teacher)."""
+
+    c = ctx_of(db, as_of)
+    try:
+        with session_scope(c.engine) as s:
+            sch = reg.get_school(s, urn)
+            pupil = reg.get_pupil(s, sch, upn.upper())
+            actor = _actor(s, username)
+            wf = for_school(sch.workflow)
+            if case_type not in wf.model.case_types:
+                fail(f"unknown case type {case_type!r} (types: {', '.join(wf.model.case_types)})")
+            start_d = parse_day(start)
+            ct = wf.case_type(case_type)
+            concern = cs.concern_key(wf, case_type, start_d)
+            existing = cs.find_open_case(s, pupil.id, case_type, concern)
+            if existing is not None:
+                fail(f"{pupil.name} already has an open {ct.label.lower()} case for this concern: case {existing.id}")
+            case_row = cs.open_case(s, sch, pupil, wf, case_type, concern=concern, concern_start=start_d,
+                                    clock=c.clock, actor=actor, reason=reason)
+            out = {"case_id": case_row.id, "state": case_row.state}
+    except (reg.NotFound, LookupError) as exc:
+        fail(str(exc).strip("'\""))
+    if as_json:
+        emit_json(out)
+    else:
+        console.print(f"Opened case {out['case_id']} at {out['state']}.")
+
+
+@click.command("timers")
+@click.option("--school", "urn", default=None)
+@click.option("--due-before", default=None, help="Only timers due before this date.")
+@click.option("--status", default="open", show_default=True, help="open, met, lapsed, cancelled or all.")
+@click.option("--role", default=None, help="Only deadlines this role is responsible for (e.g. dsl, attendance_officer).")
+@db_option
+@as_of_option
+@json_option
+def timers_cmd(urn, due_before, status, role, db, as_of, as_json):
+    """Deadlines on cases."""
+    from sqlmodel import select
+
+
+    c = ctx_of(db, as_of)
+    with session_scope(c.engine) as s:
+        q = select(Timer, Case, Pupil).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id)
+        if urn:
+            try:
+                q = q.where(Timer.school_id == reg.get_school(s, urn).id)
+            except reg.NotFound as exc:
+                fail(str(exc))
+        if status != "all":
+            q = q.where(Timer.status == status)
+        if due_before:
+            q = q.where(Timer.due_at < dt.datetime.combine(parse_day(due_before), dt.time(0), tzinfo=LONDON))
+        rows = [{"id": t.id, "case_id": t.case_id, "upn": p.upn, "pupil": p.name, "kind": t.kind, "label": t.label,
+                 "role": t.role, "due": t.due_at.astimezone(LONDON), "status": t.status, "outcome": t.outcome}
+                for t, cs_, p in s.exec(q.order_by(Timer.due_at, Timer.id))
+                if role is None or role == t.role or role in for_school(cs_.workflow).roles_for([t.role])]
+    if as_json:
+        emit_json(rows)
+        return
+    tab = Table("ID", "Case", "Pupil", "Deadline", "Due", "Who", "Status")
+    for r in rows:
+        overdue = r["status"] == "open" and r["due"] <= c.clock.now()
+        tab.add_row(str(r["id"]), str(r["case_id"]), r["pupil"], r["label"],
+                    ("[red]" if overdue else "") + f"{r['due']:%a %d %b %H:%M}", r["role"], r["status"])
+    console.print(tab)

@@ -1,0 +1,84 @@
+"""What every command shares: the context (database, clock), options, output and errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+
+import click
+from rich.console import Console
+
+from casework.clock import LONDON, Clock, FixedClock
+from casework.store.db import make_engine
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class Ctx:
+    def __init__(self, db: str | None, as_of: str | None):
+        self.db = db
+        self.clock: Clock = FixedClock(parse_moment(as_of)) if as_of else Clock()
+        self._engine = None
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            self._engine = make_engine(self.db)
+        return self._engine
+
+
+def parse_moment(text: str) -> dt.datetime | dt.date:
+    try:
+        if "T" in text or " " in text.strip():
+            m = dt.datetime.fromisoformat(text)
+            return m if m.tzinfo else m.replace(tzinfo=LONDON)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or a moment (YYYY-MM-DDTHH:MM)") from None
+
+
+def parse_day(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def db_option(f):
+    return click.option(
+        "--db", "db", envvar="CASEWORK_DATABASE_URL", default=None,
+        help="SQLAlchemy database URL (default sqlite:///casework.db, or $CASEWORK_DATABASE_URL).",
+    )(f)
+
+
+def as_of_option(f):
+    return click.option(
+        "--as-of", "as_of", default=None,
+        help="Act as if it were this date or moment (YYYY-MM-DD or YYYY-MM-DDTHH:MM, Europe/London).",
+    )(f)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def ctx_of(db, as_of=None) -> Ctx:
+    return Ctx(db, as_of)
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=_json_default))
+
+
+def _json_default(o):
+    if isinstance(o, (dt.date, dt.datetime, dt.time)):
+        return o.isoformat()
+    raise TypeError(f"cannot serialise {type(o).__name__}")
+
+
+def fail(message: str, code: int = 1):
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(code)

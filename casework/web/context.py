@@ -1,0 +1,59 @@
+"""What a request works with: its database session, the clock, the signed-in person and their school.
+
+Blueprints import these from here; ``casework.web`` builds the app from the blueprints.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_login import current_user
+from sqlmodel import Session, select
+
+from casework.clock import Clock
+from casework.store.models import ROLE_LABELS, Role, School, User
+
+
+class WebUser:
+    """The logged-in person, as Flask-Login wants them (a plain copy of the staff_user row)."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, user: User):
+        self.id = user.id
+        self.username = user.username
+        self.name = user.name
+        self.position = user.position
+        self.role = user.role
+        self.school_id = user.school_id
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(Role(self.role), self.role)
+
+
+def db() -> Session:
+    """The request's database session (committed at the end of a request that did not fail)."""
+    if "db" not in g:
+        g.db = Session(current_app.extensions["casework_engine"], expire_on_commit=False)
+    return g.db
+
+
+def clock() -> Clock:
+    return current_app.config["CLOCK"]
+
+
+def current_school() -> School | None:
+    if not current_user or not current_user.is_authenticated:
+        return None
+    if "school" not in g:
+        sid = current_user.school_id
+        if sid is None:
+            g.school = db().exec(select(School).order_by(School.id)).first()
+        else:
+            g.school = db().get(School, sid)
+    return g.school
