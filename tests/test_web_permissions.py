@@ -268,3 +268,20 @@ def test_reports_export_csv_and_xlsx(app):
     assert r.mimetype == "text/csv" and "Whole school" in r.get_data(as_text=True)
     r = c.get("/reports/export.xlsx")
     assert r.data[:2] == b"PK"
+
+
+def test_role_groups_come_from_the_school_workflow(tmp_path):
+    """The matrix names the workflow's role groups: a school that puts its teaching assistant
+    lead (a teacher) in the office group lets them work the letters; national does not."""
+    from casework.web.permissions import role_may, roles_for_action
+    from casework.workflow import load
+
+    national = load("national")
+    assert not role_may("teacher", "letters.view", national)
+    assert roles_for_action("dsl.view", national) == {"dsl", "deputy_dsl"}
+    wf_file = tmp_path / "ours.yaml"
+    wf_file.write_text("extends: national\nroles:\n  office: [attendance_officer, wellbeing_lead, teacher]\n")
+    ours = load(wf_file)
+    assert role_may("teacher", "letters.view", ours)
+    assert not role_may("teacher", "dsl.view", ours)
+    assert not role_may("governor", "case.view", ours)

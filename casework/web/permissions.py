@@ -11,64 +11,81 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort
+from flask import abort, current_app
 from flask_login import current_user
 
 from casework.store.models import Role
+from casework.web.context import current_school
+from casework.workflow import Workflow, for_school
 
-OFFICE = {Role.ATTENDANCE_OFFICER, Role.WELLBEING_LEAD}
-SAFEGUARDING = {Role.DSL, Role.DEPUTY_DSL}
-LEADERSHIP = {Role.HEADTEACHER, Role.DEPUTY_HEAD}
-CASEWORK = OFFICE | SAFEGUARDING | LEADERSHIP
-STAFF = CASEWORK | {Role.TEACHER}
-LETTERS = OFFICE | LEADERSHIP  # who produces and prints the letters (not teachers, governors or the DSL's desk)
-
-# action -> the roles that may take it. Governors reach aggregate reports only: no page
-# they can open names a pupil.
-MATRIX: dict[str, set[Role]] = {
-    "today.view": CASEWORK,
-    "today.record_call": CASEWORK,
-    "caseload.view": CASEWORK,
-    "case.view": CASEWORK,
-    "case.move": CASEWORK,
-    "case.note": CASEWORK,
-    "case.note.safeguarding": SAFEGUARDING,  # DOMAIN.md §5: safeguarding notes are for the DSL and deputies
+# action -> who may take it: role groups named in the workflow's ``roles:`` section (office,
+# casework, safeguarding, leadership: one source of truth, read from the school's workflow)
+# and single roles. Governors reach aggregate reports only: no page they can open names a pupil.
+STAFF = ("casework", Role.TEACHER)
+LETTERS = ("office", "leadership")  # who produces and prints letters (not teachers, governors or the DSL's desk)
+MATRIX: dict[str, tuple[str | Role, ...]] = {
+    "today.view": ("casework",),
+    "today.record_call": ("casework",),
+    "caseload.view": ("casework",),
+    "case.view": ("casework",),
+    "case.move": ("casework",),
+    "case.note": ("casework",),
+    "case.note.safeguarding": ("safeguarding",),  # docs/domain.md §5: safeguarding notes are for the DSL and deputies
     "pupil.view": STAFF,
-    "pupil.contacts": CASEWORK,
-    "dsl.view": SAFEGUARDING,
-    "dsl.resolve_alert": SAFEGUARDING,
+    "pupil.contacts": ("casework",),
+    "dsl.view": ("safeguarding",),
+    "dsl.resolve_alert": ("safeguarding",),
     "letters.view": LETTERS,
     "letters.produce": LETTERS,
     "letters.download": LETTERS,
     "notifications.view": STAFF,  # nudges name pupils: never governors
     "notifications.read": STAFF,
-    "approvals.view": LEADERSHIP,
-    "reports.view": CASEWORK | {Role.TEACHER, Role.GOVERNOR},
-    "reports.export": CASEWORK | {Role.GOVERNOR},
+    "approvals.view": ("leadership",),
+    "reports.view": ("casework", Role.TEACHER, Role.GOVERNOR),
+    "reports.export": ("casework", Role.GOVERNOR),
     # every group's figures, however small; anyone else (a governor) sees "fewer than N" for a small group
     "reports.small_groups": STAFF,
-    "policy.view": CASEWORK | {Role.GOVERNOR},
-    "admin.users": {Role.ADMIN},
-    "admin.imports": {Role.ADMIN},
-    "admin.settings": {Role.ADMIN},
+    "policy.view": ("casework", Role.GOVERNOR),
+    "admin.users": (Role.ADMIN,),
+    "admin.imports": (Role.ADMIN,),
+    "admin.settings": (Role.ADMIN,),
 }
+
+
+def roles_for_action(action: str, workflow: Workflow | None = None) -> set[str]:
+    """The roles that may take ``action`` under ``workflow``'s role groups (national by default)."""
+    if action not in MATRIX:
+        raise KeyError(f"no action {action!r} in the permissions matrix")
+    wf = workflow or for_school("national")
+    out: set[str] = set()
+    for who in MATRIX[action]:
+        if isinstance(who, Role):
+            out.add(who.value)
+        else:
+            out |= wf.roles_for([who])
+    return out
+
 
 # Where each role lands after logging in: the first of these it may view.
 HOME_ORDER = [("today.view", "today.index"), ("pupil.view", "pupils.index"), ("reports.view", "reports.index"),
               ("admin.users", "admin.users")]
 
 
-def role_may(role: str | Role | None, action: str) -> bool:
-    if action not in MATRIX:
-        raise KeyError(f"no action {action!r} in the permissions matrix")
+def role_may(role: str | Role | None, action: str, workflow: Workflow | None = None) -> bool:
     try:
-        return Role(role) in MATRIX[action]
+        role = Role(role).value
     except ValueError:
         return False
+    return role in roles_for_action(action, workflow)
+
+
+def _school_workflow() -> Workflow | None:
+    school = current_school()
+    return for_school(school.workflow) if school is not None else None
 
 
 def can(action: str) -> bool:
-    return bool(current_user.is_authenticated) and role_may(current_user.role, action)
+    return bool(current_user.is_authenticated) and role_may(current_user.role, action, _school_workflow())
 
 
 def requires(action: str) -> Callable:
@@ -79,11 +96,9 @@ def requires(action: str) -> Callable:
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
-            from flask import current_app
-
             if not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()
-            if not role_may(current_user.role, action):
+            if not role_may(current_user.role, action, _school_workflow()):
                 abort(403)
             return view(*args, **kwargs)
 
