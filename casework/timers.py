@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
+from sqlalchemy import exists, or_, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from casework.cases.moves import run_action
@@ -143,28 +144,40 @@ class Deadline:
                 "status": self.status, "overdue": self.overdue, "case_type": self.case_type, "state": self.state}
 
 
-def caseload_deadlines(session, school_id: int | None = None, role: str | None = None, user: User | None = None,
-                       *, now: dt.datetime) -> list[Deadline]:
-    """Every open deadline on the school's open cases, overdue first, then by due time.
+def outstanding(q):
+    """The one definition of an outstanding deadline, as a filter on a query that joins
+    ``Timer`` to ``Case``: the case is open, and the timer is open, or it lapsed while the
+    case still sits in the state that started it (the work is still to do) and no newer
+    period of the same deadline has started (a repeating check)."""
+    newer = aliased(Timer)
+    next_period = exists().where(newer.case_id == Timer.case_id, newer.kind == Timer.kind, newer.status == "open")
+    return q.where(Case.closed_at.is_(None),
+                   or_(Timer.status == "open", (Timer.status == "lapsed") & (Timer.state == Case.state) & ~next_period))
 
-    A deadline is open while its timer is open, or when it lapsed and the case still sits in
-    the state that started it (the work is still outstanding). ``role`` (a role such as
-    ``dsl``) keeps the deadlines that role is responsible for, expanding the workflow's role
-    groups; ``user`` means that user's school and role.
+
+def caseload_deadlines(session, school_id: int | None = None, role: str | None = None, user: User | None = None,
+                       *, now: dt.datetime, case_ids: list[int] | None = None,
+                       due_before: dt.datetime | None = None) -> list[Deadline]:
+    """Every outstanding deadline (see ``outstanding``) on the school's open cases, overdue
+    first, then by due time. Today, the caseload, the digest email and ``casework timers``
+    all read deadlines through this.
+
+    ``role`` (a role such as ``dsl``) keeps the deadlines that role is responsible for,
+    expanding the workflow's role groups; ``user`` means that user's school and role;
+    ``case_ids`` keeps those cases' deadlines.
     """
     if user is not None:
         school_id = user.school_id if school_id is None else school_id
         role = role or user.role
-    q = (select(Timer, Case, Pupil).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id)
-         .where(Case.closed_at.is_(None), Timer.status.in_(("open", "lapsed"))))
+    q = outstanding(select(Timer, Case, Pupil).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id))
     if school_id is not None:
         q = q.where(Timer.school_id == school_id)
-    rows = list(session.exec(q.order_by(Timer.due_at, Timer.id)))
-    open_kinds = {(t.case_id, t.kind) for t, _, _ in rows if t.status == "open"}
+    if case_ids is not None:
+        q = q.where(Timer.case_id.in_(case_ids))
+    if due_before is not None:
+        q = q.where(Timer.due_at < due_before)
     out: list[Deadline] = []
-    for t, case, pupil in rows:
-        if t.status == "lapsed" and (case.state != t.state or (t.case_id, t.kind) in open_kinds):
-            continue  # the case moved on, or a repeating timer has started its next period
+    for t, case, pupil in session.exec(q.order_by(Timer.due_at, Timer.id)):
         roles = sorted(for_school(case.workflow).roles_for([t.role]))
         if role is not None and role not in roles and role != t.role:
             continue
@@ -173,3 +186,29 @@ def caseload_deadlines(session, school_id: int | None = None, role: str | None =
                             due <= now, case.case_type, case.state))
     out.sort(key=lambda d: (not d.overdue, d.due, d.id))
     return out
+
+
+def next_deadlines(session, case_ids: list[int], now: dt.datetime) -> dict[int, Deadline]:
+    """Each case's most pressing outstanding deadline (overdue first, then the soonest)."""
+    out: dict[int, Deadline] = {}
+    if case_ids:
+        for d in caseload_deadlines(session, now=now, case_ids=case_ids):
+            out.setdefault(d.case_id, d)
+    return out
+
+
+def timer_history(session, school_id: int | None, status: str, role: str | None, due_before: dt.datetime | None,
+                  now: dt.datetime) -> list[dict]:
+    """Every timer with ``status`` (or all), whatever became of it: the record, not the work list."""
+    q = select(Timer, Case, Pupil).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id)
+    if school_id is not None:
+        q = q.where(Timer.school_id == school_id)
+    if status != "all":
+        q = q.where(Timer.status == status)
+    if due_before is not None:
+        q = q.where(Timer.due_at < due_before)
+    return [{"id": t.id, "case_id": t.case_id, "upn": p.upn, "pupil": p.name, "kind": t.kind, "label": t.label,
+             "role": t.role, "due": t.due_at.astimezone(LONDON), "status": t.status,
+             "overdue": t.status == "open" and t.due_at <= now, "outcome": t.outcome}
+            for t, case, p in session.exec(q.order_by(Timer.due_at, Timer.id))
+            if role is None or role == t.role or role in for_school(case.workflow).roles_for([t.role])]

@@ -251,3 +251,48 @@ def test_notifications_from_a_replay_are_added_once(engine, session, great_chart
     before = len(session.exec(select(Notification)).all())
     replay(engine, great_chart.urn, D(2026, 2, 13), D(2026, 2, 25))
     assert len(session.exec(select(Notification)).all()) == before
+
+
+def test_one_definition_of_an_outstanding_deadline_for_caseload_today_digest_and_cli(db_url, engine, session,
+                                                                                     great_chart, make_pupils):
+    """A weekly check that lapsed on 2 Oct and restarted (due 9 Oct) is one deadline, due 9 Oct,
+    on the caseload, in Today's call list, in the digest's reading and in ``casework timers``;
+    a lapsed deadline from a state the case has left is not outstanding anywhere."""
+    import json
+
+    from click.testing import CliRunner
+
+    from casework.cases.caseload import first_day_calls, open_caseload
+    from casework.cli import main
+    from casework.timers import next_deadlines
+
+    (p,) = make_pupils(session, great_chart, 1)
+    case = open_case(session, great_chart, p, for_school("national"), "unexplained_absence",
+                     concern="unexplained_absence:2025-09-29", concern_start=D(2025, 9, 29),
+                     clock=FixedClock(at(D(2025, 9, 29), dt.time(9, 30))), actor=Actor.system(), reason="N")
+    for t in session.exec(select(Timer).where(Timer.case_id == case.id)):
+        session.delete(t)
+    mk = dict(school_id=great_chart.id, case_id=case.id, role="office",
+              started_at=dt.datetime(2025, 9, 25, 9, tzinfo=LONDON))
+    session.add(Timer(kind="weekly_sight", label="See the child this week", state=case.state, status="lapsed",
+                      due_at=dt.datetime(2025, 10, 2, 16, tzinfo=LONDON), **mk))
+    session.add(Timer(kind="weekly_sight", label="See the child this week", state=case.state, status="open",
+                      due_at=dt.datetime(2025, 10, 9, 16, tzinfo=LONDON), **mk))
+    session.add(Timer(kind="old_step", label="From a state the case has left", state="letter", status="lapsed",
+                      due_at=dt.datetime(2025, 9, 30, 16, tzinfo=LONDON), **mk))
+    session.commit()
+    now = dt.datetime(2025, 10, 6, 10, tzinfo=LONDON)
+
+    everywhere = caseload_deadlines(session, great_chart.id, now=now)
+    assert [(d.kind, d.due.date(), d.overdue) for d in everywhere] == [("weekly_sight", D(2025, 10, 9), False)]
+    assert next_deadlines(session, [case.id], now)[case.id].due.date() == D(2025, 10, 9)
+    row = open_caseload(session, great_chart.id, now).rows[0]
+    assert (row.deadline.due.date(), row.deadline.overdue) == (D(2025, 10, 9), False)
+    assert open_caseload(session, great_chart.id, now).overdue == 0
+    assert first_day_calls(session, great_chart.id, now)[0].deadline.due.date() == D(2025, 10, 9)
+    r = CliRunner().invoke(main, ["timers", "--db", db_url, "--school", great_chart.urn, "--json",
+                                  "--as-of", "2025-10-06T10:00"])
+    assert r.exit_code == 0, r.output
+    assert [(x["kind"], x["due"][:10]) for x in json.loads(r.output)] == [("weekly_sight", "2025-10-09")]
+    r = CliRunner().invoke(main, ["timers", "--db", db_url, "--school", great_chart.urn, "--json", "--status", "lapsed"])
+    assert sorted(x["kind"] for x in json.loads(r.output)) == ["old_step", "weekly_sight"]

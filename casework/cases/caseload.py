@@ -17,14 +17,8 @@ from casework.cases.moves import check_move
 from casework.cases.world import CaseWorld
 from casework.store.casemodels import Case, CaseMove, Notification, Timer
 from casework.store.models import PUPIL_FLAGS, Contact, Pupil
+from casework.timers import Deadline, next_deadlines, outstanding
 from casework.workflow import for_school
-
-
-@dataclass
-class Deadline:
-    due_at: dt.datetime
-    label: str
-    overdue: bool
 
 
 @dataclass
@@ -41,29 +35,11 @@ class Caseload:
     overdue: int
 
 
-def _outstanding(q):
-    """Deadlines still to meet: open timers, and lapsed ones whose case still sits in the state
-    that started them (the same reading as ``casework.timers.caseload_deadlines``, which lists a
-    whole school's deadlines; this serves one page of cases)."""
-    return q.where(or_(Timer.status == "open", (Timer.status == "lapsed") & (Timer.state == Case.state)))
-
-
-def case_deadlines(session: Session, case_ids: list[int], now: dt.datetime) -> dict[int, Deadline]:
-    """The earliest outstanding deadline of each case."""
-    out: dict[int, Deadline] = {}
-    if not case_ids:
-        return out
-    q = _outstanding(select(Timer).join(Case, Case.id == Timer.case_id).where(Timer.case_id.in_(case_ids)))
-    for t in session.exec(q.order_by(Timer.due_at, Timer.id)):
-        out.setdefault(t.case_id, Deadline(t.due_at, t.label, t.due_at <= now))
-    return out
-
-
 def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: str | None = None,
                   case_type: str | None = None, year_group: int | None = None, flag: str | None = None,
                   safeguarding_only: bool = False, limit: int = 100, offset: int = 0) -> Caseload:
     """Open cases, overdue deadlines first, then the soonest due, then the longest open."""
-    due = _outstanding(select(Timer.case_id, func.min(Timer.due_at).label("due")).join(Case, Case.id == Timer.case_id)
+    due = outstanding(select(Timer.case_id, func.min(Timer.due_at).label("due")).join(Case, Case.id == Timer.case_id)
                        .where(Timer.school_id == school_id)).group_by(Timer.case_id).subquery()
     q = (select(Case, Pupil, due.c.due).join(Pupil, Pupil.id == Case.pupil_id)
          .outerjoin(due, due.c.case_id == Case.id)
@@ -86,7 +62,7 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
                                   .select_from(counted)).one()
     order = (sql_case((due.c.due <= now, 0), (due.c.due.is_not(None), 1), else_=2), due.c.due, Case.opened_at, Case.id)
     rows = session.exec(q.order_by(*order).limit(limit).offset(offset)).all()
-    deadlines = case_deadlines(session, [c.id for c, _, _ in rows], now)
+    deadlines = next_deadlines(session, [c.id for c, _, _ in rows], now)
     return Caseload([CaseloadRow(c, p, deadlines.get(c.id)) for c, p, _ in rows], total, overdue)
 
 
@@ -130,7 +106,7 @@ def first_day_calls(session: Session, school_id: int, now: dt.datetime) -> list[
         contacts.setdefault(ct.pupil_id, []).append(ct)
     calls = dict(session.exec(select(CaseMove.case_id, func.count()).where(
         CaseMove.case_id.in_(ids), CaseMove.event == "record_no_answer").group_by(CaseMove.case_id)).all())
-    deadlines = case_deadlines(session, ids, now)
+    deadlines = next_deadlines(session, ids, now)
     return [CallItem(c, p, contacts.get(p.id, []), deadlines.get(c.id), calls.get(c.id, 0)) for c, p in rows]
 
 
