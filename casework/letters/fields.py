@@ -27,6 +27,7 @@ from casework.figures import stats
 from casework.register.calendar import SchoolCalendar, school_year_start
 from casework.register.codes import (
     ATTENDING_CODES,
+    ILLNESS,
     LATE_AFTER_CLOSE,
     LATE_BEFORE_CLOSE,
     POSSIBLE_CODES,
@@ -547,7 +548,7 @@ def _for_the_la(session, f, case, pupil, calendar, marks, today):
                           "to": ", ".join(x.get("addressee", "") for x in r.recipients)} for r in earlier]
     attended = [d for d, _s, c, _m in marks if c in ATTENDING_CODES]
     f["last_attended"] = long_date(attended[-1]) if attended else None
-    f["illness"] = [d for d, s, c, _m in marks if canonical(c) == "I"]
+    f["illness"] = [d for d, s, c, _m in marks if canonical(c) == ILLNESS]
     f["vulnerable"] = [label for flag, label in _flags().items() if getattr(pupil, flag)]
     notes = session.exec(select(CaseNote).where(CaseNote.case_id == case.id, CaseNote.safeguarding.is_(False))
                          .order_by(CaseNote.at)).all()

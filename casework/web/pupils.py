@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from casework.figures import stats, trends
 from casework.register.calendar import school_year_start
+from casework.register.codes import LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
 from casework.register.store import amendments_for
 from casework.store.casemodels import Case
 from casework.store.models import PUPIL_FLAGS, Contact, Mark, Pupil
@@ -99,7 +100,7 @@ def show(pupil_id: int):
             "value": 100 - t.persistent_absence_pct}],
         "min": 0, "max": 100, "unit": "%",
     }
-    lates = sorted((m for m in marks if m.code in ("L", "U")), key=lambda m: (m.date, m.session), reverse=True)
+    lates = sorted((m for m in marks if m.code in (LATE_BEFORE_CLOSE, LATE_AFTER_CLOSE)), key=lambda m: (m.date, m.session), reverse=True)
     cases = s.exec(select(Case).where(Case.pupil_id == pupil.id).order_by(Case.closed_at.is_not(None),
                                                                          Case.opened_at.desc())).all() \
         if can("case.view") else []

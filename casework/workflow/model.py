@@ -1,0 +1,324 @@
+"""The workflow schema (pydantic models, validated strictly) and the loaded ``Workflow``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from casework.store.models import PUPIL_FLAGS, RAG_RATINGS, Role
+from casework.workflow.files import Path_, _Located
+
+# -- the schema ---------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _time(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            return dt.time.fromisoformat(v if len(v) > 4 else "0" + v)
+        except ValueError:
+            raise ValueError(f"{v!r} is not a time (HH:MM)") from None
+    return v
+
+
+class SessionTimes(_Strict):
+    open: dt.time = Field(description="When the register is taken.")
+    close: dt.time = Field(description="When the register closes: arrivals after it are marked U.")
+
+    _t = field_validator("open", "close", mode="before")(_time)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.close <= self.open:
+            raise ValueError(f"the register closes ({self.close:%H:%M}) before it opens ({self.open:%H:%M})")
+        return self
+
+
+class Letterhead(_Strict):
+    lines: list[str] = Field(default_factory=list, description="Address and contact lines under the school's name.")
+    colour: str = "#1d3557"
+    logo: str | None = None
+    signatory: str | None = Field(default=None, description="Who signs letters, e.g. 'Family Liaison Officer'.")
+
+
+class SchoolSettings(_Strict):
+    name: str | None = None
+    local_authority: str | None = None
+    registers: dict[Literal["AM", "PM"], SessionTimes] = Field(alias="register")
+    report_absence_by: dt.time | None = Field(default=None, description="Parents must report an absence by this time.")
+    target_attendance_pct: float | None = None
+    letterhead: Letterhead = Field(default_factory=Letterhead)
+    la_attendance_service: str | None = None
+    report_min_group_size: int = Field(
+        5, ge=1, description="Smallest group whose figures a governor's reports show; a smaller group reads "
+                             "'fewer than N' with no figures, in the page, its chart and every export.")
+
+    _t = field_validator("report_absence_by", mode="before")(_time)
+
+
+class Thresholds(_Strict):
+    persistent_absence_pct: float = 10.0
+    severe_absence_pct: float = 50.0
+    penalty_sessions: int = Field(10, description="Unauthorised sessions that meet the national penalty threshold...")
+    penalty_school_weeks: int = Field(10, description="...within this rolling number of school weeks.")
+
+
+class PenaltyAmount(_Strict):
+    reduced_amount: int | None = Field(None, description="Amount if paid within reduced_days (none: no reduction).")
+    reduced_days: int | None = None
+    amount: int
+    days: int
+
+    @model_validator(mode="after")
+    def _pair(self):
+        if (self.reduced_amount is None) != (self.reduced_days is None):
+            raise ValueError("give reduced_amount and reduced_days together")
+        return self
+
+
+class NoticeToImprove(_Strict):
+    min_weeks: int = 3
+    max_weeks: int = 6
+    weeks: int = 4
+
+    @model_validator(mode="after")
+    def _range(self):
+        if not 3 <= self.min_weeks <= self.weeks <= self.max_weeks <= 6:
+            raise ValueError("the improvement period must be between 3 and 6 weeks (national framework)")
+        return self
+
+
+class Penalties(_Strict):
+    first: PenaltyAmount
+    second: PenaltyAmount
+    max_notices: int = Field(2, description="Notices per parent per child within within_years; the next is prosecution.")
+    within_years: int = 3
+    exclusion: PenaltyAmount | None = None
+    notice_to_improve: NoticeToImprove = Field(default_factory=NoticeToImprove)
+
+
+ACTION_KINDS = ("letter", "timer", "notify", "safeguarding", "propose", "move", "penalty_notices")
+
+
+class Action(_Strict):
+    """One thing entering a state (or a timer lapsing) does. Exactly one key."""
+
+    letter: str | None = Field(None, description="Queue this letter for the case.")
+    timer: str | None = Field(None, description="Start this timer.")
+    notify: list[str] | None = Field(None, description="Tell these roles (in-app; email when configured).")
+    safeguarding: str | None = Field(None, description="Put the case on the DSL's safeguarding queue with this reason.")
+    propose: str | None = Field(None, description="Propose this move for a person to take.")
+    move: str | None = Field(None, description="Take this (non-formal) move automatically.")
+    penalty_notices: bool | None = Field(None, description="Record a penalty notice for each parent named in the move.")
+    message: str | None = Field(None, description="Text of a notification.")
+    pupils: list[str] | None = Field(
+        None, description="Only for pupils with one of these flags or RAG ratings, e.g. [child_protection_plan, rag:red]."
+    )
+
+    @model_validator(mode="after")
+    def _one(self):
+        keys = [k for k in ACTION_KINDS if getattr(self, k) is not None]
+        if len(keys) != 1:
+            raise ValueError(f"an action has exactly one of: {', '.join(ACTION_KINDS)}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ACTION_KINDS if getattr(self, k) is not None)
+
+
+class StateDef(_Strict):
+    label: str
+    description: str = ""
+    final: bool = False
+    on_enter: list[Action] = Field(default_factory=list)
+
+
+class MoveDef(_Strict):
+    from_: list[str] = Field(alias="from", description="State(s) the move starts from; '*' is every state not final.")
+    to: str
+    label: str | None = None
+    roles: list[str] = Field(description="Roles (or role groups) who may take the move.")
+    guards: list[str] = Field(default_factory=list, description="Named checks that must pass (see casework/states/guards.py).")
+    formal: bool = Field(False, description="A formal step (notice, penalty, referral): proposed, never taken by a job.")
+    reason_required: bool = False
+    description: str = ""
+
+    @field_validator("from_", "roles", mode="before")
+    @classmethod
+    def _listify(cls, v):
+        return [v] if isinstance(v, str) else v
+
+
+class CaseTypeDef(_Strict):
+    label: str
+    description: str = ""
+    initial: str = "monitor"
+    per: Literal["pupil", "episode"] = Field(
+        "pupil", description="One open case per pupil (pupil), or one per episode, e.g. each run of absence (episode)."
+    )
+    reopen_after_school_days: int = Field(
+        20, ge=0, description="After a person closes a case, the same finding opens a new one only this many school days later."
+    )
+    support_states: list[str] = Field(
+        default_factory=list, description="States in which support is offered; a notice needs one of them first."
+    )
+    states: dict[str, StateDef]
+    moves: dict[str, MoveDef]
+
+
+class Due(_Strict):
+    school_days: int | None = None
+    calendar_days: int | None = None
+    weeks: int | None = None
+    hours: int | None = None
+    at: dt.time | None = Field(None, description="Time of day on the due date (default 18:00).")
+
+    _t = field_validator("at", mode="before")(_time)
+
+    @model_validator(mode="after")
+    def _one(self):
+        keys = [k for k in ("school_days", "calendar_days", "weeks", "hours") if getattr(self, k) is not None]
+        if len(keys) != 1:
+            raise ValueError("a due time has exactly one of: school_days, calendar_days, weeks, hours")
+        return self
+
+
+class TimerDef(_Strict):
+    label: str
+    due: Due
+    from_: Literal["entered", "concern_start", "register_close"] = Field(
+        "entered", alias="from", description="Count from when the state was entered, the first day of the concern, or the register closing that day."
+    )
+    role: str = Field(description="Who is responsible for meeting the deadline.")
+    met_by: list[str] = Field(default_factory=list, description="Moves that meet the deadline and close the timer.")
+    on_lapse: list[Action] = Field(default_factory=list)
+    param: str | None = Field(None, description="A move parameter that may set the count (e.g. improvement_weeks).")
+    repeat: bool = Field(False, description="Start again when it lapses (e.g. weekly sight of a long-absent child).")
+
+
+class LetterDef(_Strict):
+    label: str
+    to: Literal["household", "each_parent", "local_authority", "social_worker"] = "household"
+    template: str | None = Field(None, description="Template file (default: the letter's id).")
+    certificate: bool = Field(False, description="Attach a registration certificate.")
+
+
+class RuleWiring(BaseModel):
+    """A rule's settings: its parameters, plus what a finding does."""
+
+    model_config = ConfigDict(extra="allow")
+    enabled: bool = True
+    opens: str | None = Field(None, description="Case type a finding opens (or is added to, if one is open).")
+    open_state: str | None = Field(None, description="State a new case opens in (default: the case type's initial state).")
+    proposes: str | None = Field(None, description="A move a finding proposes on the open case.")
+    proposes_by_level: dict[str, str] = Field(
+        default_factory=dict,
+        description="A move to propose instead of `proposes` when the finding's level matches (an attendance band's name).",
+    )
+    pupils: list[str] | None = Field(
+        None, description="Act only on findings for pupils with one of these flags or RAG ratings, e.g. [rag:red, ehc_plan]."
+    )
+    notify: list[str] = Field(default_factory=list)
+
+    @property
+    def params(self) -> dict:
+        return dict(self.model_extra or {})
+
+
+class WorkflowModel(_Strict):
+    name: str
+    description: str = ""
+    source: str = Field("", description="The policy document this file encodes.")
+    school: SchoolSettings
+    roles: dict[str, list[str]] = Field(default_factory=dict, description="Role groups used by moves and actions.")
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    penalties: Penalties
+    rules: dict[str, RuleWiring] = Field(default_factory=dict)
+    timers: dict[str, TimerDef] = Field(default_factory=dict)
+    letters: dict[str, LetterDef] = Field(default_factory=dict)
+    case_types: dict[str, CaseTypeDef]
+    codes: dict[str, str] = Field(default_factory=dict, description="Notes on how this school uses particular codes.")
+
+
+# -- the loaded workflow ------------------------------------------------------
+
+
+@dataclass
+class Workflow:
+    key: str
+    path: Path
+    model: WorkflowModel
+    located: _Located
+
+    # convenient accessors
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def case_type(self, name: str) -> CaseTypeDef:
+        return self.model.case_types[name]
+
+    def roles_for(self, names: list[str]) -> set[str]:
+        """Expand role groups into role names."""
+        out: set[str] = set()
+        for n in names:
+            out |= set(self.model.roles.get(n, [n]))
+        return out
+
+    def timer(self, name: str) -> TimerDef:
+        return self.model.timers[name]
+
+    def register_times(self) -> dict[str, SessionTimes]:
+        return self.model.school.registers
+
+    def where(self, *path) -> str:
+        file, line = self.located.lookup(path)
+        return f"{file}:{line}"
+
+
+ROLE_NAMES = {r.value for r in Role}
+
+
+def _pupil_selectors() -> set[str]:
+
+    return set(PUPIL_FLAGS) | {f"rag:{r}" for r in RAG_RATINGS}
+
+
+def pupil_matches(pupil: Any, selectors: list[str] | None) -> bool:
+    """Whether a pupil has one of ``selectors``: a flag (``ehc_plan``) or a RAG rating (``rag:red``).
+    No selectors means every pupil."""
+    if not selectors:
+        return True
+    for sel in selectors:
+        if sel.startswith("rag:"):
+            if (getattr(pupil, "vulnerability_rag", None) or "") == sel[4:]:
+                return True
+        elif getattr(pupil, sel, False):
+            return True
+    return False
+
+
+def _check_pupils(bad, path: Path_, selectors: list[str] | None) -> None:
+    known = _pupil_selectors()
+    for i, sel in enumerate(selectors or []):
+        if sel not in known:
+            bad(path + (i,), f"unknown pupil flag or RAG rating {sel!r} (choose from: {', '.join(sorted(known))})")
+
+
+def _pyd_message(e: dict) -> str:
+    if e["type"] == "extra_forbidden":
+        return "unknown key"
+    if e["type"] == "missing":
+        return "required key is missing"
+    msg = e["msg"]
+    return msg.removeprefix("Value error, ")
+
+
