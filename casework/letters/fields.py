@@ -134,57 +134,67 @@ def la_name(school: School, workflow: Workflow) -> str | None:
 def recipients_for(session: Session, school: School, pupil: Pupil, workflow: Workflow, to: str,
                    letter_id: str) -> tuple[list[Recipient], list[str]]:
     """Who a letter goes to, and every problem that stops it going."""
-    problems: list[str] = []
     if to in ("household", "each_parent"):
-        contacts = list(session.exec(select(Contact).where(Contact.pupil_id == pupil.id)
-                                     .order_by(Contact.call_priority, Contact.id)))
-        parents = [c for c in contacts if c.parental_responsibility]
-        if not parents:
-            listed = ", ".join(f"{c.name} ({c.relationship})" for c in contacts) or "none"
-            return [], [f"{pupil.name} has no contact with parental responsibility to send the letter to "
-                        f"(contacts: {listed})"]
-        for c in parents:
-            if not (c.address or "").strip():
-                problems.append(f"{c.name} ({c.relationship}, parental responsibility) has no postal address")
-            elif not (c.postcode or "").strip():
-                problems.append(f"{c.name} ({c.relationship}) has no postcode")
-        if problems:
-            return [], problems
-        if to == "each_parent":
-            return [Recipient("parent", c.name, f"Dear {c.name}", address_lines(c), [c.id]) for c in parents], []
-        households: dict[tuple[str, str], list[Contact]] = {}
-        for c in parents:
-            households.setdefault((_norm(c.address), _norm(c.postcode)), []).append(c)
-        out = []
-        for members in households.values():
-            names = _join_names([c.name for c in members])
-            out.append(Recipient("household", names, f"Dear {names}", address_lines(members[0]),
-                                 [c.id for c in members]))
-        return out, []
+        return _parents(session, pupil, per_parent=to == "each_parent")
     if to == "local_authority":
-        la = la_name(school, workflow)
-        if not la:
-            return [], [f"{school.name} has no local authority recorded (set it on the school, or "
-                        f"school.local_authority in workflow {workflow.key})"]
-        if letter_id == "cme_referral":
-            service = "Children Missing Education team"
-        else:
-            service = workflow.model.school.la_attendance_service or "Attendance service"
-        # The service, then the authority it belongs to unless the service's name already says it.
-        lines = [] if _norm(la) in _norm(service) else [la]
-        return [Recipient("local_authority", service, "Dear colleagues", lines)], []
+        return _local_authority(school, workflow, letter_id)
     if to == "social_worker":
-        contacts = session.exec(select(Contact).where(Contact.pupil_id == pupil.id)).all()
-        workers = [c for c in contacts if "social worker" in c.relationship.lower()]
-        if not workers:
-            return [], [f"{pupil.name} has no social worker recorded as a contact (relationship 'Social worker')"]
-        out = []
-        for c in workers:
-            if not (c.address or "").strip():
-                problems.append(f"{c.name} (social worker) has no address")
-            out.append(Recipient("social_worker", c.name, f"Dear {c.name}", address_lines(c), [c.id]))
-        return ([], problems) if problems else (out, [])
+        return _social_workers(session, pupil)
     return [], [f"letter {letter_id!r}: unknown recipient kind {to!r}"]
+
+
+def _parents(session: Session, pupil: Pupil, *, per_parent: bool) -> tuple[list[Recipient], list[str]]:
+    """One letter per household of parents with parental responsibility, or one per parent."""
+    contacts = list(session.exec(select(Contact).where(Contact.pupil_id == pupil.id)
+                                 .order_by(Contact.call_priority, Contact.id)))
+    parents = [c for c in contacts if c.parental_responsibility]
+    if not parents:
+        listed = ", ".join(f"{c.name} ({c.relationship})" for c in contacts) or "none"
+        return [], [f"{pupil.name} has no contact with parental responsibility to send the letter to "
+                    f"(contacts: {listed})"]
+    problems = []
+    for c in parents:
+        if not (c.address or "").strip():
+            problems.append(f"{c.name} ({c.relationship}, parental responsibility) has no postal address")
+        elif not (c.postcode or "").strip():
+            problems.append(f"{c.name} ({c.relationship}) has no postcode")
+    if problems:
+        return [], problems
+    if per_parent:
+        return [Recipient("parent", c.name, f"Dear {c.name}", address_lines(c), [c.id]) for c in parents], []
+    households: dict[tuple[str, str], list[Contact]] = {}
+    for c in parents:
+        households.setdefault((_norm(c.address), _norm(c.postcode)), []).append(c)
+    out = []
+    for members in households.values():
+        names = _join_names([c.name for c in members])
+        out.append(Recipient("household", names, f"Dear {names}", address_lines(members[0]), [c.id for c in members]))
+    return out, []
+
+
+def _local_authority(school: School, workflow: Workflow, letter_id: str) -> tuple[list[Recipient], list[str]]:
+    la = la_name(school, workflow)
+    if not la:
+        return [], [f"{school.name} has no local authority recorded (set it on the school, or "
+                    f"school.local_authority in workflow {workflow.key})"]
+    if letter_id == "cme_referral":
+        service = "Children Missing Education team"
+    else:
+        service = workflow.model.school.la_attendance_service or "Attendance service"
+    # The service, then the authority it belongs to unless the service's name already says it.
+    lines = [] if _norm(la) in _norm(service) else [la]
+    return [Recipient("local_authority", service, "Dear colleagues", lines)], []
+
+
+def _social_workers(session: Session, pupil: Pupil) -> tuple[list[Recipient], list[str]]:
+    contacts = session.exec(select(Contact).where(Contact.pupil_id == pupil.id)).all()
+    workers = [c for c in contacts if "social worker" in c.relationship.lower()]
+    if not workers:
+        return [], [f"{pupil.name} has no social worker recorded as a contact (relationship 'Social worker')"]
+    problems = [f"{c.name} (social worker) has no address" for c in workers if not (c.address or "").strip()]
+    if problems:
+        return [], problems
+    return [Recipient("social_worker", c.name, f"Dear {c.name}", address_lines(c), [c.id]) for c in workers], []
 
 
 # -- the register ---------------------------------------------------------------------
@@ -279,31 +289,8 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
     wf_school = workflow.model.school
     lh = wf_school.letterhead
 
-    # Who signs: a formal step (a notice, a referral) is signed by the person who took it, who
-    # must be authorised to; any other letter by the letterhead's signatory.
-    ct = workflow.case_type(case.case_type)
-    formal = move is not None and move.event in ct.moves and ct.moves[move.event].formal
-    signer = _user_signature(session, move.actor) if formal and move.actor != "system" else None
-    # A letter that states the headteacher's own decision (leave refused, a notice to improve, a
-    # penalty notice request) is never signed by a delegate named on the letterhead.
-    signatory_title = "Headteacher" if request.template in HEADTEACHER_LETTERS else (lh.signatory or "Headteacher")
-    if signer is None:
-        if signatory_title.lower().replace(" ", "") == "headteacher":
-            name = school.headteacher_name or ""
-        else:  # the member of staff who holds that post, if the school has recorded one
-            holder = session.exec(select(User).where(User.school_id == school.id)).all()
-            name = next((u.name for u in holder if (u.position or "").strip().lower() == signatory_title.lower()), "")
-        signer = (name, signatory_title)
-
-    logo = None
-    if lh.logo:
-        logo_path = Path(lh.logo)
-        if not logo_path.is_absolute():
-            logo_path = workflow.path.parent / logo_path
-        if not logo_path.exists():
-            problems.append(f"the letterhead logo {lh.logo} (workflow {workflow.key}) does not exist")
-        else:
-            logo = logo_path.resolve().as_uri()
+    signer = _signatory(session, school, workflow, case, move, request.template)
+    logo = _logo(workflow, problems)
     addr = lh.lines or [x.strip() for x in re.split(r"[\n,]", school.address or "") if x.strip()]
     contact_line = " · ".join(x for x in (school.phone, school.email) if x)
 
@@ -313,12 +300,7 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
     lates_after = [(d, s, m) for d, s, c, m in marks if canonical(c) == LATE_AFTER_CLOSE]
 
     t = workflow.model.thresholds
-    weeks = calendar.rolling_school_weeks(today, t.penalty_school_weeks)
-    window_days = calendar.school_days(weeks[0], end) if weeks else []
-    window_start = window_days[0] if window_days else start
-    unauthorised = [(d, s, c, meaning(c).description) for d, s, c, _ in
-                    pupil_marks(session, pupil.id, window_start, end) if c in UNAUTHORISED_CODES]
-
+    window = penalty_window(session, calendar, pupil, t.penalty_school_weeks, today, start, end)
     pen = workflow.model.penalties
     fields: dict = {
         "letter_id": request.template,
@@ -347,8 +329,7 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
         "register": register,
         "penalties": pen,
         "thresholds": t,
-        "window": {"from": long_date(window_start), "to": long_date(end), "weeks": len(weeks),
-                   "unauthorised": unauthorised, "codes": sorted({(c, d) for _, _, c, d in unauthorised})},
+        "window": window,
         "case": {"id": case.id, "type": case.case_type, "state": case.state,
                  "opened": long_date(local(case.opened_at).date())},
         "move": {"event": move.event, "reason": move.reason, "params": move.params,
@@ -367,6 +348,52 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
         raise LetterProblems(problems)
     template = ldef.template or request.template
     return LetterJob(request, request.template, ldef, template, workflow, school, pupil, case, recipients, fields)
+
+
+def _signatory(session: Session, school: School, workflow: Workflow, case: Case, move: CaseMove | None,
+               template: str) -> tuple[str, str]:
+    """Who signs, as (name, title). A formal step (a notice, a referral) is signed by the person
+    who took it, who must be authorised to; any other letter by the letterhead's signatory. A
+    letter that states the headteacher's own decision (leave refused, a notice to improve, a
+    penalty notice request) is never signed by a delegate named on the letterhead."""
+    ct = workflow.case_type(case.case_type)
+    formal = move is not None and move.event in ct.moves and ct.moves[move.event].formal
+    signer = _user_signature(session, move.actor) if formal and move.actor != "system" else None
+    if signer is not None:
+        return signer
+    lh = workflow.model.school.letterhead
+    title = "Headteacher" if template in HEADTEACHER_LETTERS else (lh.signatory or "Headteacher")
+    if title.lower().replace(" ", "") == "headteacher":
+        return school.headteacher_name or "", title
+    # the member of staff who holds that post, if the school has recorded one
+    staff = session.exec(select(User).where(User.school_id == school.id)).all()
+    return next((u.name for u in staff if (u.position or "").strip().lower() == title.lower()), ""), title
+
+
+def _logo(workflow: Workflow, problems: list[str]) -> str | None:
+    """The letterhead's logo as a file URI (a path beside the workflow file), or a problem."""
+    logo = workflow.model.school.letterhead.logo
+    if not logo:
+        return None
+    path = Path(logo)
+    if not path.is_absolute():
+        path = workflow.path.parent / path
+    if not path.exists():
+        problems.append(f"the letterhead logo {logo} (workflow {workflow.key}) does not exist")
+        return None
+    return path.resolve().as_uri()
+
+
+def penalty_window(session: Session, calendar: SchoolCalendar, pupil: Pupil, school_weeks: int, today: dt.date,
+                   start: dt.date, end: dt.date) -> dict:
+    """The rolling school weeks up to today and the unauthorised sessions in them."""
+    weeks = calendar.rolling_school_weeks(today, school_weeks)
+    window_days = calendar.school_days(weeks[0], end) if weeks else []
+    window_start = window_days[0] if window_days else start
+    unauthorised = [(d, s, c, meaning(c).description) for d, s, c, _ in
+                    pupil_marks(session, pupil.id, window_start, end) if c in UNAUTHORISED_CODES]
+    return {"from": long_date(window_start), "to": long_date(end), "weeks": len(weeks),
+            "unauthorised": unauthorised, "codes": sorted({(c, d) for _, _, c, d in unauthorised})}
 
 
 def _date_param(params: dict, *keys: str) -> dt.date | None:

@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from casework.clock import Clock
-from casework.register.calendar import SESSIONS
+from casework.register.calendar import SESSIONS, SchoolCalendar
 from casework.register.codes import CODES, LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
 from casework.register.store import Amender, load_calendar
 from casework.register.upn import upn_problem
@@ -460,14 +460,34 @@ def import_marks(
     """Import marks set-wise: validate every row, then insert new marks and amend changed
     ones in bulk. A changed mark gets an amendment row naming the file as the reason."""
     r = _Reader(path, MARK_COLUMNS, MARK_OPTIONAL)
-    pupils = dict(session.execute(select(Pupil.upn, Pupil.id).where(Pupil.school_id == school.id)).all())
     calendar = load_calendar(session, school.id)
     if calendar.first_day is None:
         raise ImportRejected([Problem(r.name, 0, "", f"{school.name} has no term dates yet: import its calendar first")])
+    pupils = dict(session.execute(select(Pupil.upn, Pupil.id).where(Pupil.school_id == school.id)).all())
+    parsed = _read_marks(r, pupils, calendar)
+    r.check()
+    result = ImportResult("marks", r.name, rows=len(parsed))
+    if parsed:
+        new_rows, updates, amendments, result.unchanged = _plan_marks(
+            session, school, parsed, clock.now(), by, reason or f"corrected by MIS import of {r.name}")
+        _write_marks(session, r.name, new_rows, updates, amendments)
+        result.added = len(new_rows)
+        result.changed = len(updates)
+    _log_run(session, school, result, clock, by.name)
+    session.flush()
+    return result
+
+
+MarkRow = tuple[int, dt.date, str, str, "int | None", str]  # pupil id, date, session, code, minutes late, recorded by
+
+
+def _read_marks(r: _Reader, pupils: dict[str, int], calendar: SchoolCalendar) -> list[MarkRow]:
+    """Every row checked (UPN, date, session open on the calendar, code, minutes late, no
+    duplicate); problems go to the reader, good rows come back."""
     open_sessions = set(calendar.sessions(calendar.first_day, calendar.last_day))
     dates: dict[str, dt.date] = {}
     seen: dict[tuple[str, dt.date, str], int] = {}
-    parsed: list[tuple[int, dt.date, str, str, int | None, str]] = []
+    parsed: list[MarkRow] = []
     # Columns by position: this loop runs once per mark (380,000 a year for a large school).
     i_upn, i_date, i_sess, i_code = (r.index[c] for c in MARK_COLUMNS)
     i_min = r.index.get("minutes_late")
@@ -522,12 +542,13 @@ def import_marks(
                 continue
             seen[key] = line
             parsed.append((pupil_id, day, sess, code, minutes, row[i_by].strip() if i_by is not None else ""))
-    r.check()
+    return parsed
 
-    result = ImportResult("marks", r.name, rows=len(parsed))
-    if not parsed:
-        _log_run(session, school, result, clock, by.name)
-        return result
+
+def _plan_marks(session: Session, school: School, parsed: list[MarkRow], now: dt.datetime, by: Amender,
+                why: str) -> tuple[list[tuple], list[dict], list[dict], int]:
+    """What the rows change: new marks (as driver-ready tuples), changed marks with their
+    amendment rows, and how many are unchanged."""
     lo = min(p[1] for p in parsed)
     hi = max(p[1] for p in parsed)
     mark_t = Mark.__table__
@@ -539,11 +560,10 @@ def import_marks(
             )
         )
     }
-    now = clock.now()
     new_rows: list[tuple] = []
+    unchanged = 0
     amendments: list[dict] = []
     updates: list[dict] = []
-    why = reason or f"corrected by MIS import of {r.name}"
     conn = session.connection()
     # New marks go straight to the driver as tuples (one executemany per batch): building
     # 380,000 parameter dicts through SQLAlchemy's compiler cost more than the validation.
@@ -560,7 +580,7 @@ def import_marks(
                 d = bound_dates[day] = bind_date(day)
             new_rows.append((school.id, pid, d, sess, code, minutes, recorded_by or by.name, at))
         elif old[1] == code and old[2] == minutes:
-            result.unchanged += 1
+            unchanged += 1
         else:
             amendments.append(
                 dict(mark_id=old[0], pupil_id=pid, date=day, session=sess, original_code=old[1],
@@ -569,11 +589,18 @@ def import_marks(
             )
             updates.append({"mark_id": old[0], "new_code": code, "new_minutes": minutes})
 
+    return new_rows, updates, amendments, unchanged
+
+
+def _write_marks(session: Session, name: str, new_rows: list[tuple], updates: list[dict], amendments: list[dict]) -> None:
+    """Insert the new marks in batches (COPY on PostgreSQL), then the changes and their amendments."""
+    mark_t = Mark.__table__
+    conn = session.connection()
     columns = ("school_id", "pupil_id", "date", "session", "code", "minutes_late", "recorded_by", "recorded_at")
     mark_insert = _insert_sql(conn.dialect, mark_t, columns)
-    bar, _ = _progress(len(new_rows) + len(updates), f"importing {r.name}")
+    bar, _ = _progress(len(new_rows) + len(updates), f"importing {name}")
     with bar:
-        task = bar.add_task(f"importing {r.name}", total=len(new_rows) + len(updates))
+        task = bar.add_task(f"importing {name}", total=len(new_rows) + len(updates))
         if conn.dialect.name == "postgresql":
             # COPY is PostgreSQL's bulk path: about four times executemany's speed. It runs on
             # the session's own connection, so it is inside the same all-or-nothing transaction.
@@ -591,8 +618,6 @@ def import_marks(
                 conn.exec_driver_sql(mark_insert, chunk)
                 bar.advance(task, len(chunk))
         if updates:
-            from sqlalchemy import bindparam
-
             stmt = (
                 update(mark_t)
                 .where(mark_t.c.id == bindparam("mark_id"))
@@ -602,11 +627,6 @@ def import_marks(
                 conn.execute(stmt, updates[i : i + BATCH])
                 bar.advance(task, len(updates[i : i + BATCH]))
             conn.execute(insert(MarkAmendment.__table__), amendments)
-    result.added = len(new_rows)
-    result.changed = len(updates)
-    _log_run(session, school, result, clock, by.name)
-    session.flush()
-    return result
 
 
 def _binder(column, dialect) -> Callable:
