@@ -367,80 +367,90 @@ def _write_marks(path: Path, roster: list[DemoPupil], calendar, start: dt.date, 
     return n
 
 
-def _pupil_year(p: DemoPupil, days: list[dt.date], calendar, today: dt.date, rng: random.Random):
-    marks: dict[tuple[dt.date, str], tuple[str, int | None]] = {}
+_ABSENCE_RATE = {"good": 0.012, "often late": 0.02, "term-time holiday": 0.015, "long illness": 0.02,
+                 "friday pattern": 0.03, "persistent": 0.09, "severe": 0.45, "traveller": 0.02}
+_LATE_RATE = {"often late": 0.22, "persistent": 0.05, "severe": 0.05}
+Marks = dict[tuple[dt.date, str], tuple[str, "int | None"]]
+
+
+def _mark_days(marks: Marks, calendar, days: list[dt.date], code: str) -> None:
+    for d in days:
+        for s in calendar.sessions_on(d):
+            marks[(d, s)] = (code, None)
+
+
+def _absence_code(prof: str, rng: random.Random) -> str:
+    """Most absence is illness; persistent absentees add some unexplained (O) days; severe
+    absentees mostly unexplained ones."""
+    if prof == "severe":
+        return rng.choices(("I", "O", "N"), weights=(3, 6, 1), k=1)[0]
+    if prof == "persistent":
+        return rng.choices(("I", "M", "O"), weights=(8, 1, 1), k=1)[0]
+    return rng.choices(("I", "M", "O", "N"), weights=(14, 2, 1, 1), k=1)[0]
+
+
+def _absence_mark(code: str, day: dt.date, session: str, today: dt.date) -> str:
+    if code == "N" and (today - day).days > 10:
+        return "O"  # the office resolved old N codes; only recent ones stay open
+    if code == "O" and (today - day).days <= 10:
+        return "N"  # recent unexplained absence: the reason is not yet established
+    if code == "M" and session == "PM":
+        return "\\"  # back from the appointment for the afternoon
+    return code
+
+
+def _absent_run(marks: Marks, p: DemoPupil, days: list[dt.date], calendar, today: dt.date, rng: random.Random) -> int:
+    """A run of absence starting at ``days[0]``; returns how many days it took."""
+    run = 1 if p.profile == "friday pattern" else rng.choice((1, 1, 1, 2, 2, 3))
+    code = _absence_code(p.profile, rng)
+    for d in days[:run]:
+        for s in calendar.sessions_on(d):
+            marks[(d, s)] = (_absence_mark(code, d, s, today), None)
+    return run
+
+
+def _attending_day(marks: Marks, day: dt.date, sessions, late_rate: float, rng: random.Random) -> None:
+    for s in sessions:
+        if s == "AM" and rng.random() < late_rate:
+            if rng.random() < 0.75:
+                marks[(day, s)] = ("L", rng.randrange(2, 29))
+            else:
+                marks[(day, s)] = ("U", rng.randrange(31, 75))
+        else:
+            marks[(day, s)] = ("/" if s == "AM" else "\\", None)
+
+
+def _pupil_year(p: DemoPupil, days: list[dt.date], calendar, today: dt.date, rng: random.Random) -> Marks:
+    marks: Marks = {}
     prof = p.profile
-    absence_rate = {"good": 0.012, "often late": 0.02, "term-time holiday": 0.015, "long illness": 0.02,
-                    "friday pattern": 0.03, "persistent": 0.09, "severe": 0.45, "traveller": 0.02}[prof]
-    late_rate = {"often late": 0.22, "persistent": 0.05, "severe": 0.05}.get(prof, 0.01)
-    i = 0
+    absence_rate, late_rate = _ABSENCE_RATE[prof], _LATE_RATE.get(prof, 0.01)
     holiday_starts = set()
     if prof == "term-time holiday" or rng.random() < 0.02:
-        # One week of term-time holiday not agreed by the school.
-        holiday_starts.add(rng.randrange(len(days)))
+        holiday_starts.add(rng.randrange(len(days)))  # one week of term-time holiday the school did not agree
     illness_start = rng.randrange(len(days)) if prof == "long illness" else None
+    i = 0
     while i < len(days):
         day = days[i]
-        sessions = calendar.sessions_on(day)
         if i in holiday_starts:
-            for d in days[i : i + 5]:
-                for s in calendar.sessions_on(d):
-                    marks[(d, s)] = ("G", None)
+            _mark_days(marks, calendar, days[i : i + 5], "G")
             i += 5
-            continue
-        if illness_start is not None and i == illness_start:
-            for d in days[i : i + 16]:
-                for s in calendar.sessions_on(d):
-                    marks[(d, s)] = ("I", None)
+        elif i == illness_start:
+            _mark_days(marks, calendar, days[i : i + 16], "I")
             i += 16
-            continue
-        if p.profile == "traveller" and dt.date(day.year, 5, 1) <= day <= dt.date(day.year, 7, 31):
-            for s in sessions:
-                marks[(day, s)] = ("T", None)
+        elif prof == "traveller" and dt.date(day.year, 5, 1) <= day <= dt.date(day.year, 7, 31):
+            _mark_days(marks, calendar, [day], "T")
             i += 1
-            continue
-        absent_today = rng.random() < absence_rate or (prof == "friday pattern" and day.weekday() == 4 and rng.random() < 0.7)
-        if absent_today:
-            run = 1 if prof in ("friday pattern",) else rng.choice((1, 1, 1, 2, 2, 3))
-            # Most absence is illness; persistent absentees add some unexplained (O) days;
-            # severe absentees mostly unexplained ones.
-            if prof == "severe":
-                code = rng.choices(("I", "O", "N"), weights=(3, 6, 1), k=1)[0]
-            elif prof == "persistent":
-                code = rng.choices(("I", "M", "O"), weights=(8, 1, 1), k=1)[0]
-            else:
-                code = rng.choices(("I", "M", "O", "N"), weights=(14, 2, 1, 1), k=1)[0]
-            for d in days[i : i + run]:
-                for s in calendar.sessions_on(d):
-                    c = code
-                    if c == "N" and (today - d).days > 10:
-                        c = "O"  # the office resolved old N codes; only recent ones stay open
-                    elif c == "O" and (today - d).days <= 10:
-                        c = "N"  # recent unexplained absence: the reason is not yet established
-                    if c == "M" and s == "PM":
-                        c = "\\"
-                    marks[(d, s)] = (c, None)
-            i += run
-            continue
-        for s in sessions:
-            if s == "AM" and rng.random() < late_rate:
-                if rng.random() < 0.75:
-                    marks[(day, s)] = ("L", rng.randrange(2, 29))
-                else:
-                    marks[(day, s)] = ("U", rng.randrange(31, 75))
-            else:
-                marks[(day, s)] = ("/" if s == "AM" else "\\", None)
-        i += 1
+        elif rng.random() < absence_rate or (prof == "friday pattern" and day.weekday() == 4 and rng.random() < 0.7):
+            i += _absent_run(marks, p, days[i:], calendar, today, rng)
+        else:
+            _attending_day(marks, day, calendar.sessions_on(day), late_rate, rng)
+            i += 1
     # A few fresh N codes in the last school week that the office has not yet chased.
     if rng.random() < 0.04 and days:
-        d = days[-1 - rng.randrange(min(4, len(days)))]
-        for s in calendar.sessions_on(d):
-            marks[(d, s)] = ("N", None)
+        _mark_days(marks, calendar, [days[-1 - rng.randrange(min(4, len(days)))]], "N")
     # Severe absentees: the latest days absent with no word from home.
     if prof == "severe" and len(days) > 4:
-        for d in days[-4:]:
-            for s in calendar.sessions_on(d):
-                marks[(d, s)] = ("N", None)
+        _mark_days(marks, calendar, days[-4:], "N")
     return dict(sorted(marks.items()))
 
 
