@@ -12,15 +12,14 @@ from casework.cases import moves as cs
 from casework.cases.evaluate import evaluate as run
 from casework.cases.moves import Actor
 from casework.cli.common import (
-    as_of_option,
+    common_options,
     console,
     ctx_of,
-    db_option,
     emit_json,
     err,
     fail,
-    json_option,
     parse_day,
+    school_option,
 )
 from casework.clock import LONDON
 from casework.register import store as reg
@@ -32,10 +31,8 @@ from casework.workflow import for_school
 
 
 @click.command()
-@click.option("--school", "urn", required=True)
-@db_option
-@as_of_option
-@json_option
+@school_option
+@common_options
 def evaluate(urn, db, as_of, as_json):
     """Run the rules and timers as of a date: open or add to cases, propose formal steps."""
 
@@ -91,9 +88,7 @@ def _case_dict(s, case, clock, actor=None, full=False) -> dict:
 @click.option("--state", default=None)
 @click.option("--type", "case_type", default=None)
 @click.option("--all", "include_closed", is_flag=True, help="Include closed cases.")
-@db_option
-@as_of_option
-@json_option
+@common_options
 def cases_cmd(urn, state, case_type, include_closed, db, as_of, as_json):
     """List cases, with their findings and the moves allowed now."""
     from sqlmodel import select
@@ -134,9 +129,7 @@ def case() -> None:
 @case.command("show")
 @click.argument("case_id", type=int)
 @click.option("--as", "username", default=None, help="Show the moves this user may take.")
-@db_option
-@as_of_option
-@json_option
+@common_options
 def case_show(case_id, username, db, as_of, as_json):
     """A case: state, findings with their evidence, timers, history, and what can be done now."""
 
@@ -190,9 +183,7 @@ def _actor(s, username):
 @click.option("--as", "username", required=True, help="The user taking the step.")
 @click.option("--reason", default="", help="Why: kept on the case.")
 @click.option("--param", "params", multiple=True, help="KEY=VALUE for the move (e.g. improvement_weeks=4, parents=Name).")
-@db_option
-@as_of_option
-@json_option
+@common_options
 def case_move(case_id, event, username, reason, params, db, as_of, as_json):
     """Take a step on a case (refused, with every reason, if the rules or your role forbid it)."""
 
@@ -227,15 +218,13 @@ def case_move(case_id, event, username, reason, params, db, as_of, as_json):
 
 
 @case.command("open")
-@click.option("--school", "urn", required=True)
+@school_option
 @click.option("--upn", required=True)
 @click.option("--type", "case_type", required=True)
 @click.option("--start", default=None, help="First day of the concern (e.g. first day of requested leave).")
 @click.option("--as", "username", required=True)
 @click.option("--reason", required=True)
-@db_option
-@as_of_option
-@json_option
+@common_options
 def case_open(urn, upn, case_type, start, username, reason, db, as_of, as_json):
     """Open a case by hand (e.g. a leave request, a concern raised by a teacher)."""
 
@@ -272,9 +261,7 @@ def case_open(urn, upn, case_type, start, username, reason, db, as_of, as_json):
               help="outstanding (the work still to do, as Today and the caseload show it), or every timer that is "
                    "open, met, lapsed, cancelled, or all.")
 @click.option("--role", default=None, help="Only deadlines this role is responsible for (e.g. dsl, attendance_officer).")
-@db_option
-@as_of_option
-@json_option
+@common_options
 def timers_cmd(urn, due_before, status, role, db, as_of, as_json):
     """Deadlines on cases."""
     c = ctx_of(db, as_of)

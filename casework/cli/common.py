@@ -82,3 +82,23 @@ def _json_default(o):
 def fail(message: str, code: int = 1):
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     sys.exit(code)
+
+
+def common_options(f):
+    """--db, --as-of and --json: what nearly every command takes."""
+    return db_option(as_of_option(json_option(f)))
+
+
+def school_option(f):
+    return click.option("--school", "urn", required=True, help="URN of the school.")(f)
+
+
+def report_problems(file, problems, as_json: bool, key: str, verb: str, note: str = "") -> None:
+    """Print every problem with a file (one per line, or as JSON) and exit 1."""
+    if as_json:
+        emit_json({key: False, "problems": [p.__dict__ for p in problems]})
+    else:
+        err.print(f"[bold red]{file}: {verb}[/] ({len(problems)} problem(s){note})", highlight=False)
+        for p in problems:
+            err.print(f"  {p}", highlight=False, markup=False)
+    sys.exit(1)

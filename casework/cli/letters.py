@@ -9,7 +9,15 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from casework.cli.common import as_of_option, console, ctx_of, db_option, emit_json, err, fail, json_option
+from casework.cli.common import (
+    common_options,
+    console,
+    ctx_of,
+    emit_json,
+    err,
+    fail,
+    school_option,
+)
 from casework.letters.bundle import BundleProblems, evidence_bundle
 from casework.letters.fields import LetterProblems
 from casework.letters.render import BatchProblems, check_letter, letters_dir, queued_letters, render_queued
@@ -30,10 +38,8 @@ def _by_option(f):
 
 
 @letters.command("queue")
-@click.option("--school", "urn", required=True)
-@db_option
-@as_of_option
-@json_option
+@school_option
+@common_options
 def letters_queue(urn, db, as_of, as_json):
     """Letters waiting to be produced, and anything that stops one going out."""
 
@@ -111,12 +117,10 @@ def _run_batch(urn, db, as_of, by, skip_problems, as_json, print_file: Path | No
 
 
 @letters.command("render")
-@click.option("--school", "urn", required=True)
+@school_option
 @_by_option
 @click.option("--skip-problems", is_flag=True, help="Produce the letters that are ready; list the others.")
-@db_option
-@as_of_option
-@json_option
+@common_options
 def letters_render(urn, by, skip_problems, db, as_of, as_json):
     """Produce each queued letter as its own PDF, kept under $CASEWORK_LETTERS_DIR (default ./letters).
 
@@ -125,14 +129,12 @@ def letters_render(urn, by, skip_problems, db, as_of, as_json):
 
 
 @letters.command("print")
-@click.option("--school", "urn", required=True)
+@school_option
 @_by_option
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="The print file (default: <letters dir>/<URN>/print-<date>.pdf).")
 @click.option("--skip-problems", is_flag=True, help="Print the letters that are ready; list the others.")
-@db_option
-@as_of_option
-@json_option
+@common_options
 def letters_print(urn, by, out, skip_problems, db, as_of, as_json):
     """Produce today's queued letters and put them all in one PDF to print (each is also kept on its own)."""
 
@@ -144,9 +146,7 @@ def letters_print(urn, by, out, skip_problems, db, as_of, as_json):
 @click.command("bundle")
 @click.argument("case_id", type=int)
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="The PDF to write.")
-@db_option
-@as_of_option
-@json_option
+@common_options
 def bundle_cmd(case_id, out, db, as_of, as_json):
     """The evidence bundle for a penalty notice request or prosecution referral, as one PDF."""
 

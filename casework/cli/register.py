@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import click
@@ -11,15 +10,17 @@ from rich.table import Table
 
 from casework.cli.common import (
     as_of_option,
+    common_options,
     console,
     ctx_of,
     db_option,
     emit_json,
-    err,
     fail,
     json_option,
     parse_day,
     parse_moment,
+    report_problems,
+    school_option,
 )
 from casework.clock import LONDON, local
 from casework.figures import stats as st
@@ -89,9 +90,7 @@ def school_list(db, as_json):
 @click.option("--by", "by_name", default="MIS import", show_default=True, help="Name recorded on register amendments.")
 @click.option("--position", default="Data import", show_default=True, help="Position recorded on register amendments.")
 @click.option("--reason", default=None, help="Reason recorded on register amendments (default names the file).")
-@db_option
-@as_of_option
-@json_option
+@common_options
 def import_cmd(kind, file, urn, by_name, position, reason, db, as_of, as_json):
     """Import a CSV file: all of it, or nothing with every problem listed."""
 
@@ -106,13 +105,7 @@ def import_cmd(kind, file, urn, by_name, position, reason, db, as_of, as_json):
             else:
                 result = importer.IMPORTERS[kind](s, sch, file, clock=c.clock, by=by_name)
     except importer.ImportRejected as exc:
-        if as_json:
-            emit_json({"imported": False, "problems": [p.__dict__ for p in exc.problems]})
-        else:
-            err.print(f"[bold red]{file}: not imported[/] ({len(exc.problems)} problem(s); nothing was written)", highlight=False)
-            for p in exc.problems:
-                err.print(f"  {p}", highlight=False, markup=False)
-        sys.exit(1)
+        report_problems(file, exc.problems, as_json, "imported", "not imported", "; nothing was written")
     except reg.NotFound as exc:
         fail(str(exc))
     if as_json:
@@ -125,16 +118,14 @@ def import_cmd(kind, file, urn, by_name, position, reason, db, as_of, as_json):
 
 
 @click.command()
-@click.option("--school", "urn", required=True)
+@school_option
 @click.option("--from", "start", default=None, help="First date (default: start of the school year).")
 @click.option("--to", "end", default=None, help="Last date (default: today, or --as-of).")
 @click.option("--year-group", type=int, default=None)
 @click.option("--group", "flag", default=None, help="A vulnerable group: fsm, pupil_premium, send, ehc_plan, eal, ...")
 @click.option("--upn", default=None, help="One pupil.")
 @click.option("--summary", is_flag=True, help="Group figures (school, year groups, vulnerable groups) instead of pupils.")
-@db_option
-@as_of_option
-@json_option
+@common_options
 def stats(urn, start, end, year_group, flag, upn, summary, db, as_of, as_json):
     """Attendance figures per pupil, or by group with --summary."""
 
@@ -192,7 +183,7 @@ def register() -> None:
 
 
 @register.command("show")
-@click.option("--school", "urn", required=True)
+@school_option
 @click.option("--upn", required=True)
 @click.option("--at", "at", default=None, help="Show the register as it stood at this moment (YYYY-MM-DDTHH:MM).")
 @click.option("--from", "start", default=None)
@@ -244,7 +235,7 @@ def register_show(urn, upn, at, start, end, db, as_json):
 
 
 @register.command("amend")
-@click.option("--school", "urn", required=True)
+@school_option
 @click.option("--upn", required=True)
 @click.option("--date", "day", required=True)
 @click.option("--session", "sess", type=click.Choice(["AM", "PM"]), required=True)

@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from casework.cli.common import (
-    as_of_option,
+    common_options,
     console,
     ctx_of,
     db_option,
@@ -16,6 +16,7 @@ from casework.cli.common import (
     fail,
     json_option,
     parse_day,
+    school_option,
 )
 from casework.clock import local
 from casework.jobs.replay import replay
@@ -30,9 +31,7 @@ from casework.store.schedmodels import EmailOutbox
 @click.option("--once", is_flag=True, help="Run what is due now (and any missed work) once, then exit.")
 @click.option("--worker", default=None, help="Name recorded on the runs this process claims (default host:pid).")
 @click.option("--tick", default=60, show_default=True, help="Seconds between wake-ups.")
-@db_option
-@as_of_option
-@json_option
+@common_options
 def scheduler_cmd(once, worker, tick, db, as_of, as_json):
     """Run the scheduled jobs as their own process: the deadline sweep every few minutes, the
     first-day contact list as each AM register closes, the morning digest emails and the
@@ -71,7 +70,7 @@ def scheduler_cmd(once, worker, tick, db, as_of, as_json):
 
 
 @click.command("replay")
-@click.option("--school", "urn", required=True)
+@school_option
 @click.option("--from", "start", required=True, help="First day (YYYY-MM-DD).")
 @click.option("--to", "end", required=True, help="Last day (YYYY-MM-DD).")
 @db_option
@@ -114,9 +113,7 @@ def replay_cmd(urn, start, end, db, as_json):
 
 @click.command("jobs")
 @click.option("--limit", default=30, show_default=True)
-@db_option
-@as_of_option
-@json_option
+@common_options
 def jobs_cmd(limit, db, as_of, as_json):
     """The latest scheduled job runs: what ran, for which period, who claimed it, what came of it."""
 

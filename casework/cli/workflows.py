@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -13,9 +12,9 @@ from casework.cli.common import (
     console,
     ctx_of,
     emit_json,
-    err,
     fail,
     json_option,
+    report_problems,
 )
 from casework.states.machine import diagram
 from casework.store.db import session_scope
@@ -38,13 +37,7 @@ def workflow_check(file, db, as_json):
     try:
         wf = load(file)
     except WorkflowError as exc:
-        if as_json:
-            emit_json({"valid": False, "problems": [p.__dict__ for p in exc.problems]})
-        else:
-            err.print(f"[bold red]{file}: {len(exc.problems)} problem(s)[/]", highlight=False)
-            for p in exc.problems:
-                err.print(f"  {p}", highlight=False, markup=False)
-        sys.exit(1)
+        report_problems(file, exc.problems, as_json, "valid", "not valid")
     m = wf.model
     summary = {
         "valid": True, "name": m.name, "file": str(wf.path),
