@@ -236,6 +236,23 @@ PUPIL_COLUMNS = ("upn", "forename", "surname", "date_of_birth", "year_group")
 PUPIL_OPTIONAL = (*PUPIL_FLAGS, "vulnerability_rag", "on_roll")
 
 
+def _upsert(session: Session, result: ImportResult, row, make: Callable, rec: dict) -> None:
+    """Add a new row, or change an existing one where the file differs; count which."""
+    if row is None:
+        session.add(make())
+        result.added += 1
+        return
+    changed = False
+    for key, value in rec.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+            changed = True
+    if changed:
+        session.add(row)
+    result.changed += changed
+    result.unchanged += not changed
+
+
 def import_pupils(session: Session, school: School, path: Path, *, clock: Clock, by: str = "import") -> ImportResult:
     r = _Reader(path, PUPIL_COLUMNS, PUPIL_OPTIONAL)
     seen: dict[str, int] = {}
@@ -279,21 +296,7 @@ def import_pupils(session: Session, school: School, path: Path, *, clock: Clock,
     result = ImportResult("pupils", r.name, rows=len(parsed))
     existing = {p.upn: p for p in session.exec(select(Pupil).where(Pupil.school_id == school.id)).scalars()}
     for rec in parsed:
-        pupil = existing.get(rec["upn"])
-        if pupil is None:
-            session.add(Pupil(school_id=school.id, **rec))
-            result.added += 1
-            continue
-        changed = False
-        for key, value in rec.items():
-            if getattr(pupil, key) != value:
-                setattr(pupil, key, value)
-                changed = True
-        if changed:
-            session.add(pupil)
-            result.changed += 1
-        else:
-            result.unchanged += 1
+        _upsert(session, result, existing.get(rec["upn"]), lambda rec=rec: Pupil(school_id=school.id, **rec), rec)
     _log_run(session, school, result, clock, by)
     session.flush()
     return result
@@ -368,18 +371,7 @@ def import_contacts(session: Session, school: School, path: Path, *, clock: Cloc
         for c in session.exec(select(Contact).where(Contact.pupil_id.in_(ids))).scalars()
     }
     for rec in parsed:
-        contact = existing.get((rec["pupil_id"], rec["name"].lower()))
-        if contact is None:
-            session.add(Contact(**rec))
-            result.added += 1
-            continue
-        changed = False
-        for key, value in rec.items():
-            if getattr(contact, key) != value:
-                setattr(contact, key, value)
-                changed = True
-        result.changed += changed
-        result.unchanged += not changed
+        _upsert(session, result, existing.get((rec["pupil_id"], rec["name"].lower())), lambda rec=rec: Contact(**rec), rec)
     _log_run(session, school, result, clock, by)
     session.flush()
     return result

@@ -41,9 +41,8 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
     out = []
     for p in np.flatnonzero(absent):
         evidence = reg.marks_where(p, codes, day_cols)
-        out.append(Finding(
-            rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]),
-            concern=f"{RULE_ID}:{day.isoformat()}",
+        out.append(reg.finding(
+            p, rule=RULE_ID, concern=f"{RULE_ID}:{day.isoformat()}",
             summary=f"Absent on {fmt_date(day)}: {fmt_marks(evidence)}.",
             figures={"day": day, "sessions": len(evidence), "codes": sorted({c for _, _, c in evidence})},
             evidence=evidence, period=(day, day), level="absent",

@@ -71,8 +71,8 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
     for p in np.flatnonzero(fire):
         b = bands[band[p]]
         figures = c.figures(p) | {"band": b.name, "band_below_pct": b.below_pct}
-        out.append(Finding(
-            rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]), concern="attendance",
+        out.append(reg.finding(
+            p, rule=RULE_ID, concern="attendance",
             summary=f"{c.sentence(p)}. That is under {b.below_pct:g}%: band '{b.name}'.",
             figures=figures, evidence=c.evidence(reg, p), period=(start, as_of), level=b.name,
         ))

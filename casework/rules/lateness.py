@@ -59,8 +59,8 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
     out = []
     for p in np.flatnonzero(lates >= params.count):
         evidence = reg.marks_where(p, params.codes, cols)
-        out.append(Finding(
-            rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]), concern="punctuality",
+        out.append(reg.finding(
+            p, rule=RULE_ID, concern="punctuality",
             summary=(
                 f"Late {plural(int(lates[p]), 'time')} ({counted}) this {what}, {fmt_date(span[0])} to "
                 f"{fmt_date(span[1])}: {int(before[p])} before the register closed (L) and "

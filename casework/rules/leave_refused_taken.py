@@ -44,9 +44,8 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
         first, last = runs[-1]
         run_days = reg.day_slice(first, last)
         n_days = run_days.stop - run_days.start
-        out.append(Finding(
-            rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]),
-            concern=f"{RULE_ID}:{first.isoformat()}",
+        out.append(reg.finding(
+            p, rule=RULE_ID, concern=f"{RULE_ID}:{first.isoformat()}",
             summary=(
                 f"{plural(len(evidence), 'session')} of holiday not granted by the school (G) in the last "
                 f"{params.school_weeks} school weeks, the latest from {fmt_date(first)} to {fmt_date(last)} "

@@ -70,9 +70,8 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
             why.append(f"{plural(int(longest[p]), 'consecutive school day')} ill from {fmt_date(s[0])} to "
                        f"{fmt_date(s[1])} (the policy asks at {params.consecutive_days})")
         evidence = reg.marks_where(p, CODES, cols)
-        out.append(Finding(
-            rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]),
-            concern=f"{RULE_ID}:{year}",
+        out.append(reg.finding(
+            p, rule=RULE_ID, concern=f"{RULE_ID}:{year}",
             summary=f"In the {year} school year to {fmt_date(as_of)}: {' and '.join(why)}. "
                     f"The school may ask for medical evidence before authorising more illness absence.",
             figures={"occasions": int(occasions[p]), "longest_run_days": int(longest[p]),

@@ -102,9 +102,8 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
         if first != n_weeks - 1:
             since = (f" The threshold has been met since then; the current {params.school_weeks} school weeks "
                      f"hold {plural(int(sums[p, n_weeks - 1]), 'such session')}.")
-        out.append(Finding(
-            rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]),
-            concern=f"{RULE_ID}:{start.isoformat()}",
+        out.append(reg.finding(
+            p, rule=RULE_ID, concern=f"{RULE_ID}:{start.isoformat()}",
             summary=(
                 f"{plural(len(evidence), 'session')} of unauthorised absence ({breakdown}) in the "
                 f"{params.school_weeks} school weeks from {fmt_date(start)} to {fmt_date(end)}: the national "

@@ -25,6 +25,7 @@ from sqlalchemy import String, cast, func, select
 
 from casework.register import codes as C
 from casework.register.calendar import SchoolCalendar, school_year_start, week_start
+from casework.rules.findings import Finding
 from casework.store.models import PUPIL_FLAGS, Mark, Pupil
 
 # Every code the register may hold (2024 codes, then the legacy ones), by index.
@@ -165,6 +166,10 @@ class RegisterMatrix:
                 d, sess = self.slots[s]
                 out.append((d, sess, CODE_TABLE[i]))
         return out
+
+    def finding(self, p: int, **fields) -> Finding:
+        """A finding about the pupil in row ``p``."""
+        return Finding(pupil_id=int(self.pupil_ids[p]), upn=str(self.upns[p]), **fields)
 
     def marks_where(self, p: int, codes: Iterable[str], cols: slice) -> list[tuple[dt.date, str, str]]:
         """The marks of pupil row ``p`` within ``cols`` that count as one of ``codes``."""

@@ -50,8 +50,8 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
     for p in np.flatnonzero(stale > 0):
         evidence = reg.marks_where(p, CODES, cols)
         oldest = evidence[0][0]
-        out.append(Finding(
-            rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]), concern=RULE_ID,
+        out.append(reg.finding(
+            p, rule=RULE_ID, concern=RULE_ID,
             summary=(
                 f"{plural(len(evidence), 'N mark')} (reason not yet established) older than "
                 f"{params.school_days} school days as of {fmt_date(as_of)}, the oldest on {fmt_date(oldest)}: "

@@ -60,8 +60,8 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
             why.append(f"{int(attended[p])} of {int(possible[p])} possible sessions attended so far; at that rate "
                        f"about {projected[p]:.0f} by the end of the year, under the {params.expected_sessions} "
                        f"expected")
-        out.append(Finding(
-            rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]), concern=f"{RULE_ID}:{year}",
+        out.append(reg.finding(
+            p, rule=RULE_ID, concern=f"{RULE_ID}:{year}",
             summary=f"Traveller pupil, {year} school year to {fmt_date(as_of)}: {'; and '.join(why)}.",
             figures={"t_sessions": int(t[p]), "attended_sessions": int(attended[p]),
                      "possible_sessions": int(possible[p]), "remaining_sessions": remaining,

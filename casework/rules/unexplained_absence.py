@@ -46,9 +46,8 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
         first = reg.days[last_day - k + 1]
         last = reg.days[last_day]
         evidence = reg.marks_where(p, CODES, reg.slot_slice(first, last))
-        out.append(Finding(
-            rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]),
-            concern=f"{RULE_ID}:{first.isoformat()}",
+        out.append(reg.finding(
+            p, rule=RULE_ID, concern=f"{RULE_ID}:{first.isoformat()}",
             summary=(
                 f"Absent with no reason given (N) on {plural(k, 'consecutive school day')} "
                 f"from {fmt_date(first)} to {fmt_date(last)} ({plural(len(evidence), 'session')})."

@@ -57,9 +57,8 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
             dates = [reg.days[days.start + i] for i in day_cols]
             evidence = [m for d in dates for m in reg.marks_where(p, codes, reg.slot_slice(d, d))]
             name = WEEKDAYS[w]
-            out.append(Finding(
-                rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]),
-                concern=f"{RULE_ID}:{name.lower()}",
+            out.append(reg.finding(
+                p, rule=RULE_ID, concern=f"{RULE_ID}:{name.lower()}",
                 summary=(
                     f"{what.capitalize()} on {int(cnt[p])} of the {n_w} {name}s in the last {params.school_weeks} "
                     f"school weeks ({fmt_date(reg.days[days.start])} to {fmt_date(reg.days[days.stop - 1])}): "
