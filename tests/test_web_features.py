@@ -293,3 +293,31 @@ def test_another_schools_alert_cannot_be_resolved(app, world, engine):
     with Session(engine) as s:
         n = s.get(Notification, world.nudges[R.DSL])
     assert client(app, R.DSL).post(f"/dsl/alerts/{n.id}/resolve").status_code == 404  # a nudge is not an alert
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.example","Open")', "+1+cmd|' /C calc'!A0", "-2+3",
+                                  "@SUM(1,2)", "\tTabbed", "\rReturned"])
+def test_exports_never_hold_a_live_formula(engine, app, world, name):
+    """A school named like a formula is written as text in CSV and XLSX (an apostrophe in front)."""
+    from openpyxl import load_workbook
+
+    from casework.store.models import School
+
+    with Session(engine) as s:
+        school = s.get(School, world.school_id)
+        school.name = name
+        s.add(school)
+        s.commit()
+    head = client(app, R.HEADTEACHER)
+    rows = list(csv.reader(io.StringIO(head.get("/reports/export.csv").get_data(as_text=True))))
+    assert rows[0][0].startswith("'" + name)
+    wb = load_workbook(io.BytesIO(head.get("/reports/export.xlsx").data))
+    cell = wb["Groups"]["A1"]
+    assert cell.data_type == "s" and cell.value.startswith("'") and name.strip() in cell.value
+
+
+def test_safe_cell_leaves_plain_text_and_numbers_alone():
+    from casework.figures.export import safe_cell
+
+    assert safe_cell("Year 4") == "Year 4" and safe_cell(-3) == -3 and safe_cell(95.5) == 95.5
+    assert safe_cell("") == "" and safe_cell(None) is None

@@ -3,14 +3,13 @@ exports and the policy diagram."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 
 from flask import Blueprint, Response, abort, render_template, request
 
 from casework.figures import stats
+from casework.figures.export import Sheet, to_csv, to_xlsx
 from casework.figures.reporting import GROUP_HEADER, WEEK_HEADER, school_report
 from casework.register.calendar import school_year_start
 from casework.states.machine import diagram
@@ -88,55 +87,29 @@ def _r(v):
     return None if v is None else round(v, 1)
 
 
-def _tables():
+def _sheets() -> tuple[list[Sheet], str]:
     school, rep = _report()
-    return school, rep.start, rep.end, rep.group_rows(), rep.week_rows(), rep.group_label, rep
-
-
-def _title(school, start, end, rep) -> str:
-    note = (f" (groups of {rep.suppressed_note} pupils are not shown)" if rep.suppressing else "")
-    return f"{school.name} attendance {start.isoformat()} to {end.isoformat()}{note}"
+    note = f" (groups of {rep.suppressed_note} pupils are not shown)" if rep.suppressing else ""
+    title = f"{school.name} attendance {rep.start.isoformat()} to {rep.end.isoformat()}{note}"
+    return ([Sheet("Groups", title, GROUP_HEADER, rep.group_rows()),
+             Sheet("Weeks", f"Week by week: {rep.group_label}", WEEK_HEADER, rep.week_rows())],
+            f"attendance-{rep.start}-{rep.end}")
 
 
 @bp.route("/reports/export.csv")
 @requires("reports.export")
 def export_csv():
-    school, start, end, g_rows, w_rows, group_label, rep = _tables()
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow([_title(school, start, end, rep)])
-    w.writerow(GROUP_HEADER)
-    w.writerows(g_rows)
-    w.writerow([])
-    w.writerow([f"Week by week: {group_label}"])
-    w.writerow(WEEK_HEADER)
-    w.writerows(w_rows)
-    return Response(buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="attendance-{start}-{end}.csv"'})
+    sheets, name = _sheets()
+    return Response(to_csv(sheets), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
 @bp.route("/reports/export.xlsx")
 @requires("reports.export")
 def export_xlsx():
-    from openpyxl import Workbook
-
-    school, start, end, g_rows, w_rows, group_label, rep = _tables()
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Groups"
-    ws.append([_title(school, start, end, rep)])
-    ws.append(GROUP_HEADER)
-    for r in g_rows:
-        ws.append(r)
-    ws2 = wb.create_sheet("Weeks")
-    ws2.append([f"Week by week: {group_label}"])
-    ws2.append(WEEK_HEADER)
-    for r in w_rows:
-        ws2.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return Response(buf.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="attendance-{start}-{end}.xlsx"'})
+    sheets, name = _sheets()
+    return Response(to_xlsx(sheets), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
 
 
 @bp.route("/reports/policy")
