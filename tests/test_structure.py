@@ -1,0 +1,50 @@
+"""The layout holds: every module imports on its own (no cycle hidden inside a function),
+no function is too tangled to read (radon grade D at most), and the README's layout names
+every package."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+
+import pytest
+from radon.complexity import cc_rank, cc_visit
+
+import casework
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted(p for p in (ROOT / "casework").rglob("*.py") if "migrations" not in p.parts)
+MODULES = sorted(m.name for m in pkgutil.walk_packages(casework.__path__, "casework.") if ".migrations" not in m.name)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_module_imports_on_its_own(module):
+    importlib.import_module(module)
+
+
+def test_no_casework_import_hides_inside_a_function():
+    hidden = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for sub in ast.walk(node):
+                    mod = sub.module if isinstance(sub, ast.ImportFrom) else (
+                        sub.names[0].name if isinstance(sub, ast.Import) else None)
+                    if mod and mod.startswith("casework"):
+                        hidden.append(f"{path.relative_to(ROOT)}:{sub.lineno}: {mod}")
+    assert hidden == []
+
+
+def test_no_function_is_graded_above_d():
+    tangled = [f"{path.relative_to(ROOT)}:{b.lineno} {b.name} ({cc_rank(b.complexity)}, {b.complexity})"
+               for path in SOURCES for b in cc_visit(path.read_text()) if cc_rank(b.complexity) in "EF"]
+    assert tangled == []
+
+
+def test_readme_layout_names_every_package():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):]
+    packages = [p.name for p in (ROOT / "casework").iterdir() if (p / "__init__.py").exists()]
+    assert packages and all(f"casework/{name}/" in layout for name in packages)
