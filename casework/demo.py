@@ -18,7 +18,9 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from casework.cases import moves as cs
 from casework.cases.evaluate import evaluate
@@ -190,10 +192,6 @@ def build_demo(engine: Engine, *, clock: Clock, pupils: int = 400, seed: int = 2
 
 
 def _casework_summary(engine: Engine, steps: dict[str, int]) -> dict:
-    from sqlalchemy import func
-    from sqlmodel import select
-
-
     with session_scope(engine) as s:
         by_state = dict(s.exec(select(Case.case_type + ":" + Case.state, func.count()).where(Case.closed_at.is_(None))
                                .group_by(Case.case_type, Case.state)).all())
@@ -472,9 +470,6 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
     """Replay the school's casework from ``start`` to the clock's today: the nightly
     evaluation each school day, and the staff working their cases each Friday, so the
     demo has cases at every stage, letters queued, deadlines met and missed."""
-    from sqlmodel import select
-
-
     today = clock.today()
     with session_scope(engine) as s:
         school = get_school(s, DEMO_URN)

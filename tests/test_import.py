@@ -16,10 +16,8 @@ from casework.register.importer import (
     import_contacts,
     import_marks,
     import_pupils,
-    parse_bool,
-    parse_date,
-    parse_year_group,
 )
+from casework.register.rows import parse_bool, parse_date, parse_year_group
 from casework.register.store import Amender, get_school
 from casework.register.upn import make_upn
 from casework.store.db import session_scope

@@ -193,3 +193,18 @@ def decisions_waiting(session: Session, school_id: int, actor=None, clock=None) 
                 out.append(Decision(c, p, "proposal", prop["event"], mv.label or prop["event"],
                                     prop.get("reason", "")))
     return out
+
+
+def list_cases(session: Session, school_id: int | None = None, *, state: str | None = None,
+               case_type: str | None = None, include_closed: bool = False) -> list[Case]:
+    """Cases in the order they were opened, filtered by school, state and type."""
+    q = select(Case)
+    if school_id is not None:
+        q = q.where(Case.school_id == school_id)
+    if state:
+        q = q.where(Case.state == state)
+    if case_type:
+        q = q.where(Case.case_type == case_type)
+    if not include_closed:
+        q = q.where(Case.closed_at.is_(None))
+    return list(session.exec(q.order_by(Case.opened_at, Case.id)))

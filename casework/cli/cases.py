@@ -9,8 +9,11 @@ import click
 from rich.table import Table
 
 from casework.cases import moves as cs
+from casework.cases.casefile import case_timers
+from casework.cases.caseload import list_cases
 from casework.cases.evaluate import evaluate as run
 from casework.cases.moves import Actor
+from casework.cases.world import CaseWorld
 from casework.cli.common import (
     common_options,
     console,
@@ -23,9 +26,9 @@ from casework.cli.common import (
 )
 from casework.clock import LONDON
 from casework.register import store as reg
-from casework.store.casemodels import Case, Timer
+from casework.register.store import active_user
 from casework.store.db import session_scope
-from casework.store.models import Pupil, User
+from casework.store.models import Pupil
 from casework.timers import caseload_deadlines, timer_history
 from casework.workflow import for_school
 
@@ -55,10 +58,7 @@ def evaluate(urn, db, as_of, as_json):
 
 
 def _case_dict(s, case, clock, actor=None, full=False) -> dict:
-    from sqlmodel import select
-
-
-    world = cs.CaseWorld.load(s, case, clock)
+    world = CaseWorld.load(s, case, clock)
     ct = world.workflow.case_type(case.case_type)
     pupil = s.get(Pupil, case.pupil_id)
     def ldn(moment):
@@ -74,7 +74,7 @@ def _case_dict(s, case, clock, actor=None, full=False) -> dict:
         "proposed": case.proposals,
         "moves_allowed": [o.as_dict() for o in cs.move_options(world, actor) if o.allowed],
         "timers": [{"id": t.id, "kind": t.kind, "label": t.label, "due": ldn(t.due_at), "status": t.status}
-                   for t in s.exec(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at))],
+                   for t in case_timers(s, case.id)],
     }
     if full:
         d["moves_not_allowed"] = [o.as_dict() for o in cs.move_options(world, actor) if not o.allowed]
@@ -91,24 +91,16 @@ def _case_dict(s, case, clock, actor=None, full=False) -> dict:
 @common_options
 def cases_cmd(urn, state, case_type, include_closed, db, as_of, as_json):
     """List cases, with their findings and the moves allowed now."""
-    from sqlmodel import select
-
-
     c = ctx_of(db, as_of)
     with session_scope(c.engine) as s:
-        q = select(Case)
+        school_id = None
         if urn:
             try:
-                q = q.where(Case.school_id == reg.get_school(s, urn).id)
+                school_id = reg.get_school(s, urn).id
             except reg.NotFound as exc:
                 fail(str(exc))
-        if state:
-            q = q.where(Case.state == state)
-        if case_type:
-            q = q.where(Case.case_type == case_type)
-        if not include_closed:
-            q = q.where(Case.closed_at.is_(None))
-        rows = [_case_dict(s, case, c.clock) for case in s.exec(q.order_by(Case.opened_at, Case.id))]
+        rows = [_case_dict(s, case, c.clock)
+                for case in list_cases(s, school_id, state=state, case_type=case_type, include_closed=include_closed)]
     if as_json:
         emit_json(rows)
         return
@@ -168,13 +160,7 @@ def case_show(case_id, username, db, as_of, as_json):
 
 
 def _actor(s, username):
-    from sqlmodel import select
-
-
-    user = s.exec(select(User).where(User.username == username)).first()
-    if user is None or not user.active:
-        raise LookupError(f"no active user {username!r}")
-    return Actor.of(user)
+    return Actor.of(active_user(s, username))
 
 
 @case.command("move")
@@ -198,7 +184,7 @@ def case_move(case_id, event, username, reason, params, db, as_of, as_json):
         with session_scope(c.engine) as s:
             case_row = cs.get_case(s, case_id)
             actor = _actor(s, username)
-            world = cs.CaseWorld.load(s, case_row, c.clock)
+            world = CaseWorld.load(s, case_row, c.clock)
             move = cs.move_case(world, event, actor, reason=reason, params=p)
             out = {"case_id": case_id, "event": event, "from": move.from_state, "to": move.to_state, "at": move.at}
     except cs.MoveRefused as exc:

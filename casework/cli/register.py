@@ -27,9 +27,8 @@ from casework.figures import stats as st
 from casework.register import importer
 from casework.register import store as reg
 from casework.register.calendar import school_year_start
-from casework.register.schools import add_school, thresholds_for
+from casework.register.schools import add_school, list_schools, thresholds_for
 from casework.store.db import session_scope
-from casework.store.models import School
 
 
 @click.group()
@@ -65,14 +64,11 @@ def school_add(urn, name, local_authority, workflow, db, as_json):
 @json_option
 def school_list(db, as_json):
     """List the schools in the database."""
-    from sqlmodel import select
-
-
     c = ctx_of(db)
     with session_scope(c.engine) as s:
         rows = [
             {"urn": x.urn, "name": x.name, "local_authority": x.local_authority, "workflow": x.workflow}
-            for x in s.exec(select(School).order_by(School.name))
+            for x in list_schools(s)
         ]
     if as_json:
         emit_json(rows)

@@ -21,10 +21,9 @@ from casework.cli.common import (
 from casework.clock import local
 from casework.jobs.replay import replay
 from casework.jobs.scheduler import build_scheduler, default_worker, job_runs, run_due_jobs
-from casework.notify.mail import MailSettings
+from casework.notify.mail import MailSettings, outbox
 from casework.register import store as reg
 from casework.store.db import session_scope
-from casework.store.schedmodels import EmailOutbox
 
 
 @click.command("scheduler")
@@ -140,17 +139,11 @@ def jobs_cmd(limit, db, as_of, as_json):
 @json_option
 def outbox_cmd(status, limit, db, as_json):
     """Emails queued and sent (nudges and digests), with their Message-IDs."""
-    from sqlmodel import select
-
-
     c = ctx_of(db)
     with session_scope(c.engine) as s:
-        q = select(EmailOutbox).order_by(EmailOutbox.id.desc()).limit(limit)
-        if status:
-            q = q.where(EmailOutbox.status == status)
         rows = [{"id": r.id, "key": r.key, "message_id": r.message_id, "to": r.recipients, "subject": r.subject,
                  "status": r.status, "attempts": r.attempts, "sent_at": r.sent_at, "error": r.error}
-                for r in s.exec(q)]
+                for r in outbox(s, status, limit)]
     if as_json:
         emit_json(rows)
         return

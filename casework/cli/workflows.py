@@ -16,9 +16,9 @@ from casework.cli.common import (
     json_option,
     report_problems,
 )
+from casework.register.schools import list_schools
 from casework.states.machine import diagram
 from casework.store.db import session_scope
-from casework.store.models import School
 from casework.workflow import WorkflowError, load
 
 
@@ -51,12 +51,8 @@ def workflow_check(file, db, as_json):
         "letters": {k: v.label for k, v in m.letters.items()},
     }
     if db:
-        from sqlmodel import select
-
-
         with session_scope(ctx_of(db).engine) as s:
-            summary["schools"] = [{"urn": x.urn, "name": x.name} for x in s.exec(select(School).order_by(School.name))
-                                  if x.workflow in (wf.key, file, str(wf.path))]
+            summary["schools"] = [{"urn": x.urn, "name": x.name} for x in list_schools(s, wf, file)]
     if as_json:
         emit_json(summary)
         return

@@ -251,3 +251,11 @@ def enqueue_digests(engine: Engine, school: School, clock: Clock, settings: Mail
                 created_at=now, meta={"until": now.isoformat(), "since": since.isoformat(),
                                       "notifications": [n.id for n in new], "overdue": [d.id for d in overdue]}))
     return _add_rows(engine, rows)
+
+
+def outbox(session, status: str | None = None, limit: int = 50) -> list[EmailOutbox]:
+    """The newest emails in the outbox, optionally with one status."""
+    q = select(EmailOutbox).order_by(EmailOutbox.id.desc()).limit(limit)
+    if status:
+        q = q.where(EmailOutbox.status == status)
+    return list(session.exec(q))

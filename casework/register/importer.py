@@ -13,23 +13,22 @@ import csv
 import datetime as dt
 import io
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from casework.clock import Clock
 from casework.register.calendar import SESSIONS, SchoolCalendar
 from casework.register.codes import CODES, LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
+from casework.register.rows import CalendarRow, ContactRow, PupilRow, Row, parse_date, row_problems
 from casework.register.store import Amender, load_calendar
-from casework.register.upn import upn_problem
 from casework.store.models import (
     PUPIL_FLAGS,
-    RAG_RATINGS,
     CalendarDay,
     Contact,
     ImportRun,
@@ -85,54 +84,6 @@ class ImportResult:
 
 
 # -- parsing helpers ----------------------------------------------------------
-
-TRUE = {"y", "yes", "true", "1", "t"}
-FALSE = {"n", "no", "false", "0", "f", ""}
-
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def parse_date(text: str) -> dt.date:
-    """ISO dates (2025-09-03) or the UK form MIS exports use (03/09/2025)."""
-    text = text.strip()
-    try:
-        if "/" in text:
-            d, m, y = text.split("/")
-            if len(y) != 4:
-                raise ValueError
-            return dt.date(int(y), int(m), int(d))
-        if not _ISO_DATE.fullmatch(text):
-            raise ValueError  # fromisoformat would also take week dates such as 2025-W36-3
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"malformed date {text!r} (use YYYY-MM-DD or DD/MM/YYYY)") from None
-
-
-def parse_bool(text: str) -> bool:
-    t = text.strip().lower()
-    if t in TRUE:
-        return True
-    if t in FALSE:
-        return False
-    raise ValueError(f"expected yes or no, not {text!r}")
-
-
-def parse_year_group(text: str) -> int:
-    t = text.strip().upper()
-    if t in ("R", "REC", "RECEPTION"):
-        return 0
-    if t in ("N", "N1", "N2", "NURSERY"):
-        return -1
-    t = t.removeprefix("Y").removeprefix("EAR ").strip()
-    try:
-        n = int(t)
-    except ValueError:
-        raise ValueError(f"unknown year group {text!r} (use R, N or 1 to 14)") from None
-    if not 1 <= n <= 14:
-        raise ValueError(f"year group {n} is outside 1 to 14")
-    return n
-
 
 class _Reader:
     """Reads a CSV into rows, checking the header, collecting problems as it goes."""
@@ -191,6 +142,17 @@ class _Reader:
 
     def problem(self, line: int, column: str, reason: str) -> None:
         self.problems.append(Problem(self.name, line, column, reason))
+
+    def validated(self, line: int, row: list[str], model: type[Row], *, every_field: bool = False) -> dict | None:
+        """The row's columns checked by ``model``: the values (only the columns the file has,
+        unless ``every_field``), or None with each problem recorded against its column."""
+        data = {c: row[i] for c, i in self.index.items() if c in model.model_fields}
+        try:
+            return model.model_validate(data).model_dump(exclude_unset=not every_field)
+        except ValidationError as exc:
+            for column, reason in row_problems(exc):
+                self.problem(line, column, reason)
+            return None
 
     def check(self) -> None:
         if self.problems:
@@ -258,39 +220,13 @@ def import_pupils(session: Session, school: School, path: Path, *, clock: Clock,
     seen: dict[str, int] = {}
     parsed: list[dict] = []
     for line, row in r.rows:
-        rec: dict = {}
+        rec = r.validated(line, row, PupilRow)
         upn = r.get(row, "upn").upper()
-        problem = upn_problem(upn)
-        if problem:
-            r.problem(line, "upn", problem)
-        elif upn in seen:
+        if upn in seen:
             r.problem(line, "upn", f"UPN {upn} appears twice (first on line {seen[upn]})")
         seen.setdefault(upn, line)
-        rec["upn"] = upn
-        for col in ("forename", "surname"):
-            rec[col] = r.get(row, col)
-            if not rec[col]:
-                r.problem(line, col, "is empty")
-        try:
-            rec["date_of_birth"] = parse_date(r.get(row, "date_of_birth"))
-        except ValueError as exc:
-            r.problem(line, "date_of_birth", str(exc))
-        try:
-            rec["year_group"] = parse_year_group(r.get(row, "year_group"))
-        except ValueError as exc:
-            r.problem(line, "year_group", str(exc))
-        for flag in (*PUPIL_FLAGS, "on_roll"):
-            if r.has(flag):
-                try:
-                    rec[flag] = parse_bool(r.get(row, flag)) if (flag != "on_roll" or r.get(row, flag)) else True
-                except ValueError as exc:
-                    r.problem(line, flag, str(exc))
-        if r.has("vulnerability_rag"):
-            rag = r.get(row, "vulnerability_rag").lower() or None
-            if rag is not None and rag not in RAG_RATINGS:
-                r.problem(line, "vulnerability_rag", f"expected red, amber, green or blank, not {rag!r}")
-            rec["vulnerability_rag"] = rag
-        parsed.append(rec)
+        if rec is not None:
+            parsed.append(rec)
     r.check()
 
     result = ImportResult("pupils", r.name, rows=len(parsed))
@@ -325,43 +261,16 @@ def import_contacts(session: Session, school: School, path: Path, *, clock: Cloc
     parsed: list[dict] = []
     for line, row in r.rows:
         upn = r.get(row, "upn").upper()
-        rec: dict = {}
+        rec = r.validated(line, row, ContactRow)
         if upn not in pupils:
             r.problem(line, "upn", f"unknown UPN {upn!r}: import the pupil first")
-        rec["pupil_id"] = pupils.get(upn)
-        for col in ("name", "relationship"):
-            rec[col] = r.get(row, col)
-            if not rec[col]:
-                r.problem(line, col, "is empty")
-        key = (upn, rec["name"].lower())
+        key = (upn, r.get(row, "name").lower())
         if key in seen:
-            r.problem(line, "name", f"{rec['name']} is listed twice for {upn} (first on line {seen[key]})")
+            r.problem(line, "name", f"{r.get(row, 'name')} is listed twice for {upn} (first on line {seen[key]})")
         seen.setdefault(key, line)
-        for col in ("parental_responsibility", "lives_with_pupil"):
-            if r.has(col):
-                try:
-                    rec[col] = parse_bool(r.get(row, col) or "yes")
-                except ValueError as exc:
-                    r.problem(line, col, str(exc))
-        for col in ("phone_mobile", "phone_home", "phone_work", "postcode"):
-            if r.has(col):
-                rec[col] = r.get(row, col)
-        if r.has("address"):
-            # MIS exports put the lines of an address in one field, separated by commas or newlines.
-            parts = [p.strip() for p in r.get(row, "address").replace("\n", ",").split(",")]
-            rec["address"] = "\n".join(p for p in parts if p)
-        if r.has("email"):
-            email = r.get(row, "email")
-            if email and ("@" not in email or " " in email):
-                r.problem(line, "email", f"{email!r} is not an email address")
-            rec["email"] = email
-        if r.has("call_priority"):
-            text = r.get(row, "call_priority") or "1"
-            if not text.isdigit() or int(text) < 1:
-                r.problem(line, "call_priority", f"expected a whole number from 1, not {text!r}")
-            else:
-                rec["call_priority"] = int(text)
-        parsed.append(rec)
+        if rec is not None:
+            rec["pupil_id"] = pupils.get(rec.pop("upn"))
+            parsed.append(rec)
     r.check()
 
     result = ImportResult("contacts", r.name, rows=len(parsed))
@@ -385,33 +294,18 @@ CALENDAR_OPTIONAL = ("label", "session")
 
 def import_calendar(session: Session, school: School, path: Path, *, clock: Clock, by: str = "import") -> ImportResult:
     r = _Reader(path, CALENDAR_COLUMNS, CALENDAR_OPTIONAL)
-    parsed: list[dict] = []
+    parsed: list[tuple[int, dict]] = []
     for line, row in r.rows:
-        rec: dict = {"label": r.get(row, "label")}
-        for col in ("start", "end"):
-            try:
-                rec[col] = parse_date(r.get(row, col))
-            except ValueError as exc:
-                r.problem(line, col, str(exc))
-        if "start" in rec and "end" in rec and rec["end"] < rec["start"]:
-            r.problem(line, "end", f"ends ({rec['end']}) before it starts ({rec['start']})")
-        kind = r.get(row, "kind").lower()
-        if kind not in ("term", "closure"):
-            r.problem(line, "kind", f"expected term or closure, not {kind!r}")
-        rec["kind"] = kind
-        sess = r.get(row, "session").upper() or None
-        if sess is not None and sess not in SESSIONS:
-            r.problem(line, "session", f"expected AM, PM or blank, not {sess!r}")
-        if sess is not None and kind == "term":
-            r.problem(line, "session", "a term is whole days; give a session only for a closure")
-        rec["session"] = sess
-        parsed.append(rec)
-    terms = sorted((rec["start"], rec["end"], line) for (line, _), rec in zip(r.rows, parsed) if rec.get("kind") == "term" and "start" in rec and "end" in rec)
+        rec = r.validated(line, row, CalendarRow, every_field=True)
+        if rec is not None:
+            parsed.append((line, rec))
+    terms = sorted((rec["start"], rec["end"], line) for line, rec in parsed if rec["kind"] == "term")
     for (s1, e1, l1), (s2, e2, l2) in zip(terms, terms[1:]):
         if s2 <= e1:
             r.problem(l2, "start", f"this term overlaps the term on line {l1} ({s1} to {e1})")
     r.check()
 
+    parsed = [rec for _, rec in parsed]
     result = ImportResult("calendar", r.name, rows=len(parsed))
     existing = {
         (e.start, e.end, e.kind, e.session): e

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from casework.figures.stats import Thresholds
 from casework.store.models import School
-from casework.workflow import for_school
+from casework.workflow import Workflow, for_school
 
 
 def add_school(session: Session, *, urn: str, name: str, local_authority: str = "", workflow: str = "national") -> School:
@@ -50,3 +50,12 @@ def apply_workflow_settings(school: School) -> None:
         school.pm_open, school.pm_close = pm.open, pm.close
     if not school.local_authority and wf.local_authority:
         school.local_authority = wf.local_authority
+
+
+def list_schools(session: Session, workflow: Workflow | None = None, *also: str) -> list[School]:
+    """The schools in the database by name; with ``workflow``, those that follow it (by its
+    name, its path, or any of ``also``)."""
+    schools = list(session.exec(select(School).order_by(School.name)))
+    if workflow is None:
+        return schools
+    return [x for x in schools if x.workflow in (workflow.key, str(workflow.path), *also)]

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from casework.clock import Clock
 from casework.register.calendar import CalendarEntry, SchoolCalendar
 from casework.register.codes import meaning
-from casework.store.models import CalendarDay, Mark, MarkAmendment, Pupil, School
+from casework.store.models import CalendarDay, Mark, MarkAmendment, Pupil, School, User
 
 
 class NotFound(LookupError):
@@ -186,3 +187,31 @@ def amendments_for(session: Session, pupil_id: int) -> list[MarkAmendment]:
             select(MarkAmendment).where(MarkAmendment.pupil_id == pupil_id).order_by(MarkAmendment.amended_at)
         )
     )
+
+
+def find_pupils(session: Session, school_id: int, text: str = "", year_group: int | None = None,
+                limit: int = 100) -> list[Pupil]:
+    """Pupils on roll whose name or UPN contains ``text``, in one year group if given, by surname."""
+    q = select(Pupil).where(Pupil.school_id == school_id, Pupil.on_roll.is_(True))
+    if text:
+        like = f"%{text}%"
+        q = q.where(or_(Pupil.forename.ilike(like), Pupil.surname.ilike(like), Pupil.upn.ilike(like)))
+    if year_group is not None:
+        q = q.where(Pupil.year_group == year_group)
+    return list(session.exec(q.order_by(Pupil.surname, Pupil.forename).limit(limit)))
+
+
+def year_groups(session: Session, school_id: int) -> list[int]:
+    return sorted(session.exec(select(Pupil.year_group).where(Pupil.school_id == school_id).group_by(Pupil.year_group)))
+
+
+def pupil_marks_between(session: Session, pupil_id: int, start: dt.date, end: dt.date) -> list[Mark]:
+    """One pupil's marks (read by the pupil's index)."""
+    return list(session.exec(select(Mark).where(Mark.pupil_id == pupil_id, Mark.date >= start, Mark.date <= end)))
+
+
+def active_user(session: Session, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        raise LookupError(f"no active user {username!r}")
+    return user

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlmodel import select
 
+from casework.cases.casefile import case_file
 from casework.cases.caseload import caseload_filters, decisions_waiting, open_caseload
 from casework.cases.moves import Actor, MoveRefused, findings, history, move_case, move_options
 from casework.cases.world import CaseWorld
 from casework.notify.notifications import case_timeline
-from casework.store.casemodels import Case, CaseNote, LetterRequest, Timer
-from casework.store.models import Contact
+from casework.store.casemodels import Case, CaseNote
 from casework.web.context import clock, current_school, db
 from casework.web.permissions import can, requires
 
@@ -74,19 +73,13 @@ def show(case_id: int):
     world = CaseWorld.load(s, case, clock())
     ct = world.workflow.case_type(case.case_type)
     options = move_options(world, Actor.of(current_user))
-    notes_q = select(CaseNote).where(CaseNote.case_id == case.id)
-    if not can("case.note.safeguarding"):
-        notes_q = notes_q.where(CaseNote.safeguarding.is_(False))
-    notes = s.exec(notes_q.order_by(CaseNote.at.desc())).all()
-    letters = s.exec(select(LetterRequest).where(LetterRequest.case_id == case.id).order_by(LetterRequest.queued_at)).all()
-    timers = s.exec(select(Timer).where(Timer.case_id == case.id).order_by(Timer.status != "open", Timer.due_at)).all()
-    contacts = s.exec(select(Contact).where(Contact.pupil_id == case.pupil_id).order_by(Contact.call_priority)).all()
+    f = case_file(s, case, safeguarding_notes=can("case.note.safeguarding"))
     proposals = [{**p, "label": (ct.moves[p["event"]].label if p.get("event") in ct.moves else p.get("event"))}
                  for p in case.proposals]
     timeline = case_timeline(s, history(s, case.id), case.id, with_alerts=can("dsl.view"))
     return render_template("case.html", case=case, world=world, ct=ct, options=options, timeline=timeline,
-                           findings=findings(s, case.id), notes=notes, letters=letters, timers=timers,
-                           contacts=contacts, proposals=proposals, letter_defs=world.workflow.model.letters,
+                           findings=findings(s, case.id), notes=f.notes, letters=f.letters, timers=f.timers,
+                           contacts=f.contacts, proposals=proposals, letter_defs=world.workflow.model.letters,
                            now=clock().now())
 
 

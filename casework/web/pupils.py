@@ -7,15 +7,14 @@ import datetime as dt
 import json
 
 from flask import Blueprint, abort, render_template, request
-from sqlalchemy import or_
-from sqlmodel import select
 
+from casework.cases.casefile import contacts_of, pupil_cases
 from casework.figures import stats, trends
 from casework.register.calendar import school_year_start
 from casework.register.codes import LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
-from casework.register.store import amendments_for
+from casework.register.store import amendments_for, find_pupils, pupil_marks_between, year_groups
 from casework.store.casemodels import Case
-from casework.store.models import PUPIL_FLAGS, Contact, Mark, Pupil
+from casework.store.models import PUPIL_FLAGS, Mark, Pupil
 from casework.web.context import clock, current_school, db
 from casework.web.permissions import can, requires
 from casework.workflow import for_school
@@ -36,17 +35,11 @@ def index():
     school = current_school()
     q = request.args.get("q", "").strip()[:80]
     year = request.args.get("year", "")
-    query = select(Pupil).where(Pupil.school_id == school.id, Pupil.on_roll.is_(True))
-    if q:
-        like = f"%{q}%"
-        query = query.where(or_(Pupil.forename.ilike(like), Pupil.surname.ilike(like), Pupil.upn.ilike(like)))
-    if year.lstrip("-").isdigit():
-        query = query.where(Pupil.year_group == int(year))
-    pupils = db().exec(query.order_by(Pupil.surname, Pupil.forename).limit(100)).all()
+    pupils = find_pupils(db(), school.id, q, int(year) if year.lstrip("-").isdigit() else None)
     today = clock().today()
     figs = {f.pupil_id: f.figures for f in stats.pupil_figures(db(), school.id, school_year_start(today), today,
                                                                 pupil_ids=[p.id for p in pupils])} if pupils else {}
-    years = sorted(db().exec(select(Pupil.year_group).where(Pupil.school_id == school.id).group_by(Pupil.year_group)).all())
+    years = year_groups(db(), school.id)
     return render_template("pupils.html", pupils=pupils, figs=figs, q=q, year=year, years=years)
 
 
@@ -83,7 +76,7 @@ def show(pupil_id: int):
     today = clock().today()
     start = school_year_start(today)
     # One pupil's marks are read once (by the pupil's index) and counted by the domain's Figures.
-    marks = s.exec(select(Mark).where(Mark.pupil_id == pupil.id, Mark.date >= start, Mark.date <= today)).all()
+    marks = pupil_marks_between(s, pupil.id, start, today)
     figures = stats.Figures()
     for m in marks:
         figures.add(m.code, m.date.weekday(), 1)
@@ -101,12 +94,9 @@ def show(pupil_id: int):
         "min": 0, "max": 100, "unit": "%",
     }
     lates = sorted((m for m in marks if m.code in (LATE_BEFORE_CLOSE, LATE_AFTER_CLOSE)), key=lambda m: (m.date, m.session), reverse=True)
-    cases = s.exec(select(Case).where(Case.pupil_id == pupil.id).order_by(Case.closed_at.is_not(None),
-                                                                         Case.opened_at.desc())).all() \
-        if can("case.view") else []
+    cases = pupil_cases(s, pupil.id) if can("case.view") else []
     case_labels = {c.id: _case_labels(c) for c in cases}
-    contacts = s.exec(select(Contact).where(Contact.pupil_id == pupil.id).order_by(Contact.call_priority)).all() \
-        if can("pupil.contacts") else []
+    contacts = contacts_of(s, pupil.id) if can("pupil.contacts") else []
     return render_template(
         "pupil.html", pupil=pupil, figures=figures, thresholds=t, target=target, weeks=weeks,
         chart_json=json.dumps(chart), months=heatmap(marks, start, today), lates=lates, cases=cases,
