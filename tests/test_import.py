@@ -427,3 +427,24 @@ def test_excel_export_with_bom_and_windows_line_ends(with_pupils, tmp_path, cloc
     path.write_bytes(("\ufeff" + MARKS_HEADER + "\r\n" + "\r\n".join(MARKS_ROWS) + "\r\n").encode("utf-8"))
     r = run(with_pupils, import_marks, path, clock)
     assert r.added == 8
+
+
+def test_a_term_overlapping_one_already_entered_is_refused(school_db, write_csv, clock):
+    # Great Chart's autumn 1 term is entered as 1 Sep to 17 Oct 2025 (kent-great-chart-2025-26.csv).
+    path = write_csv("terms.csv", "start,end,kind,label", ["2025-10-13,2025-10-24,term,Autumn 1 (typed twice)"])
+    problems = rejected(school_db, import_calendar, path, clock)
+    assert has(problems, 2, "start", "overlaps a term already entered", "2025-09-01 to 2025-10-17")
+    # next year's terms, after the last one entered, are taken
+    later = write_csv("next.csv", "start,end,kind,label", ["2026-09-02,2026-10-23,term,Autumn 1"])
+    assert run(school_db, import_calendar, later, clock).added == 1
+
+
+def test_marks_for_a_pupil_who_has_left_are_refused(with_pupils, marks_csv, clock):
+    from casework.store.models import Pupil
+
+    with session_scope(with_pupils) as s:
+        pupil = s.exec(select(Pupil).where(Pupil.upn == UPN1)).scalars().one()
+        pupil.on_roll = False
+        s.add(pupil)
+    problems = rejected(with_pupils, import_marks, marks_csv, clock)
+    assert has(problems, 2, "upn", "not on roll")

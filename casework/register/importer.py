@@ -85,6 +85,27 @@ class ImportResult:
 
 # -- parsing helpers ----------------------------------------------------------
 
+MAX_FIELD = 131_072  # the csv module's own limit on one field: no register column comes near it
+
+
+def _numbered_rows(reader, name: str):
+    """(line, row) for each record, its line being where it starts (a quoted address may span
+    lines). A field the csv module cannot take (a 10 MB line, a quote never closed) is a
+    refusal naming its line, not a traceback."""
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = (f"a field is too long (over {MAX_FIELD:,} characters): this is not a register export"
+                      if "field larger than field limit" in str(exc) else f"cannot be read as CSV ({exc})")
+            raise ImportRejected([Problem(name, start, "", reason)]) from None
+        yield start, row
+        start = reader.line_num + 1
+
+
 class _Reader:
     """Reads a CSV into rows, checking the header, collecting problems as it goes."""
 
@@ -102,8 +123,9 @@ class _Reader:
         except UnicodeDecodeError:
             text = raw.decode("cp1252", errors="replace")  # older MIS exports
         reader = csv.reader(io.StringIO(text, newline=""))
+        numbered = _numbered_rows(reader, self.name)
         try:
-            header = next(reader)
+            _, header = next(numbered)
         except StopIteration:
             raise ImportRejected([Problem(self.name, 1, "", "the file is empty: expected a header row")]) from None
         self.header = [h.strip().lower() for h in header]
@@ -122,10 +144,7 @@ class _Reader:
             raise ImportRejected(self.problems)
         self.index = {h: i for i, h in enumerate(self.header)}
         self.rows: list[tuple[int, list[str]]] = []
-        # A record's line is where it starts: a quoted field (an address) may span lines.
-        start = reader.line_num + 1
-        for row in reader:
-            line, start = start, reader.line_num + 1
+        for line, row in numbered:
             if not "".join(row).strip():  # a blank row
                 continue
             if len(row) != len(self.header):
@@ -303,6 +322,13 @@ def import_calendar(session: Session, school: School, path: Path, *, clock: Cloc
     for (s1, e1, l1), (s2, e2, l2) in zip(terms, terms[1:]):
         if s2 <= e1:
             r.problem(l2, "start", f"this term overlaps the term on line {l1} ({s1} to {e1})")
+    # Terms must not overlap the ones already entered either (the same term again is fine).
+    entered = {(t.start, t.end) for t in session.exec(
+        select(CalendarDay).where(CalendarDay.school_id == school.id, CalendarDay.kind == "term")).scalars()}
+    for start, end, line in terms:
+        for s0, e0 in sorted(entered - {(start, end)}):
+            if start <= e0 and s0 <= end:
+                r.problem(line, "start", f"this term ({start} to {end}) overlaps a term already entered ({s0} to {e0})")
     r.check()
 
     parsed = [rec for _, rec in parsed]
@@ -350,7 +376,8 @@ def import_marks(
     if calendar.first_day is None:
         raise ImportRejected([Problem(r.name, 0, "", f"{school.name} has no term dates yet: import its calendar first")])
     pupils = dict(session.execute(select(Pupil.upn, Pupil.id).where(Pupil.school_id == school.id)).all())
-    parsed = _read_marks(r, pupils, calendar)
+    off_roll = set(session.execute(select(Pupil.upn).where(Pupil.school_id == school.id, Pupil.on_roll.is_(False))).scalars())
+    parsed = _read_marks(r, pupils, calendar, off_roll)
     r.check()
     result = ImportResult("marks", r.name, rows=len(parsed))
     if parsed:
@@ -367,7 +394,7 @@ def import_marks(
 MarkRow = tuple[int, dt.date, str, str, "int | None", str]  # pupil id, date, session, code, minutes late, recorded by
 
 
-def _read_marks(r: _Reader, pupils: dict[str, int], calendar: SchoolCalendar) -> list[MarkRow]:
+def _read_marks(r: _Reader, pupils: dict[str, int], calendar: SchoolCalendar, off_roll: set[str]) -> list[MarkRow]:
     """Every row checked (UPN, date, session open on the calendar, code, minutes late, no
     duplicate); problems go to the reader, good rows come back."""
     open_sessions = set(calendar.sessions(calendar.first_day, calendar.last_day))
@@ -385,6 +412,9 @@ def _read_marks(r: _Reader, pupils: dict[str, int], calendar: SchoolCalendar) ->
         pupil_id = pupils.get(upn)
         if pupil_id is None:
             r.problem(line, "upn", f"unknown UPN {upn!r}")
+            ok = False
+        elif upn in off_roll:
+            r.problem(line, "upn", f"{upn} is not on roll: a register has no marks for a pupil who has left")
             ok = False
         date_text = row[i_date].strip()
         day = dates.get(date_text)

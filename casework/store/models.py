@@ -181,6 +181,7 @@ class User(SQLModel, table=True):
     email: str = ""
     password_hash: str = ""
     active: bool = True
+    session_version: int = 0  # moved on to end every signed-in session (casework/web/sessions.py)
 
 
 class ImportRun(SQLModel, table=True):

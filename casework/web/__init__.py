@@ -4,7 +4,9 @@ Config (a dict, else the environment): ``DATABASE_URL`` (``CASEWORK_DATABASE_URL
 ``SECRET_KEY`` (``CASEWORK_SECRET_KEY``; a random one per process if unset, so sessions
 end on restart), ``CLOCK`` (a ``casework.clock.Clock``; tests and ``--as-of`` set it),
 ``SESSION_COOKIE_SECURE`` (``CASEWORK_SECURE_COOKIES=1`` behind HTTPS) and
-``LOGIN_RATE_LIMIT`` (default ``10 per minute``).
+``LOGIN_RATE_LIMIT`` (per address, default ``10 per minute``), ``LOGIN_ACCOUNT_LIMIT`` (per
+account, default ``10 per 5 minutes``) and ``TRUST_PROXY`` (``CASEWORK_TRUST_PROXY=1``: take the
+client's address from the proxy's X-Forwarded-For).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import datetime as dt
 import os
 import secrets
 
-from flask import Flask, g, render_template
+from flask import Flask, g, render_template, session
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from casework.clock import Clock
 from casework.notify.notifications import unread_count
@@ -25,9 +29,18 @@ from casework.web import admin, auth, cases, dsl, letters, notifications, pupils
 from casework.web.context import WebUser, clock, current_school, db
 from casework.web.filters import register_filters
 from casework.web.permissions import can
+from casework.web.sessions import SESSION_KEY
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+class DatabaseId(IntegerConverter):
+    """An integer in an address, no larger than a database id can be (else: not found)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _env_config() -> dict:
@@ -36,6 +49,7 @@ def _env_config() -> dict:
         "DATABASE_URL": env.get("CASEWORK_DATABASE_URL"),
         "SECRET_KEY": env.get("CASEWORK_SECRET_KEY"),
         "SESSION_COOKIE_SECURE": env.get("CASEWORK_SECURE_COOKIES") == "1",
+        "TRUST_PROXY": env.get("CASEWORK_TRUST_PROXY") == "1",
     }
     return {k: v for k, v in cfg.items() if v is not None}
 
@@ -51,7 +65,8 @@ def create_app(config: dict | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        LOGIN_RATE_LIMIT="10 per minute",
+        LOGIN_RATE_LIMIT="10 per minute",  # per client address
+        LOGIN_ACCOUNT_LIMIT="10 per 5 minutes",  # per account, from anywhere
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,  # imports
         CLOCK=Clock(),
     )
@@ -62,6 +77,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     app.extensions["casework_engine"] = app.config.get("ENGINE") or make_engine(app.config.get("DATABASE_URL"))
 
+    app.url_map.converters["int"] = DatabaseId  # /cases/<int:id>: nothing past a database id
+    if app.config.get("TRUST_PROXY"):
+        # Behind a reverse proxy (told so): the client's address is the proxy's X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
     CSRFProtect(app)
     login = LoginManager(app)
     login.session_protection = "strong"
@@ -71,11 +90,12 @@ def create_app(config: dict | None = None) -> Flask:
 
     @login.user_loader
     def load_user(user_id: str):
-        try:
-            user = db().get(User, int(user_id))
-        except ValueError:
+        if not user_id.isdigit() or len(user_id) > 18:
             return None
-        return WebUser(user) if user is not None and user.active else None
+        user = db().get(User, int(user_id))
+        if user is None or not user.active or session.get(SESSION_KEY) != user.session_version:
+            return None  # disabled, or the session was ended (sign-out, password change)
+        return WebUser(user)
 
 
     for bp in (auth.bp, today.bp, cases.bp, pupils.bp, dsl.bp, letters.bp, notifications.bp, reports.bp, admin.bp):

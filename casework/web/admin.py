@@ -17,6 +17,7 @@ from casework.register.store import Amender
 from casework.store.models import ROLE_LABELS, ImportRun, Role, User
 from casework.web.context import clock, current_school, db
 from casework.web.permissions import requires
+from casework.web.sessions import end_user_sessions
 from casework.workflow import WORKFLOWS_DIR
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -66,6 +67,8 @@ def update_user(user_id: int):
     if user.id == current_user.id and (not active or role != user.role):
         flash("You cannot change your own role or deactivate yourself; ask another administrator.", "error")
         return redirect(url_for("admin.users"))
+    if (role, active) != (user.role, user.active):
+        end_user_sessions(db(), user)  # a changed role or a closed account takes effect now
     user.role, user.active = role, active
     db().add(user)
     flash(f"{user.name}: {ROLE_LABELS[Role(role)]}, {'active' if active else 'deactivated'}.", "success")

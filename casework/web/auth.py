@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote, urlsplit
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import (
@@ -24,6 +26,7 @@ from sqlmodel import select
 from casework.store.models import User
 from casework.web.context import WebUser, db
 from casework.web.permissions import home_endpoint
+from casework.web.sessions import SESSION_KEY, end_user_sessions
 
 bp = Blueprint("auth", __name__)
 _hasher = PasswordHasher()
@@ -31,11 +34,20 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
+def _account() -> str:
+    return "account:" + request.form.get("username", "").strip().lower()
+
+
 def limit_logins(app: Flask) -> None:
+    """Sign-in attempts limited per client address and per account (so guessing one
+    person's password from many addresses is slowed too); a refusal says when to retry."""
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter = Limiter(get_remote_address, app=app, default_limits=[],
                       storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
-    app.view_functions["auth.login"] = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"],
-                                                     methods=["POST"])(app.view_functions["auth.login"])
+    view = app.view_functions["auth.login"]
+    view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])(view)
+    view = limiter.limit(lambda: current_app.config["LOGIN_ACCOUNT_LIMIT"], methods=["POST"], key_func=_account)(view)
+    app.view_functions["auth.login"] = view
 
 
 def verify(username: str, password: str) -> User | None:
@@ -53,10 +65,23 @@ def verify(username: str, password: str) -> User | None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only a path on this site (never another host) is followed after signing in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only a path on this site is followed after signing in. Browsers drop tabs and line
+    breaks and read a backslash as a slash, so ``/%09/evil.example`` would leave the site:
+    anything that, decoded, holds a control character or a backslash, or names a scheme or
+    a host, is refused."""
+    if not target:
+        return None
+    decoded = target
+    for _ in range(3):  # decode until it stops changing (double encoding)
+        decoded, before = unquote(decoded), decoded
+        if decoded == before:
+            break
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in decoded) or "\\" in decoded:
+        return None
+    parts = urlsplit(decoded)
+    if parts.scheme or parts.netloc or not decoded.startswith("/") or decoded.startswith("//"):
+        return None
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -70,6 +95,7 @@ def login():
             error = "That username and password do not match an active account."
         else:
             session.clear()
+            session[SESSION_KEY] = user.session_version
             login_user(WebUser(user))
             session.permanent = True
             return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
@@ -79,6 +105,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    user = db().get(User, current_user.id)
+    if user is not None:
+        end_user_sessions(db(), user)  # a copy of this cookie opens nothing from now on
     logout_user()
     session.clear()
     flash("You have signed out.", "info")

@@ -11,7 +11,7 @@ from casework.cases.moves import Actor, MoveRefused, findings, history, move_cas
 from casework.cases.world import CaseWorld
 from casework.notify.notifications import case_timeline
 from casework.store.casemodels import Case, CaseNote
-from casework.web.context import clock, current_school, db
+from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg
 from casework.web.permissions import can, requires
 
 bp = Blueprint("cases", __name__)
@@ -49,11 +49,8 @@ def perform_move(case_id: int, event: str, reason: str, params: dict | None = No
 def caseload():
     school = current_school()
     args = request.args
-    try:
-        year = int(args["year"]) if args.get("year", "") != "" else None
-        page = max(1, int(args.get("page", 1)))
-    except ValueError:
-        abort(400)
+    year = int_arg("year", lo=YEAR_GROUPS[0], hi=YEAR_GROUPS[1])
+    page = int_arg("page", 1)
     filters = caseload_filters(db(), school.id)
     flag = args.get("flag") or None
     if flag and flag not in filters["flags"]:

@@ -5,7 +5,7 @@ Blueprints import these from here; ``casework.web`` builds the app from the blue
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import abort, current_app, g, request
 from flask_login import current_user
 from sqlmodel import Session, select
 
@@ -57,3 +57,21 @@ def current_school() -> School | None:
         else:
             g.school = db().get(School, sid)
     return g.school
+
+
+YEAR_GROUPS = (-1, 14)  # nursery to year 14
+MAX_PAGE = 100_000
+
+
+def int_arg(name: str, default: int | None = None, *, lo: int = 1, hi: int = MAX_PAGE) -> int | None:
+    """A whole number from the query string, within [lo, hi]; anything else is a bad request."""
+    text = request.args.get(name, "").strip()
+    if text == "":
+        return default
+    try:
+        value = int(text) if len(text) <= 12 else hi + 1
+    except ValueError:
+        abort(400)
+    if not lo <= value <= hi:
+        abort(400)
+    return value

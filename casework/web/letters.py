@@ -3,7 +3,7 @@ as a print file, and handing back a kept PDF only if it is still exactly what wa
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from casework.letters.fields import LetterProblems
@@ -17,7 +17,7 @@ from casework.letters.queue import (
     produce_print_batch,
     produced_letters,
 )
-from casework.web.context import clock, current_school, db
+from casework.web.context import clock, current_school, db, int_arg
 from casework.web.permissions import requires
 
 bp = Blueprint("letters", __name__)
@@ -28,10 +28,7 @@ PAGE = 25  # letters checked per page (each check renders the letter)
 @requires("letters.view")
 def index():
     school = current_school()
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        abort(400)
+    page = int_arg("page", 1)
     q = letter_queue(db(), school, clock(), limit=PAGE, offset=(page - 1) * PAGE)
     return render_template("letters.html", queue=q.letters, total=q.total, page=page,
                            pages=max(1, -(-q.total // PAGE)), first=(page - 1) * PAGE + 1,

@@ -15,7 +15,7 @@ from casework.register.codes import LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
 from casework.register.store import amendments_for, find_pupils, pupil_marks_between, year_groups
 from casework.store.casemodels import Case
 from casework.store.models import PUPIL_FLAGS, Mark, Pupil
-from casework.web.context import clock, current_school, db
+from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg
 from casework.web.permissions import can, requires
 from casework.workflow import for_school
 
@@ -34,8 +34,8 @@ def school_pupil(pupil_id: int) -> Pupil:
 def index():
     school = current_school()
     q = request.args.get("q", "").strip()[:80]
-    year = request.args.get("year", "")
-    pupils = find_pupils(db(), school.id, q, int(year) if year.lstrip("-").isdigit() else None)
+    year = int_arg("year", lo=YEAR_GROUPS[0], hi=YEAR_GROUPS[1])
+    pupils = find_pupils(db(), school.id, q, year)
     today = clock().today()
     figs = {f.pupil_id: f.figures for f in stats.pupil_figures(db(), school.id, school_year_start(today), today,
                                                                 pupil_ids=[p.id for p in pupils])} if pupils else {}

@@ -14,7 +14,7 @@ from casework.figures.reporting import GROUP_HEADER, WEEK_HEADER, school_report
 from casework.register.calendar import school_year_start
 from casework.states.machine import diagram
 from casework.store.models import PUPIL_FLAGS
-from casework.web.context import clock, current_school, db
+from casework.web.context import YEAR_GROUPS, clock, current_school, db
 from casework.web.permissions import can, requires
 from casework.workflow import for_school
 
@@ -36,7 +36,9 @@ def _period() -> tuple[dt.date, dt.date]:
 def _group() -> tuple[int | None, str | None, str]:
     g = request.args.get("group", "")
     if g.startswith("year:") and g[5:].lstrip("-").isdigit():
-        yg = int(g[5:])
+        yg = int(g[5:]) if len(g) < 12 else 999
+        if not YEAR_GROUPS[0] <= yg <= YEAR_GROUPS[1]:
+            abort(400)
         return yg, None, stats.year_group_label(yg)
     if g.startswith("flag:") and g[5:] in PUPIL_FLAGS:
         return None, g[5:], PUPIL_FLAGS[g[5:]]
