@@ -16,11 +16,15 @@ from casework.web import create_app
 @click.option("--threads", default=8, show_default=True, type=int, help="Worker threads (waitress).")
 @click.option("--secure-cookies/--no-secure-cookies", default=None,
               help="Mark cookies Secure (use behind HTTPS; default from $CASEWORK_SECURE_COOKIES).")
-def serve(db, as_of, host, port, threads, secure_cookies):
+@click.option("--trust-proxy", is_flag=True, default=False,
+              help="Behind a reverse proxy: take the client's address from X-Forwarded-For (also $CASEWORK_TRUST_PROXY=1).")
+def serve(db, as_of, host, port, threads, secure_cookies, trust_proxy):
     """Run the web app (waitress). Set CASEWORK_SECRET_KEY so sessions survive a restart."""
 
     c = ctx_of(db, as_of)
     config = {"ENGINE": c.engine, "CLOCK": c.clock}
+    if trust_proxy:
+        config["TRUST_PROXY"] = True
     if secure_cookies is not None:
         config["SESSION_COOKIE_SECURE"] = secure_cookies
     app = create_app(config)
