@@ -24,6 +24,7 @@ from casework.register.calendar import SchoolCalendar
 from casework.register.store import load_calendar, session_close_time
 from casework.states.guards import GuardResult, run_guard
 from casework.states.machine import fire, sources
+from casework.store.audit import record
 from casework.store.casemodels import (
     Case,
     CaseFinding,
@@ -151,6 +152,8 @@ def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", p
     move = CaseMove(case_id=case.id, event=event, from_state=old, to_state=new, actor=actor.username,
                     actor_role=actor.role, at=now, reason=reason or "", params=params, evidence=evidence)
     s.add(move)
+    record(s, now, actor.username, "case.move", f"case:{case.id}", school_id=case.school_id, event=event,
+           from_state=old, to_state=new, reason=reason or "", role=actor.role)
     case.state = new
     case.updated_at = now
     case.version += 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from casework.cli import cases, demo, letters, register, scheduler, web, workflows
+from casework.cli import audit, cases, demo, letters, register, scheduler, web, workflows
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +18,7 @@ def main() -> None:
 
 
 for _command in (
+    audit.audit,
     cases.evaluate,
     cases.cases_cmd,
     cases.case,

@@ -42,6 +42,7 @@ from casework.letters.fields import (
     prepare_letter,
 )
 from casework.register.store import load_calendar
+from casework.store.audit import record
 from casework.store.casemodels import CaseNote, LetterRequest
 from casework.store.models import School
 from casework.workflow import Workflow
@@ -175,6 +176,8 @@ def _produce(session: Session, ready: _Ready, clock: Clock, by: str) -> tuple[Pr
             / f"case{job.case.id}-{job.letter_id}-letter{req.id}.pdf")
     digest = _write_atomically(path, data)
     recipients = [r.as_dict() for r in job.recipients]
+    record(session, now, by, "letter.produce", f"letter:{req.id}", school_id=job.school.id, case=job.case.id,
+           template=job.letter_id, sha256=digest)
     req.status, req.produced_at, req.produced_by = "produced", now, by
     req.recipients, req.file, req.sha256 = recipients, str(path), digest
     session.add(req)

@@ -27,6 +27,7 @@ from casework.register.calendar import SESSIONS, SchoolCalendar
 from casework.register.codes import CODES, LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
 from casework.register.rows import CalendarRow, ContactRow, PupilRow, Row, parse_date, row_problems
 from casework.register.store import Amender, load_calendar
+from casework.store.audit import record
 from casework.store.models import (
     PUPIL_FLAGS,
     CalendarDay,
@@ -195,6 +196,8 @@ def _progress(total: int, description: str):
 
 
 def _log_run(session: Session, school: School, result: ImportResult, clock: Clock, by: str) -> None:
+    record(session, clock.now(), by, f"import.{result.kind}", result.file, school_id=school.id,
+           rows=result.rows, added=result.added, changed=result.changed)
     session.add(
         ImportRun(
             school_id=school.id,

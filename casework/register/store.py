@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from casework.clock import Clock
 from casework.register.calendar import CalendarEntry, SchoolCalendar
 from casework.register.codes import meaning
+from casework.store.audit import record
 from casework.store.models import CalendarDay, Mark, MarkAmendment, Pupil, School, User
 
 
@@ -142,6 +143,9 @@ def amend_mark(
             amended_by_position=by.position,
         )
     )
+    record(session, clock.now(), by.name, "mark.amend", f"mark:{mark.id}", school_id=mark.school_id,
+           date=mark.date, session=mark.session, original=mark.code, amended=code, reason=reason.strip(),
+           position=by.position)
     mark.code = code
     mark.minutes_late = minutes_late
     session.add(mark)

@@ -199,3 +199,30 @@ class ImportRun(SQLModel, table=True):
     changed: int = 0
     unchanged: int = 0
     summary: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AuditEvent(SQLModel, table=True):
+    """One thing a person (or a job) did, in an append-only, hash-chained log (casework/store/audit.py).
+
+    The database refuses to change or delete a row (triggers); each row's hash covers the row
+    and the hash before it, so an edit made around the triggers breaks the chain at that row."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    school_id: int | None = Field(default=None, index=True)
+    actor: str
+    action: str  # e.g. mark.amend, case.move, letter.produce, case.note, auth.sign_in, user.permission
+    subject: str = ""  # e.g. case:42, mark:1234, user:officer
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str
+    hash: str
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's last hash: one row, updated first by every writer so that writers queue."""
+
+    __tablename__ = "audit_head"
+    id: int = Field(default=1, primary_key=True)
+    last_hash: str = "0" * 64
+    count: int = 0

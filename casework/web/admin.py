@@ -14,6 +14,7 @@ from sqlmodel import select
 from casework.register import importer
 from casework.register.schools import apply_workflow_settings
 from casework.register.store import Amender
+from casework.store.audit import record
 from casework.store.models import ROLE_LABELS, ImportRun, Role, User
 from casework.web.context import clock, current_school, db
 from casework.web.permissions import requires
@@ -69,6 +70,8 @@ def update_user(user_id: int):
         return redirect(url_for("admin.users"))
     if (role, active) != (user.role, user.active):
         end_user_sessions(db(), user)  # a changed role or a closed account takes effect now
+        record(db(), clock().now(), current_user.username, "user.permission", f"user:{user.username}",
+               school_id=user.school_id, role_from=user.role, role_to=role, active_from=user.active, active_to=active)
     user.role, user.active = role, active
     db().add(user)
     flash(f"{user.name}: {ROLE_LABELS[Role(role)]}, {'active' if active else 'deactivated'}.", "success")

@@ -23,8 +23,9 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlmodel import select
 
+from casework.store.audit import record
 from casework.store.models import User
-from casework.web.context import WebUser, db
+from casework.web.context import WebUser, clock, db
 from casework.web.permissions import home_endpoint
 from casework.web.sessions import SESSION_KEY, end_user_sessions
 
@@ -93,7 +94,11 @@ def login():
         user = verify(request.form.get("username", ""), request.form.get("password", ""))
         if user is None:
             error = "That username and password do not match an active account."
+            record(db(), clock().now(), request.form.get("username", "").strip()[:80], "auth.sign_in_refused",
+                   address=request.remote_addr)
         else:
+            record(db(), clock().now(), user.username, "auth.sign_in", f"user:{user.username}", school_id=user.school_id,
+                   address=request.remote_addr)
             session.clear()
             session[SESSION_KEY] = user.session_version
             login_user(WebUser(user))
@@ -108,6 +113,7 @@ def logout():
     user = db().get(User, current_user.id)
     if user is not None:
         end_user_sessions(db(), user)  # a copy of this cookie opens nothing from now on
+        record(db(), clock().now(), user.username, "auth.sign_out", f"user:{user.username}", school_id=user.school_id)
     logout_user()
     session.clear()
     flash("You have signed out.", "info")

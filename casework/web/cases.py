@@ -10,6 +10,7 @@ from casework.cases.caseload import caseload_filters, decisions_waiting, open_ca
 from casework.cases.moves import Actor, MoveRefused, findings, history, move_case, move_options
 from casework.cases.world import CaseWorld
 from casework.notify.notifications import case_timeline
+from casework.store.audit import record
 from casework.store.casemodels import Case, CaseNote
 from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg
 from casework.web.permissions import can, requires
@@ -109,6 +110,8 @@ def add_note(case_id: int):
     else:
         db().add(CaseNote(case_id=case.id, author=current_user.username, at=clock().now(), text=text[:10000],
                           safeguarding=safeguarding))
+        record(db(), clock().now(), current_user.username, "case.note", f"case:{case.id}", school_id=case.school_id,
+               safeguarding=safeguarding, characters=len(text[:10000]))
         flash("Safeguarding note added (seen by the DSL and deputies only)." if safeguarding else "Note added.",
               "success")
     back = RETURN_TO.get(request.form.get("back", "case"), None)
