@@ -6,6 +6,7 @@ Keep this file general: fixtures that only one test file needs belong in that fi
 
 from __future__ import annotations
 
+import collections
 import csv
 import datetime as dt
 import os
@@ -301,3 +302,21 @@ def letters_folder(tmp_path, monkeypatch) -> Path:
 
 # The browser tests' fixtures (Chromium, the app on a local port) live in tests/browser_support.py.
 pytest_plugins = ["browser_support"]
+
+
+# -- figures the suite reports (rows restored, requests raced, steps run ...) -----
+
+_SUITE_FIGURES: collections.Counter = collections.Counter()
+
+
+@pytest.fixture
+def suite_figures() -> collections.Counter:
+    """A counter tests add their figures to; printed at the end of the run."""
+    return _SUITE_FIGURES
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _SUITE_FIGURES:
+        terminalreporter.section("figures")
+        for name, n in sorted(_SUITE_FIGURES.items()):
+            terminalreporter.write_line(f"{name}: {n:,}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from casework.cli import audit, cases, demo, letters, register, scheduler, web, workflows
+from casework.cli import audit, cases, demo, letters, records, register, scheduler, web, workflows
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,6 +19,10 @@ def main() -> None:
 
 for _command in (
     audit.audit,
+    records.backup_cmd,
+    records.restore_cmd,
+    records.export,
+    records.retention,
     cases.evaluate,
     cases.cases_cmd,
     cases.case,

@@ -233,6 +233,16 @@ class RuleWiring(BaseModel):
         return dict(self.model_extra or {})
 
 
+class Retention(_Strict):
+    """How long records are kept before ``casework retention purge`` removes them."""
+
+    register_years: int = Field(6, ge=1, le=100, description="Years a register entry (a mark and its amendments) "
+                                "is kept after the date it is for. The 2024 Regulations: 6 years.")
+    closed_case_years: int = Field(6, ge=1, le=100, description="Years a closed case (moves, findings, notes, "
+                                   "deadlines, letters, notices, alerts) is kept after it closed; set it from the "
+                                   "school's records retention schedule.")
+
+
 class WorkflowModel(_Strict):
     name: str
     description: str = ""
@@ -246,6 +256,7 @@ class WorkflowModel(_Strict):
     letters: dict[str, LetterDef] = Field(default_factory=dict)
     case_types: dict[str, CaseTypeDef]
     codes: dict[str, str] = Field(default_factory=dict, description="Notes on how this school uses particular codes.")
+    retention: Retention = Field(default_factory=Retention)
 
 
 # -- the loaded workflow ------------------------------------------------------
