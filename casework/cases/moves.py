@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from casework.cases.evidence import case_evidence
@@ -138,12 +139,16 @@ def move_options(world: CaseWorld, actor: Actor | None, *, with_guards: bool = T
     return out
 
 
-def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", params: dict | None = None) -> CaseMove:
+def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", params: dict | None = None,
+              expected_version: int | None = None) -> CaseMove:
+    """Take ``event`` on the case. ``expected_version`` is the case's version the person saw
+    (the form carries it): if anyone moved the case since, the move is refused, never lost."""
     params = dict(params or {})
     reasons, verdicts = check_move(world, event, actor, params, reason)
     if reasons:
         raise MoveRefused(event, reasons)
     s, case, wf = world.session, world.case, world.workflow
+    claim_case(s, case, case.version if expected_version is None else expected_version, event)
     now = world.clock.now()
     old = case.state
     new = fire(wf, case.case_type, old, event)
@@ -156,7 +161,6 @@ def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", p
            from_state=old, to_state=new, reason=reason or "", role=actor.role)
     case.state = new
     case.updated_at = now
-    case.version += 1
     case.proposals = [p for p in case.proposals if p.get("event") != event]
     ct = wf.case_type(case.case_type)
     if ct.states[new].final:
@@ -171,6 +175,20 @@ def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", p
         run_action(world, action, move=move, params=params, source=f"move:{move.id}")
     s.flush()
     return move
+
+
+CHANGED_MEANWHILE = "someone else changed this case a moment ago: look at it again before you act"
+
+
+def claim_case(session: Session, case: Case, seen: int, event: str) -> None:
+    """Move the case's version on from the one ``seen``, atomically: of two people moving the
+    same case at once, the second finds the version gone and is told (a row lock on
+    PostgreSQL, the write lock on SQLite, make them queue)."""
+    done = session.execute(update(Case).where(Case.id == case.id, Case.version == seen)
+                           .values(version=seen + 1)).rowcount
+    if done != 1:
+        raise MoveRefused(event, [CHANGED_MEANWHILE])
+    case.version = seen + 1
 
 
 def _settle_timers(world: CaseWorld, event: str, old: str, new: str, now: dt.datetime) -> None:

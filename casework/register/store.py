@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from casework.clock import Clock
@@ -146,9 +146,14 @@ def amend_mark(
     record(session, clock.now(), by.name, "mark.amend", f"mark:{mark.id}", school_id=mark.school_id,
            date=mark.date, session=mark.session, original=mark.code, amended=code, reason=reason.strip(),
            position=by.position)
-    mark.code = code
-    mark.minutes_late = minutes_late
-    session.add(mark)
+    # The mark changes only if it still holds what the amender saw: of two people amending
+    # the same mark at once, the second is told rather than silently overwriting the first.
+    done = session.execute(update(Mark).where(Mark.id == mark.id, Mark.code == mark.code)
+                           .values(code=code, minutes_late=minutes_late)).rowcount
+    if done != 1:
+        raise RegisterError(f"the {mark.session} mark of {mark.date.isoformat()} was changed by someone else a moment "
+                            "ago: look at the register again before you amend it")
+    session.expire(mark)
     session.flush()
     return mark
 

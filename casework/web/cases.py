@@ -35,8 +35,10 @@ def perform_move(case_id: int, event: str, reason: str, params: dict | None = No
     if expect_type and case.case_type != expect_type:
         abort(400)
     world = CaseWorld.load(db(), case, clock())
+    seen = request.form.get("version", "")
     try:
-        move = move_case(world, event, Actor.of(current_user), reason=reason, params=params)
+        move = move_case(world, event, Actor.of(current_user), reason=reason, params=params,
+                         expected_version=int(seen) if seen.isdigit() and len(seen) < 12 else None)
     except MoveRefused as exc:
         db().rollback()
         return False, f"Not done — {exc.event.replace('_', ' ')}: " + "; ".join(exc.reasons) + "."

@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.execute(f"INSERT INTO audit_head (id, last_hash, count) VALUES (1, '{'0' * 64}', 0)")
+    op.execute(sa.text("INSERT INTO audit_head (id, last_hash, count) VALUES (1, :genesis, 0)").bindparams(genesis="0" * 64))
     if op.get_bind().dialect.name == "postgresql":
         op.execute("""
             CREATE FUNCTION audit_event_append_only() RETURNS trigger AS $$
