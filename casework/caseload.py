@@ -15,14 +15,8 @@ from sqlmodel import Session, select
 
 from casework.casemodels import Case, Notification, Timer
 from casework.models import PUPIL_FLAGS, Contact, Pupil
+from casework.timers import Deadline, next_deadlines, outstanding
 from casework.workflow import for_school
-
-
-@dataclass
-class Deadline:
-    due_at: dt.datetime
-    label: str
-    overdue: bool
 
 
 @dataclass
@@ -39,30 +33,17 @@ class Caseload:
     overdue: int
 
 
-def _outstanding(q):
-    """Deadlines still to meet: open timers, and lapsed ones whose case still sits in the state
-    that started them (the same reading as ``casework.timers.caseload_deadlines``, which lists a
-    whole school's deadlines; this serves one page of cases)."""
-    return q.where(or_(Timer.status == "open", (Timer.status == "lapsed") & (Timer.state == Case.state)))
-
-
 def case_deadlines(session: Session, case_ids: list[int], now: dt.datetime) -> dict[int, Deadline]:
     """The earliest outstanding deadline of each case."""
-    out: dict[int, Deadline] = {}
-    if not case_ids:
-        return out
-    q = _outstanding(select(Timer).join(Case, Case.id == Timer.case_id).where(Timer.case_id.in_(case_ids)))
-    for t in session.exec(q.order_by(Timer.due_at, Timer.id)):
-        out.setdefault(t.case_id, Deadline(t.due_at, t.label, t.due_at <= now))
-    return out
+    return next_deadlines(session, case_ids, now)
 
 
 def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: str | None = None,
                   case_type: str | None = None, year_group: int | None = None, flag: str | None = None,
                   safeguarding_only: bool = False, limit: int = 100, offset: int = 0) -> Caseload:
     """Open cases, overdue deadlines first, then the soonest due, then the longest open."""
-    due = _outstanding(select(Timer.case_id, func.min(Timer.due_at).label("due")).join(Case, Case.id == Timer.case_id)
-                       .where(Timer.school_id == school_id)).group_by(Timer.case_id).subquery()
+    due = outstanding(select(Timer.case_id, func.min(Timer.due_at).label("due")).join(Case, Case.id == Timer.case_id)
+                      .where(Timer.school_id == school_id)).group_by(Timer.case_id).subquery()
     q = (select(Case, Pupil, due.c.due).join(Pupil, Pupil.id == Case.pupil_id)
          .outerjoin(due, due.c.case_id == Case.id)
          .where(Case.school_id == school_id, Case.closed_at.is_(None)))

@@ -701,43 +701,65 @@ def case_open(urn, upn, case_type, start, username, reason, db, as_of, as_json):
 @main.command("timers")
 @click.option("--school", "urn", default=None)
 @click.option("--due-before", default=None, help="Only timers due before this date.")
-@click.option("--status", default="open", show_default=True, help="open, met, lapsed, cancelled or all.")
+@click.option("--status", default="open", show_default=True,
+              help="open (outstanding: still to do, overdue or not), met, lapsed, cancelled or all.")
 @click.option("--role", default=None, help="Only deadlines this role is responsible for (e.g. dsl, attendance_officer).")
+@click.option("--wide", is_flag=True, help="Every column (the default fits 80 columns).")
 @db_option
 @as_of_option
 @json_option
-def timers_cmd(urn, due_before, status, role, db, as_of, as_json):
+def timers_cmd(urn, due_before, status, role, wide, db, as_of, as_json):
     """Deadlines on cases."""
     from sqlmodel import select
 
     from casework.casemodels import Case, Timer
     from casework.models import Pupil
-    from casework.workflow import for_school
+    from casework.timers import outstanding_deadlines
+    from casework.workflow import ROLE_NAMES, for_school
 
+    if role is not None and role not in ROLE_NAMES:
+        fail(f"--role: unknown role {role!r} (one of {', '.join(sorted(ROLE_NAMES))})")
     c = ctx_of(db, as_of)
+    now = c.clock.now()
+    before = dt.datetime.combine(parse_day(due_before), dt.time(0), tzinfo=LONDON) if due_before else None
     with session_scope(c.engine) as s:
-        q = select(Timer, Case, Pupil).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id)
+        school_id = None
         if urn:
             try:
-                q = q.where(Timer.school_id == reg.get_school(s, urn).id)
+                school_id = reg.get_school(s, urn).id
             except reg.NotFound as exc:
                 fail(str(exc))
-        if status != "all":
-            q = q.where(Timer.status == status)
-        if due_before:
-            q = q.where(Timer.due_at < dt.datetime.combine(parse_day(due_before), dt.time(0), tzinfo=LONDON))
-        rows = [{"id": t.id, "case_id": t.case_id, "upn": p.upn, "pupil": p.name, "kind": t.kind, "label": t.label,
-                 "role": t.role, "due": t.due_at.astimezone(LONDON), "status": t.status, "outcome": t.outcome}
-                for t, cs_, p in s.exec(q.order_by(Timer.due_at, Timer.id))
-                if role is None or role == t.role or role in for_school(cs_.workflow).roles_for([t.role])]
+        if status == "open":
+            rows = [{"id": d.id, "case_id": d.case_id, "upn": d.upn, "pupil": d.pupil, "kind": d.kind,
+                     "label": d.label, "role": d.role, "due": d.due, "status": d.status, "outcome": None,
+                     "overdue": d.overdue}
+                    for d in outstanding_deadlines(s, school_id, role, now=now, due_before=before)]
+        else:
+            q = select(Timer, Case, Pupil).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id)
+            if school_id is not None:
+                q = q.where(Timer.school_id == school_id)
+            if status != "all":
+                q = q.where(Timer.status == status)
+            if before is not None:
+                q = q.where(Timer.due_at < before)
+            rows = [{"id": t.id, "case_id": t.case_id, "upn": p.upn, "pupil": p.name, "kind": t.kind,
+                     "label": t.label, "role": t.role, "due": t.due_at.astimezone(LONDON), "status": t.status,
+                     "outcome": t.outcome, "overdue": False}
+                    for t, cs_, p in s.exec(q.order_by(Timer.due_at, Timer.id))
+                    if role is None or role == t.role or role in for_school(cs_.workflow).roles_for([t.role])]
     if as_json:
         emit_json(rows)
         return
-    tab = Table("ID", "Case", "Pupil", "Deadline", "Due", "Who", "Status")
+    if wide:
+        tab = Table("ID", "Case", "Pupil", "Deadline", "Due", "Who", "Status")
+    else:
+        tab = Table("Case", "Pupil", "Deadline", "Due")
     for r in rows:
-        overdue = r["status"] == "open" and r["due"] <= c.clock.now()
-        tab.add_row(str(r["id"]), str(r["case_id"]), r["pupil"], r["label"],
-                    ("[red]" if overdue else "") + f"{r['due']:%a %d %b %H:%M}", r["role"], r["status"])
+        due = ("[red]Overdue · " if r["overdue"] else "") + f"{r['due']:%a %d %b %H:%M}"
+        if wide:
+            tab.add_row(str(r["id"]), str(r["case_id"]), r["pupil"], r["label"], due, r["role"], r["status"])
+        else:
+            tab.add_row(str(r["case_id"]), r["pupil"], r["label"], due)
     console.print(tab)
 
 
