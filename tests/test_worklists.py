@@ -1,0 +1,81 @@
+"""Work lists read deadlines one way: the caseload, Today and ``casework timers`` agree on what
+is outstanding, and Today lists the day's work grouped and counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import select
+
+from casework.caseload import open_caseload
+from casework.casemodels import Timer
+from casework.cases import Actor, open_case
+from casework.clock import FixedClock, at
+from casework.timers import next_deadlines, outstanding_deadlines
+from casework.workflow import for_school
+
+D = dt.date
+
+
+@pytest.fixture
+def school(session, make_school):
+    s = make_school(session, "great-chart", urn="118001")
+    session.commit()
+    return s
+
+
+def _open(session, school, pupil, day):
+    return open_case(session, school, pupil, for_school("national"), "unexplained_absence",
+                     concern=f"unexplained_absence:{day}", concern_start=day,
+                     clock=FixedClock(at(day, dt.time(9, 30))), actor=Actor.system(), reason="N")
+
+
+def test_a_lapsed_deadline_replaced_by_its_next_period_is_not_outstanding_anywhere(db_url, session, school,
+                                                                                   make_pupils):
+    (p,) = make_pupils(session, school, 1)
+    case = _open(session, school, p, D(2026, 3, 2))
+    session.flush()
+    first = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind == "first_day_contact")).one()
+    first.status = "lapsed"
+    later = at(D(2026, 3, 9), dt.time(12))
+    session.add(Timer(school_id=school.id, case_id=case.id, kind="first_day_contact", label=first.label,
+                      role=first.role, state=case.state, started_at=first.due_at, due_at=later))
+    for t in session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind != "first_day_contact")):
+        t.status = "met"
+    session.commit()
+    now = at(D(2026, 3, 4), dt.time(13))
+
+    rows = outstanding_deadlines(session, school.id, now=now)
+    assert [(r.kind, r.due, r.overdue) for r in rows] == [("first_day_contact", later, False)]
+    assert next_deadlines(session, [case.id], now)[case.id].due == later
+    load = open_caseload(session, school.id, now)
+    assert load.overdue == 0 and load.rows[0].deadline.due == later
+
+    from casework.cli import main
+    r = CliRunner().invoke(main, ["timers", "--db", db_url, "--as-of", "2026-03-04", "--json"])
+    assert r.exit_code == 0, r.output
+    assert [(x["kind"], x["overdue"]) for x in json.loads(r.output)] == [("first_day_contact", False)]
+
+
+def test_a_lapsed_deadline_stays_outstanding_until_the_case_moves_on(session, school, make_pupils):
+    (p,) = make_pupils(session, school, 1)
+    case = _open(session, school, p, D(2026, 3, 2))
+    session.flush()
+    first = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind == "first_day_contact")).one()
+    first.status = "lapsed"
+    session.commit()
+    now = at(D(2026, 3, 4), dt.time(13))
+    assert "first_day_contact" in {d.kind for d in outstanding_deadlines(session, school.id, now=now) if d.overdue}
+    case.state = "closed_elsewhere_for_test"
+    session.add(case)
+    session.commit()
+    assert "first_day_contact" not in {d.kind for d in outstanding_deadlines(session, school.id, now=now)}
+
+
+def test_timers_refuses_an_unknown_role(db_url):
+    from casework.cli import main
+    r = CliRunner().invoke(main, ["timers", "--db", db_url, "--role", "caretaker"])
+    assert r.exit_code != 0 and "unknown role 'caretaker'" in r.output
