@@ -28,10 +28,8 @@ def index():
     school = current_school()
     s, now = db(), clock().now()
     calls = first_day_calls(s, school.id, now)
-    called = {c.case.id for c in calls}
     end_of_day = dt.datetime.combine(clock().today() + dt.timedelta(days=1), dt.time(0), tzinfo=LONDON)
-    due = [d for d in outstanding_deadlines(s, school.id, current_user.role, now=now, due_before=end_of_day)
-           if d.case_id not in called]
+    due = outstanding_deadlines(s, school.id, current_user.role, now=now, due_before=end_of_day)
     overdue = [d for d in due if d.overdue]
     due_today = [d for d in due if not d.overdue]
     letters = s.exec(select(func.count()).select_from(LetterRequest).where(
