@@ -153,6 +153,9 @@ def test_dsl_sees_a_missed_home_visit_escalated(page_for, site):
     dsl.goto(f"{base}/dsl")
     card = dsl.locator(f"#case-{world.cases['visit']}")
     assert "the planned home visit has not been recorded" in card.inner_text()
+    # the DSL records the visit's outcome; handing the case to the DSL is not offered to the DSL
+    assert card.locator("button", has_text="Visit - child seen and safe").count() == 1
+    assert card.locator("button", has_text="Escalate to the DSL").count() == 0
     shot(dsl, "dsl-queue")
     card.locator("textarea[name=text]").fill("Spoke to the social worker; visiting together at 3pm")
     card.locator("button", has_text="Add safeguarding note").click()

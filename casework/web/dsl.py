@@ -14,6 +14,9 @@ from casework.workflow import for_school
 
 bp = Blueprint("dsl", __name__)
 
+# moves that hand a case to the DSL: on the DSL's own queue they would hand it to themselves
+TO_THE_DSL = {"escalate_to_dsl"}
+
 
 @bp.route("/dsl")
 @requires("dsl.view")
@@ -27,7 +30,7 @@ def index():
         options = []
         if item.case.closed_at is None:
             world = CaseWorld.load(db(), item.case, clock())
-            options = [o for o in move_options(world, actor) if o.allowed]
+            options = [o for o in move_options(world, actor) if o.allowed and o.event not in TO_THE_DSL]
         view.append({"item": item, "type": ct.label, "state": ct.states[item.case.state].label, "options": options})
     return render_template("dsl.html", queue=view)
 
