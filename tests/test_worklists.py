@@ -79,3 +79,33 @@ def test_timers_refuses_an_unknown_role(db_url):
     from casework.cli import main
     r = CliRunner().invoke(main, ["timers", "--db", db_url, "--role", "caretaker"])
     assert r.exit_code != 0 and "unknown role 'caretaker'" in r.output
+
+
+def test_a_proposal_is_a_decision_only_while_its_step_starts_from_where_the_case_is(session, school, make_pupils):
+    from casework.caseload import decisions_waiting
+
+    (p,) = make_pupils(session, school, 1)
+    day = D(2026, 3, 2)
+    case = open_case(session, school, p, for_school("national"), "attendance", concern="attendance:test",
+                     concern_start=day, clock=FixedClock(at(day, dt.time(9, 30))), actor=Actor.system(), reason="PA")
+    case.proposals = [{"event": "issue_notice_to_improve", "reason": "90% over 10 weeks"}]
+    case.state = "meeting"
+    session.add(case)
+    session.commit()
+    assert [d.event for d in decisions_waiting(session, school.id)] == ["issue_notice_to_improve"]
+    case.state = "notice_to_improve"  # the notice has gone: proposing it again is stale
+    session.add(case)
+    session.commit()
+    assert decisions_waiting(session, school.id) == []
+
+
+def test_repeated_findings_collapse_to_the_latest_with_history():
+    from types import SimpleNamespace as F
+
+    from casework.web.cases import group_findings
+
+    rows = [F(id=i, rule="persistent_absence", found_on=D(2026, 10, i), summary=f"{85 + i}%") for i in range(1, 18)]
+    rows.append(F(id=99, rule="weekday_pattern", found_on=D(2026, 10, 5), summary="Fridays"))
+    groups = group_findings(rows)
+    assert [g["latest"].summary for g in groups] == ["102%", "Fridays"]
+    assert len(groups[0]["history"]) == 16 and groups[0]["history"][0].found_on == D(2026, 10, 16)

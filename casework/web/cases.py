@@ -65,6 +65,17 @@ def caseload():
                            pages=max(1, -(-load.total // PAGE)))
 
 
+def group_findings(rows) -> list[dict]:
+    """Findings of one rule collapse to the latest (its current figure) with the earlier ones as
+    its history, latest rule first; a case re-found every week reads as one line, not seventeen."""
+    groups: dict[str, dict] = {}
+    for f in sorted(rows, key=lambda f: (f.found_on, f.id), reverse=True):
+        g = groups.setdefault(f.rule, {"latest": f, "history": []})
+        if g["latest"] is not f:
+            g["history"].append(f)
+    return list(groups.values())
+
+
 @bp.route("/cases/<int:case_id>")
 @requires("case.view")
 def show(case_id: int):
@@ -80,11 +91,15 @@ def show(case_id: int):
     letters = s.exec(select(LetterRequest).where(LetterRequest.case_id == case.id).order_by(LetterRequest.queued_at)).all()
     timers = s.exec(select(Timer).where(Timer.case_id == case.id).order_by(Timer.status != "open", Timer.due_at)).all()
     contacts = s.exec(select(Contact).where(Contact.pupil_id == case.pupil_id).order_by(Contact.call_priority)).all()
-    proposals = [{**p, "label": (ct.moves[p["event"]].label if p.get("event") in ct.moves else p.get("event"))}
-                 for p in case.proposals]
+    # a proposal is shown only while its step can be taken from where the case is: with the step's
+    # button (below) when this person may take it, or with the reasons it cannot be taken yet
+    by_event = {o.event: o for o in options}
+    proposals = [{**p, "label": by_event[p["event"]].label, "option": by_event[p["event"]]}
+                 for p in case.proposals if p.get("event") in by_event]
+    finding_groups = group_findings(findings(s, case.id))
     timeline = case_timeline(s, history(s, case.id), case.id, with_alerts=can("dsl.view"))
     return render_template("case.html", case=case, world=world, ct=ct, options=options, timeline=timeline,
-                           findings=findings(s, case.id), notes=notes, letters=letters, timers=timers,
+                           findings=finding_groups, notes=notes, letters=letters, timers=timers,
                            contacts=contacts, proposals=proposals, letter_defs=world.workflow.model.letters,
                            now=clock().now())
 
