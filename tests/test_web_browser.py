@@ -156,6 +156,9 @@ def test_dsl_sees_a_missed_home_visit_escalated(page_for, site):
     # the DSL records the visit's outcome; handing the case to the DSL is not offered to the DSL
     assert card.locator("button", has_text="Visit - child seen and safe").count() == 1
     assert card.locator("button", has_text="Escalate to the DSL").count() == 0
+    # the child's flags, contacts and days missed are on the card
+    text = card.inner_text()
+    assert "Social worker" in text and "Pat Vandermeer" in text and "missed since" in text
     shot(dsl, "dsl-queue")
     card.locator("textarea[name=text]").fill("Spoke to the social worker; visiting together at 3pm")
     card.locator("button", has_text="Add safeguarding note").click()

@@ -6,6 +6,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlmodel import select
 
+from casework import stats
+from casework.calendar import school_year_start
 from casework.caseload import caseload_filters, decisions_waiting, open_caseload
 from casework.casemodels import Case, CaseNote, LetterRequest, Timer
 from casework.cases import Actor, CaseWorld, MoveRefused, findings, history, move_case, move_options
@@ -97,9 +99,13 @@ def show(case_id: int):
     proposals = [{**p, "label": by_event[p["event"]].label, "option": by_event[p["event"]]}
                  for p in case.proposals if p.get("event") in by_event]
     finding_groups = group_findings(findings(s, case.id))
+    today = clock().today()
+    year_start = school_year_start(today)
+    figures = stats.pupil_figures(s, case.school_id, year_start, today, pupil_ids=[case.pupil_id])
     timeline = case_timeline(s, history(s, case.id), case.id, with_alerts=can("dsl.view"))
     return render_template("case.html", case=case, world=world, ct=ct, options=options, timeline=timeline,
-                           findings=finding_groups, notes=notes, letters=letters, timers=timers,
+                           findings=finding_groups, notes=notes, year_start=year_start,
+                           attendance=figures[0].figures.attendance_pct if figures else None, letters=letters, timers=timers,
                            contacts=contacts, proposals=proposals, letter_defs=world.workflow.model.letters,
                            now=clock().now())
 

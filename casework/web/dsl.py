@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlmodel import select
 
+from casework import stats
+from casework.calendar import school_year_start
 from casework.caseload import safeguarding_queue
 from casework.cases import Actor, CaseWorld, move_options
+from casework.models import PUPIL_FLAGS, Contact
 from casework.notifications import NotFound, resolve_alert
 from casework.web import clock, current_school, db
 from casework.web.permissions import requires
@@ -24,6 +28,14 @@ def index():
     school = current_school()
     items = safeguarding_queue(db(), school.id)
     actor = Actor.of(current_user)
+    s, today = db(), clock().today()
+    pupil_ids = list({it.pupil.id for it in items})
+    contacts: dict[int, list[Contact]] = {}
+    for ct in s.exec(select(Contact).where(Contact.pupil_id.in_(pupil_ids)).order_by(Contact.call_priority, Contact.id)):
+        contacts.setdefault(ct.pupil_id, []).append(ct)
+    year_start = school_year_start(today)
+    figures = {f.pupil_id: f.figures for f in stats.pupil_figures(s, school.id, year_start, today, pupil_ids=pupil_ids)} \
+        if pupil_ids else {}
     view = []
     for item in items:
         ct = for_school(item.case.workflow).case_type(item.case.case_type)
@@ -31,8 +43,12 @@ def index():
         if item.case.closed_at is None:
             world = CaseWorld.load(db(), item.case, clock())
             options = [o for o in move_options(world, actor) if o.allowed and o.event not in TO_THE_DSL]
-        view.append({"item": item, "type": ct.label, "state": ct.states[item.case.state].label, "options": options})
-    return render_template("dsl.html", queue=view)
+        fig = figures.get(item.pupil.id)
+        view.append({"item": item, "type": ct.label, "state": ct.states[item.case.state].label, "options": options,
+                     "flags": [label for flag, label in PUPIL_FLAGS.items() if getattr(item.pupil, flag)],
+                     "contacts": contacts.get(item.pupil.id, [])[:2],
+                     "days_missed": None if fig is None else fig.absent / 2})
+    return render_template("dsl.html", queue=view, year_start=year_start)
 
 
 @bp.route("/dsl/alerts/<int:alert_id>/resolve", methods=["POST"])
