@@ -582,9 +582,16 @@ def case_show(case_id, username, db, as_of, as_json):
     console.print(f"[bold]Case {d['id']}[/]: {d['pupil']} ({d['upn']}), {d['type_label']} — [bold]{d['state_label']}[/]"
                   + (" [red](safeguarding)[/]" if d["safeguarding"] else ""))
     console.print(f"Opened {d['opened_at']:%d %b %Y}" + (f", closed {d['closed_at']:%d %b %Y}" if d["closed_at"] else ""))
-    for f in d["findings"]:
-        console.print(f"  • [{f['rule']}] {f['explanation']}", highlight=False)
-    for p in d["proposed"]:
+    if d["findings"]:
+        console.print("[bold]Findings[/] (the latest of each; --json lists them all)")
+    latest: dict[str, tuple[dict, int]] = {}
+    for f in d["findings"]:  # oldest first: the last of a rule is its current figure
+        latest[f["rule"]] = (f, latest.get(f["rule"], (None, -1))[1] + 1)
+    for f, earlier in reversed(latest.values()):
+        console.print(f"  • {f['rule'].replace('_', ' ').capitalize()}, {f['found_on']:%d %b %Y}: {f['explanation']}"
+                      + (f" ({earlier} earlier)" if earlier else ""), highlight=False, markup=False)
+    steps = {o["event"] for o in d["moves_allowed"] + d["moves_not_allowed"]}
+    for p in [p for p in d["proposed"] if p["event"] in steps]:  # a step no longer open from here is stale
         console.print(f"  Proposed: {p['event'].replace('_', ' ')} — {p['reason']}", highlight=False)
     if d["timers"]:
         tab = Table("Deadline", "Due", "Status", title="Timers")
@@ -596,8 +603,12 @@ def case_show(case_id, username, db, as_of, as_json):
         step = f"{m['from']} → {m['to']}" if m["from"] else f"opened at {m['to']}"
         console.print(f"  {m['at']:%d %b %Y %H:%M}  {m['event'].replace('_', ' ')} ({step}) by {m['by']}"
                       + (f": {m['reason']}" if m["reason"] else ""), highlight=False, markup=False)
+    if d["moves_allowed"]:
+        console.print("[bold]Steps open now[/]" + (" (to you)" if actor else ""))
     for o in d["moves_allowed"]:
         console.print(f"  [green]can[/] {o['event']}: {o['label']}")
+    if d["moves_not_allowed"]:
+        console.print("[bold]Not open now[/]")
     for o in d["moves_not_allowed"]:
         console.print(f"  [red]cannot[/] {o['event']}: " + "; ".join(o["reasons"]), highlight=False)
 

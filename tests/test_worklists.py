@@ -109,3 +109,23 @@ def test_repeated_findings_collapse_to_the_latest_with_history():
     groups = group_findings(rows)
     assert [g["latest"].summary for g in groups] == ["102%", "Fridays"]
     assert len(groups[0]["history"]) == 16 and groups[0]["history"][0].found_on == D(2026, 10, 16)
+
+
+def test_case_show_collapses_findings_hides_stale_proposals_and_heads_the_steps(db_url, session, school,
+                                                                                 make_pupils):
+    from casework.casemodels import CaseFinding
+    from casework.cli import main
+
+    (p,) = make_pupils(session, school, 1)
+    case = _open(session, school, p, D(2026, 3, 2))
+    for i in range(1, 6):
+        session.add(CaseFinding(case_id=case.id, rule="persistent_absence", key=f"k{i}", found_on=D(2026, 2, i),
+                                summary=f"Absence is {10 + i}.0%"))
+    case.proposals = [{"event": "issue_notice_to_improve", "reason": "stale: not a move of this case type"}]
+    session.add(case)
+    session.commit()
+    r = CliRunner().invoke(main, ["case", "show", str(case.id), "--db", db_url])
+    assert r.exit_code == 0, r.output
+    assert "Persistent absence, 05 Feb 2026: Absence is 15.0% (4 earlier)" in r.output
+    assert "Absence is 11.0%" not in r.output and "Proposed" not in r.output
+    assert "Steps open now" in r.output
