@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import exists, or_, update
+from sqlalchemy import and_, exists, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import select
@@ -120,9 +120,25 @@ def sweep(engine: Engine, clock: Clock, *, worker: str = "sweep", school_id: int
 # -- deadlines as people see them -----------------------------------------------------
 
 
+def outstanding(q):
+    """The one definition of an outstanding deadline, as a filter on a query that selects
+    ``Timer`` joined to its ``Case``.
+
+    A deadline is outstanding while the case is open and either its timer is open, or it
+    lapsed and the case still sits in the state that started it with no later period of the
+    same deadline running (a repeating timer's next period replaces the lapsed one). The
+    caseload, Today, the morning digest and ``casework timers`` all read deadlines this way.
+    """
+    later = aliased(Timer)
+    next_period = exists().where(later.case_id == Timer.case_id, later.kind == Timer.kind, later.status == "open")
+    return q.where(Case.closed_at.is_(None),
+                   or_(Timer.status == "open",
+                       and_(Timer.status == "lapsed", Timer.state == Case.state, ~next_period)))
+
+
 @dataclass
 class Deadline:
-    """An open deadline on a case, as a caseload shows it."""
+    """An outstanding deadline on a case, as a work list shows it."""
 
     id: int
     case_id: int
@@ -133,10 +149,17 @@ class Deadline:
     role: str  # the role or role group responsible (as the workflow names it)
     roles: list[str]  # the roles that group stands for
     due: dt.datetime  # Europe/London
-    status: str  # open | lapsed (a lapsed deadline stays on the caseload until the case moves on)
+    status: str  # open | lapsed (a lapsed deadline stays outstanding until the case moves on)
     overdue: bool
     case_type: str
     state: str
+
+    @property
+    def due_at(self) -> dt.datetime:
+        return self.due
+
+    def due_on(self, day: dt.date) -> bool:
+        return self.due.astimezone(LONDON).date() == day
 
     def as_dict(self) -> dict:
         return {"id": self.id, "case_id": self.case_id, "upn": self.upn, "pupil": self.pupil, "kind": self.kind,
@@ -144,23 +167,10 @@ class Deadline:
                 "status": self.status, "overdue": self.overdue, "case_type": self.case_type, "state": self.state}
 
 
-def outstanding(q):
-    """The one definition of an outstanding deadline, as a filter on a query that joins
-    ``Timer`` to ``Case``: the case is open, and the timer is open, or it lapsed while the
-    case still sits in the state that started it (the work is still to do) and no newer
-    period of the same deadline has started (a repeating check)."""
-    newer = aliased(Timer)
-    next_period = exists().where(newer.case_id == Timer.case_id, newer.kind == Timer.kind, newer.status == "open")
-    return q.where(Case.closed_at.is_(None),
-                   or_(Timer.status == "open", (Timer.status == "lapsed") & (Timer.state == Case.state) & ~next_period))
-
-
-def caseload_deadlines(session, school_id: int | None = None, role: str | None = None, user: User | None = None,
-                       *, now: dt.datetime, case_ids: list[int] | None = None,
-                       due_before: dt.datetime | None = None) -> list[Deadline]:
-    """Every outstanding deadline (see ``outstanding``) on the school's open cases, overdue
-    first, then by due time. Today, the caseload, the digest email and ``casework timers``
-    all read deadlines through this.
+def outstanding_deadlines(session, school_id: int | None = None, role: str | None = None, user: User | None = None,
+                          *, now: dt.datetime, case_ids: list[int] | None = None,
+                          due_before: dt.datetime | None = None) -> list[Deadline]:
+    """Every outstanding deadline (see ``outstanding``), overdue first, then by due time.
 
     ``role`` (a role such as ``dsl``) keeps the deadlines that role is responsible for,
     expanding the workflow's role groups; ``user`` means that user's school and role;
@@ -169,10 +179,13 @@ def caseload_deadlines(session, school_id: int | None = None, role: str | None =
     if user is not None:
         school_id = user.school_id if school_id is None else school_id
         role = role or user.role
-    q = outstanding(select(Timer, Case, Pupil).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id))
+    q = outstanding(select(Timer, Case, Pupil).join(Case, Case.id == Timer.case_id)
+                    .join(Pupil, Pupil.id == Case.pupil_id))
     if school_id is not None:
         q = q.where(Timer.school_id == school_id)
     if case_ids is not None:
+        if not case_ids:
+            return []
         q = q.where(Timer.case_id.in_(case_ids))
     if due_before is not None:
         q = q.where(Timer.due_at < due_before)
@@ -189,14 +202,14 @@ def caseload_deadlines(session, school_id: int | None = None, role: str | None =
 
 
 def next_deadlines(session, case_ids: list[int], now: dt.datetime) -> dict[int, Deadline]:
-    """Each case's most pressing outstanding deadline (overdue first, then the soonest)."""
+    """The earliest outstanding deadline of each of these cases."""
     out: dict[int, Deadline] = {}
-    if case_ids:
-        for d in caseload_deadlines(session, now=now, case_ids=case_ids):
-            out.setdefault(d.case_id, d)
+    for d in sorted(outstanding_deadlines(session, case_ids=case_ids, now=now), key=lambda d: (d.due, d.id)):
+        out.setdefault(d.case_id, d)
     return out
 
 
+caseload_deadlines = outstanding_deadlines  # the name the digest and older callers know
 def timer_history(session, school_id: int | None, status: str, role: str | None, due_before: dt.datetime | None,
                   now: dt.datetime) -> list[dict]:
     """Every timer with ``status`` (or all), whatever became of it: the record, not the work list."""

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from casework.cases.moves import Actor, CaseWorld, move_case, open_case
+from casework.cases.moves import Actor, move_case, open_case
+from casework.cases.world import CaseWorld
 from casework.clock import LONDON, FixedClock
 from casework.letters import LetterProblems, render_letter, render_queued
 from casework.letters.fields import prepare_letter
@@ -232,7 +233,7 @@ def test_improvement_period_outside_three_to_six_weeks_is_refused(session, lette
 
 
 def test_notice_runs_from_its_issue_and_is_refused_once_the_period_is_over(session, letter_world, letters_dir):
-    from casework.cases.moves import CaseWorld, start_timer
+    from casework.cases.moves import start_timer
     from casework.store.casemodels import Case
 
     clock = FixedClock(AS_OF)

@@ -153,6 +153,12 @@ def test_dsl_sees_a_missed_home_visit_escalated(page_for, site):
     dsl.goto(f"{base}/dsl")
     card = dsl.locator(f"#case-{world.cases['visit']}")
     assert "the planned home visit has not been recorded" in card.inner_text()
+    # the DSL records the visit's outcome; handing the case to the DSL is not offered to the DSL
+    assert card.locator("button", has_text="Visit - child seen and safe").count() == 1
+    assert card.locator("button", has_text="Escalate to the DSL").count() == 0
+    # the child's flags, contacts and days missed are on the card
+    text = card.inner_text()
+    assert "Social worker" in text and "Pat Vandermeer" in text and "missed since" in text
     shot(dsl, "dsl-queue")
     card.locator("textarea[name=text]").fill("Spoke to the social worker; visiting together at 3pm")
     card.locator("button", has_text="Add safeguarding note").click()
@@ -268,3 +274,40 @@ def test_governor_sees_small_groups_suppressed(page_for, site):
     head.goto(f"{base}/reports?group=year:4")
     assert head.locator("canvas#weekly").is_visible()
     shot(head, "reports-head-small-group")
+
+
+def test_a_morning_as_the_officer_today_lists_the_days_work_counted(page_for, site):
+    """Today → call → visit → deadline on Today → case → letters, as the attendance officer."""
+    from casework import timers
+
+    open_as, base, _ = page_for
+    url, world, engine = site
+    officer = open_as(Role.ATTENDANCE_OFFICER)
+    summary = officer.locator(".today-summary").inner_text()
+    calls = officer.locator("#calls .card").count()
+    assert f"{calls} first-day call" in summary and "0 overdue" in summary
+    # each call is also a deadline due at noon today, listed with the day's deadlines
+    assert f"{calls} due today" in summary
+    assert officer.locator("#deadlines tbody tr").count() == calls
+    assert "First-day contact with home" in officer.locator("#deadlines").inner_text()
+    # the visit is planned, and not recorded by its deadline
+    officer.goto(f"{base}/cases/{world.cases['visit']}")
+    _step(officer, "Plan a home visit")
+    world.clock.advance(dt.timedelta(days=2))
+    timers.sweep(engine, world.clock)
+    officer.goto(f"{base}/today")
+    shot(officer, "today-morning")
+    summary = officer.locator(".today-summary").inner_text()
+    overdue = officer.locator("#deadlines tr.row-overdue")
+    assert f"{overdue.count()} overdue" in summary
+    row = overdue.filter(has_text="Carry out the home visit")
+    assert row.count() == 1 and "Vic Vandermeer" in row.inner_text() and "Overdue" in row.inner_text()
+    row.locator("a").click()
+    officer.wait_for_load_state()
+    assert officer.url.endswith(f"/cases/{world.cases['visit']}")
+    officer.goto(f"{base}/today")
+    letters = officer.locator(".today-summary a", has_text="letter")
+    queued = int(letters.locator("strong").inner_text())
+    letters.click()
+    officer.wait_for_load_state()
+    assert officer.url.endswith("/letters") and (queued == 0 or "Letters" in officer.locator("h1").inner_text())

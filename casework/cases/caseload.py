@@ -189,7 +189,8 @@ def decisions_waiting(session: Session, school_id: int, actor=None, clock=None) 
             out.append(d)
         for prop in c.proposals:
             mv = ct.moves.get(prop.get("event", ""))
-            if mv is not None and mv.formal:
+            # a proposal whose step no longer starts from where the case is has gone stale: not a decision
+            if mv is not None and mv.formal and (c.state in mv.from_ or "*" in mv.from_):
                 out.append(Decision(c, p, "proposal", prop["event"], mv.label or prop["event"],
                                     prop.get("reason", "")))
     return out

@@ -92,7 +92,9 @@ def check_move(world: CaseWorld, event: str, actor: Actor | None, params: dict |
     ct = wf.case_type(case.case_type)
     mv = ct.moves.get(event)
     if mv is None:
-        return [f"there is no move {event!r} for a {ct.label.lower()} case (moves: {', '.join(ct.moves)})"], []
+        kind = ct.label.lower()
+        article = "an" if kind[:1] in "aeiou" else "a"
+        return [f"there is no move {event!r} for {article} {kind} case (moves: {', '.join(ct.moves)})"], []
     reasons: list[str] = []
     if case.closed_at is not None:
         return ["the case is closed"], []

@@ -31,6 +31,7 @@ from casework.store.db import session_scope
 from casework.store.models import Pupil
 from casework.timers import caseload_deadlines, timer_history
 from casework.workflow import for_school
+from casework.workflow.model import ROLE_NAMES
 
 
 @click.command()
@@ -139,9 +140,16 @@ def case_show(case_id, username, db, as_of, as_json):
     console.print(f"[bold]Case {d['id']}[/]: {d['pupil']} ({d['upn']}), {d['type_label']} — [bold]{d['state_label']}[/]"
                   + (" [red](safeguarding)[/]" if d["safeguarding"] else ""))
     console.print(f"Opened {d['opened_at']:%d %b %Y}" + (f", closed {d['closed_at']:%d %b %Y}" if d["closed_at"] else ""))
-    for f in d["findings"]:
-        console.print(f"  • [{f['rule']}] {f['explanation']}", highlight=False)
-    for p in d["proposed"]:
+    if d["findings"]:
+        console.print("[bold]Findings[/] (the latest of each; --json lists them all)")
+    latest: dict[str, tuple[dict, int]] = {}
+    for f in d["findings"]:  # oldest first: the last of a rule is its current figure
+        latest[f["rule"]] = (f, latest.get(f["rule"], (None, -1))[1] + 1)
+    for f, earlier in reversed(latest.values()):
+        console.print(f"  • {f['rule'].replace('_', ' ').capitalize()}, {f['found_on']:%d %b %Y}: {f['explanation']}"
+                      + (f" ({earlier} earlier)" if earlier else ""), highlight=False, markup=False)
+    steps = {o["event"] for o in d["moves_allowed"] + d["moves_not_allowed"]}
+    for p in [p for p in d["proposed"] if p["event"] in steps]:  # a step no longer open from here is stale
         console.print(f"  Proposed: {p['event'].replace('_', ' ')} — {p['reason']}", highlight=False)
     if d["timers"]:
         tab = Table("Deadline", "Due", "Status", title="Timers")
@@ -153,8 +161,12 @@ def case_show(case_id, username, db, as_of, as_json):
         step = f"{m['from']} → {m['to']}" if m["from"] else f"opened at {m['to']}"
         console.print(f"  {m['at']:%d %b %Y %H:%M}  {m['event'].replace('_', ' ')} ({step}) by {m['by']}"
                       + (f": {m['reason']}" if m["reason"] else ""), highlight=False, markup=False)
+    if d["moves_allowed"]:
+        console.print("[bold]Steps open now[/]" + (" (to you)" if actor else ""))
     for o in d["moves_allowed"]:
         console.print(f"  [green]can[/] {o['event']}: {o['label']}")
+    if d["moves_not_allowed"]:
+        console.print("[bold]Not open now[/]")
     for o in d["moves_not_allowed"]:
         console.print(f"  [red]cannot[/] {o['event']}: " + "; ".join(o["reasons"]), highlight=False)
 
@@ -243,13 +255,16 @@ def case_open(urn, upn, case_type, start, username, reason, db, as_of, as_json):
 @click.command("timers")
 @click.option("--school", "urn", default=None)
 @click.option("--due-before", default=None, help="Only timers due before this date.")
-@click.option("--status", default="outstanding", show_default=True,
-              help="outstanding (the work still to do, as Today and the caseload show it), or every timer that is "
-                   "open, met, lapsed, cancelled, or all.")
+@click.option("--status", default="open", show_default=True,
+              help="open (outstanding: the work still to do, overdue or not, as Today and the caseload show it), "
+                   "or every timer that was met, lapsed, cancelled, or all.")
 @click.option("--role", default=None, help="Only deadlines this role is responsible for (e.g. dsl, attendance_officer).")
+@click.option("--wide", is_flag=True, help="Every column (the default fits 80 columns).")
 @common_options
-def timers_cmd(urn, due_before, status, role, db, as_of, as_json):
+def timers_cmd(urn, due_before, status, role, wide, db, as_of, as_json):
     """Deadlines on cases."""
+    if role is not None and role not in ROLE_NAMES:
+        fail(f"--role: unknown role {role!r} (one of {', '.join(sorted(ROLE_NAMES))})")
     c = ctx_of(db, as_of)
     before = dt.datetime.combine(parse_day(due_before), dt.time(0), tzinfo=LONDON) if due_before else None
     now = c.clock.now()
@@ -260,7 +275,7 @@ def timers_cmd(urn, due_before, status, role, db, as_of, as_json):
                 school_id = reg.get_school(s, urn).id
             except reg.NotFound as exc:
                 fail(str(exc))
-        if status == "outstanding":
+        if status in ("open", "outstanding"):
             rows = [{"id": d.id, "case_id": d.case_id, "upn": d.upn, "pupil": d.pupil, "kind": d.kind, "label": d.label,
                      "role": d.role, "due": d.due, "status": d.status, "overdue": d.overdue, "outcome": None}
                     for d in caseload_deadlines(s, school_id, role, now=now, due_before=before)]
@@ -269,8 +284,11 @@ def timers_cmd(urn, due_before, status, role, db, as_of, as_json):
     if as_json:
         emit_json(rows)
         return
-    tab = Table("ID", "Case", "Pupil", "Deadline", "Due", "Who", "Status")
+    tab = Table("ID", "Case", "Pupil", "Deadline", "Due", "Who", "Status") if wide else Table("Case", "Pupil", "Deadline", "Due")
     for r in rows:
-        tab.add_row(str(r["id"]), str(r["case_id"]), r["pupil"], r["label"],
-                    ("[red]" if r["overdue"] else "") + f"{r['due']:%a %d %b %H:%M}", r["role"], r["status"])
+        due = ("[red]Overdue · " if r["overdue"] else "") + f"{r['due']:%a %d %b %H:%M}"
+        if wide:
+            tab.add_row(str(r["id"]), str(r["case_id"]), r["pupil"], r["label"], due, r["role"], r["status"])
+        else:
+            tab.add_row(str(r["case_id"]), r["pupil"], r["label"], due)
     console.print(tab)

@@ -41,6 +41,15 @@ from casework.store.models import PUPIL_FLAGS, ROLE_LABELS, Contact, Mark, Pupil
 from casework.workflow import LetterDef, Workflow, for_school
 
 
+def school_calendar(session, school_id: int):
+    """The school's calendar, read once per database session (letters never change it; a queue
+    of hundreds of letters would otherwise read it hundreds of times)."""
+    kept = session.info.setdefault("letters_calendars", {})
+    if school_id not in kept:
+        kept[school_id] = load_calendar(session, school_id)
+    return kept[school_id]
+
+
 class LetterProblems(ValueError):
     """Why a letter cannot be produced: every problem, found before anything is written."""
 
@@ -275,7 +284,7 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
                               f"(letters: {', '.join(sorted(workflow.model.letters))})"])
     recipients, rp = recipients_for(session, school, pupil, workflow, ldef.to, request.template)
     problems += rp
-    calendar = load_calendar(session, school.id)
+    calendar = school_calendar(session, school.id)
     today = clock.today()
     start, end = period_for(calendar, today)
     rows = stats.pupil_figures(session, school.id, start, end, pupil_ids=[pupil.id])

@@ -40,8 +40,8 @@ from casework.letters.fields import (
     LetterProblems,
     long_date,
     prepare_letter,
+    school_calendar,
 )
-from casework.register.store import load_calendar
 from casework.store.audit import record
 from casework.store.casemodels import CaseNote, LetterRequest
 from casework.store.models import School
@@ -58,8 +58,21 @@ def template_dirs(workflow: Workflow) -> list[Path]:
     return [d for d in (own, TEMPLATES_DIR / "national") if d.is_dir()]
 
 
+_ENVIRONMENTS: dict[tuple[str, ...], Environment] = {}
+
+
 def environment(workflow: Workflow | None = None) -> Environment:
+    """The template environment for a workflow's letter folders. One per set of folders, kept
+    for the process, so each template is compiled once (Jinja still reloads a template whose
+    file has changed)."""
     dirs = template_dirs(workflow) if workflow else [TEMPLATES_DIR / "national"]
+    key = tuple(str(d) for d in dirs)
+    if key not in _ENVIRONMENTS:
+        _ENVIRONMENTS[key] = _new_environment(dirs)
+    return _ENVIRONMENTS[key]
+
+
+def _new_environment(dirs) -> Environment:
     env = Environment(loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]), undefined=StrictUndefined,
                       autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["date"] = lambda d: long_date(d) if isinstance(d, dt.date) else d
@@ -102,7 +115,7 @@ def render_html(job: LetterJob, recipient_index: int, env: Environment | None = 
 
 def _attach_certificate(session: Session, job: LetterJob) -> None:
     if job.definition.certificate and "certificate" not in job.fields:
-        cal = load_calendar(session, job.school.id)
+        cal = school_calendar(session, job.school.id)
         p = job.fields["period"]
         job.fields["certificate"] = registration_certificate(session, job.school.id, job.pupil, cal,
                                                              p["start"], p["end"])

@@ -9,7 +9,9 @@ from casework.cases.casefile import case_file
 from casework.cases.caseload import caseload_filters, decisions_waiting, open_caseload
 from casework.cases.moves import Actor, MoveRefused, findings, history, move_case, move_options
 from casework.cases.world import CaseWorld
+from casework.figures import stats
 from casework.notify.notifications import case_timeline
+from casework.register.calendar import school_year_start
 from casework.store.audit import record
 from casework.store.casemodels import Case, CaseNote
 from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg
@@ -65,6 +67,17 @@ def caseload():
                            pages=max(1, -(-load.total // PAGE)))
 
 
+def group_findings(rows) -> list[dict]:
+    """Findings of one rule collapse to the latest (its current figure) with the earlier ones as
+    its history, latest rule first; a case re-found every week reads as one line, not seventeen."""
+    groups: dict[str, dict] = {}
+    for f in sorted(rows, key=lambda f: (f.found_on, f.id), reverse=True):
+        g = groups.setdefault(f.rule, {"latest": f, "history": []})
+        if g["latest"] is not f:
+            g["history"].append(f)
+    return list(groups.values())
+
+
 @bp.route("/cases/<int:case_id>")
 @requires("case.view")
 def show(case_id: int):
@@ -74,12 +87,20 @@ def show(case_id: int):
     ct = world.workflow.case_type(case.case_type)
     options = move_options(world, Actor.of(current_user))
     f = case_file(s, case, safeguarding_notes=can("case.note.safeguarding"))
-    proposals = [{**p, "label": (ct.moves[p["event"]].label if p.get("event") in ct.moves else p.get("event"))}
-                 for p in case.proposals]
+    # a proposal is shown only while its step can be taken from where the case is: with the step's
+    # button (below) when this person may take it, or with the reasons it cannot be taken yet
+    by_event = {o.event: o for o in options}
+    proposals = [{**p, "label": by_event[p["event"]].label, "option": by_event[p["event"]]}
+                 for p in case.proposals if p.get("event") in by_event]
+    finding_groups = group_findings(findings(s, case.id))
+    today = clock().today()
+    year_start = school_year_start(today)
+    figures = stats.pupil_figures(s, case.school_id, year_start, today, pupil_ids=[case.pupil_id])
     timeline = case_timeline(s, history(s, case.id), case.id, with_alerts=can("dsl.view"))
     return render_template("case.html", case=case, world=world, ct=ct, options=options, timeline=timeline,
-                           findings=findings(s, case.id), notes=f.notes, letters=f.letters, timers=f.timers,
-                           contacts=f.contacts, proposals=proposals, letter_defs=world.workflow.model.letters,
+                           findings=finding_groups, notes=f.notes, year_start=year_start,
+                           attendance=figures[0].figures.attendance_pct if figures else None, letters=f.letters,
+                           timers=f.timers, contacts=f.contacts, proposals=proposals, letter_defs=world.workflow.model.letters,
                            now=clock().now())
 
 

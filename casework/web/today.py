@@ -1,10 +1,20 @@
-"""Today: the first-day calls after the registers close, one click to record each outcome."""
+"""Today: the day's work list. First-day calls after the registers close (one click to record
+each outcome), the deadlines due today or overdue, the letters waiting to be produced and the
+decisions waiting for the headteacher, each group counted."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import datetime as dt
 
-from casework.cases.caseload import first_day_calls
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func
+from sqlmodel import select
+
+from casework.cases.caseload import decisions_waiting, first_day_calls
+from casework.clock import LONDON
+from casework.store.casemodels import LetterRequest
+from casework.timers import outstanding_deadlines
 from casework.web.cases import perform_move
 from casework.web.context import clock, current_school, db
 from casework.web.permissions import requires
@@ -16,8 +26,17 @@ bp = Blueprint("today", __name__)
 @requires("today.view")
 def index():
     school = current_school()
-    calls = first_day_calls(db(), school.id, clock().now())
-    return render_template("today.html", calls=calls)
+    s, now = db(), clock().now()
+    calls = first_day_calls(s, school.id, now)
+    end_of_day = dt.datetime.combine(clock().today() + dt.timedelta(days=1), dt.time(0), tzinfo=LONDON)
+    due = outstanding_deadlines(s, school.id, current_user.role, now=now, due_before=end_of_day)
+    overdue = [d for d in due if d.overdue]
+    due_today = [d for d in due if not d.overdue]
+    letters = s.exec(select(func.count()).select_from(LetterRequest).where(
+        LetterRequest.school_id == school.id, LetterRequest.status == "queued", LetterRequest.queued_at < end_of_day)).one()
+    decisions = len(decisions_waiting(s, school.id))
+    return render_template("today.html", calls=calls, overdue=overdue, due_today=due_today, letters=letters,
+                           decisions=decisions)
 
 
 @bp.route("/today/call/<int:case_id>", methods=["POST"])
