@@ -388,6 +388,10 @@ class TimerDef(_Strict):
     on_lapse: list[Action] = Field(default_factory=list)
     param: str | None = Field(None, description="A move parameter that may set the count (e.g. improvement_weeks).")
     repeat: bool = Field(False, description="Start again when it lapses (e.g. weekly sight of a long-absent child).")
+    while_absent: Literal["any", "unauthorised"] | None = Field(
+        None, description="The deadline stands only while the absence continues from the first day of the concern: "
+        "any attending or present mark meets it (the pupil returned); with `unauthorised`, an authorised absence "
+        "also ends the run (children missing education counts continuous unauthorised absence only).")
 
 
 class LetterDef(_Strict):
