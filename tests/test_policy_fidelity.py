@@ -77,3 +77,45 @@ def test_a_return_meets_the_safe_and_well_and_cme_deadlines(engine, session, gre
     assert "safe_and_well_check" not in [p["event"] for p in case.proposals]
     case = _case(session, missing)
     assert "refer_cme" in [p["event"] for p in case.proposals]
+
+
+def test_ten_continuous_school_days_without_permission_tell_the_la(engine, session, great_chart, make_pupils,
+                                                                    add_marks):
+    from casework.casemodels import LetterRequest
+    from casework.cases import Actor, CaseWorld, move_case
+    from casework.clock import LONDON, FixedClock, at
+
+    cal = load_calendar(session, great_chart.id)
+    away, ill_one_day = make_pupils(session, great_chart, 2)
+    # Mon 11 May (1) ... Fri 15 May (5), Mon 18 (6) ... Fri 22 May 2026 (10): the tenth continuous
+    # school day without permission is Fri 22 May. The next school day is Mon 1 Jun (half term 25-29 May).
+    assert len(cal.school_days(D(2026, 5, 11), D(2026, 5, 22))) == 10
+    assert cal.add_school_days(D(2026, 5, 22), 1) == D(2026, 6, 1)
+    for p in (away, ill_one_day):
+        add_marks(session, p, _marks(cal, D(2026, 5, 4), D(2026, 5, 8)))
+    add_marks(session, away, _marks(cal, D(2026, 5, 11), D(2026, 5, 15), "O"))
+    add_marks(session, away, _marks(cal, D(2026, 5, 18), D(2026, 5, 22), "G"))
+    # the same, but Thu 14 May was authorised illness: 6 days (Fri 15 - Fri 22), not 10
+    add_marks(session, ill_one_day, _marks(cal, D(2026, 5, 11), D(2026, 5, 13), "O"))
+    add_marks(session, ill_one_day, _marks(cal, D(2026, 5, 14), D(2026, 5, 14), "I"))
+    add_marks(session, ill_one_day, _marks(cal, D(2026, 5, 15), D(2026, 5, 22), "O"))
+    session.commit()
+
+    days = replay(engine, great_chart.urn, D(2026, 5, 20), D(2026, 5, 22))
+    opened = [(o["upn"], o["type"], d["date"]) for d in days for st in d["steps"] for o in st["cases_opened"]
+              if o["type"] == "continuous_absence"]
+    assert opened == [(away.upn, "continuous_absence", "2026-05-22")]
+    case = session.exec(select(Case).where(Case.pupil_id == away.id, Case.case_type == "continuous_absence")).one()
+    assert case.safeguarding and [p["event"] for p in case.proposals] == ["tell_la_continuous_absence"]
+    timer = session.exec(select(Timer).where(Timer.case_id == case.id)).one()
+    assert timer.kind == "la_told_of_continuous_absence"
+    assert timer.due_at.astimezone(LONDON) == at(D(2026, 6, 1), dt.time(16))
+
+    clock = FixedClock(at(D(2026, 5, 26), dt.time(10)))
+    move_case(CaseWorld.load(session, case, clock), "tell_la_continuous_absence",
+              Actor("dsl", "dsl", "Dee Lead"))
+    session.commit()
+    session.refresh(timer)
+    assert timer.status == "met"
+    letter = session.exec(select(LetterRequest).where(LetterRequest.case_id == case.id)).one()
+    assert letter.template == "continuous_absence_notice"

@@ -556,6 +556,25 @@ def _for_the_la(session, f, case, pupil, calendar, marks, today):
     return []
 
 
+def _continuous_absence(session, f, case, pupil, calendar, marks, today):
+    """The LA notice of absence without permission: _for_the_la, plus the run of continuous
+    school days (read back from the latest mark; any attending or authorised mark ends it)."""
+    problems = _for_the_la(session, f, case, pupil, calendar, marks, today)
+    by_day: dict[dt.date, list[str]] = {}
+    for d, _s, c, _m in marks:
+        by_day.setdefault(d, []).append(c)
+    run: list[dt.date] = []
+    for d in sorted(by_day, reverse=True):
+        day = by_day[d]
+        if any(c in ATTENDING_CODES or meaning(c).authorised for c in day) or not any(c in UNAUTHORISED_CODES for c in day):
+            break
+        run.append(d)
+    run.reverse()
+    f["run"] = {"days": len(run), "from": long_date(run[0]) if run else None, "to": long_date(run[-1]) if run else None,
+                "dates": run}
+    return problems
+
+
 def _flags():
     from casework.models import PUPIL_FLAGS
 
@@ -606,4 +625,5 @@ _LETTER_FACTS = {
     "formal_meeting_invitation": _meeting,
     "attendance_contract": _contract,
     "sickness_return": _for_the_la,
+    "continuous_absence_notice": _continuous_absence,
 }
