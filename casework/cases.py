@@ -259,6 +259,8 @@ def timer_due(world: CaseWorld, tdef: TimerDef, params: dict) -> dt.datetime:
     cal, school = world.calendar, world.school
     if tdef.from_ == "concern_start" and world.case.concern_start:
         start = world.case.concern_start
+    elif tdef.from_ == "notice_received" and (notices := latest_notices(world)):
+        start = max(n.received_on or n.issued_on for n in notices)
     else:
         start = now.date()
     due = tdef.due
@@ -276,9 +278,18 @@ def timer_due(world: CaseWorld, tdef: TimerDef, params: dict) -> dt.datetime:
     return at(day, when)
 
 
-def start_timer(world: CaseWorld, name: str, params: dict) -> Timer:
+def latest_notices(world: CaseWorld) -> list[PenaltyNotice]:
+    """The penalty notices recorded on the case most recently (one per parent)."""
+    rows = list(world.session.exec(select(PenaltyNotice).where(PenaltyNotice.case_id == world.case.id)
+                                   .order_by(PenaltyNotice.issued_on.desc(), PenaltyNotice.id.desc())))
+    return [n for n in rows if n.issued_on == rows[0].issued_on] if rows else []
+
+
+def start_timer(world: CaseWorld, name: str, params: dict) -> Timer | None:
     tdef = world.workflow.timer(name)
     now = world.clock.now()
+    if tdef.reduced_rate_only and not any(n.reduced_amount for n in latest_notices(world)):
+        return None  # a second notice has no reduced rate: no window to chase
     open_same = world.session.exec(select(Timer).where(
         Timer.case_id == world.case.id, Timer.kind == name, Timer.status == "open")).first()
     if open_same is not None:
@@ -292,24 +303,24 @@ def start_timer(world: CaseWorld, name: str, params: dict) -> Timer:
 
 def record_penalty_notices(world: CaseWorld, params: dict, now: dt.datetime) -> list[PenaltyNotice]:
     """One notice per parent per child: first or second within the rolling period, with the
-    amounts and dates from the workflow."""
+    amounts from the workflow and payment dates counted from deemed receipt
+    (casework.penalties). ``served_by`` (post, hand or email) comes from the move; post if
+    not given."""
+    from casework import penalties
+
     ctx = GuardContext(world.session, world.case, world.pupil, world.school, world.workflow, world.calendar, now,
                        "issue_penalty_notice", params)
-    from casework.states.guards import _notices_within
-
     pen = world.workflow.model.penalties
+    served_by = params.get("served_by") or "post"
     out = []
     for parent in ctx.parents():
-        seq = len(_notices_within(ctx, parent)) + 1
-        terms = pen.first if seq == 1 else pen.second
-        issued = now.date()
-        n = PenaltyNotice(school_id=world.case.school_id, case_id=world.case.id, pupil_id=world.pupil.id,
-                          contact_id=parent.id, parent_name=parent.name, sequence=seq, issued_on=issued,
-                          reduced_amount=terms.reduced_amount,
-                          reduced_due=issued + dt.timedelta(days=terms.reduced_days) if terms.reduced_days else None,
-                          amount=terms.amount, due=issued + dt.timedelta(days=terms.days))
+        prior = penalties.notices_within(world.session, world.pupil.id, parent.id, now.date(), pen.within_years)
+        n = penalties.new_notice(school_id=world.case.school_id, case_id=world.case.id, pupil_id=world.pupil.id,
+                                 contact_id=parent.id, parent_name=parent.name, sequence=len(prior) + 1,
+                                 penalties=pen, issued_on=now.date(), served_by=served_by)
         world.session.add(n)
         out.append(n)
+    world.session.flush()
     return out
 
 

@@ -287,6 +287,11 @@ class Penalties(_Strict):
     max_notices: int = Field(2, description="Notices per parent per child within within_years; the next is prosecution.")
     within_years: int = 3
     exclusion: PenaltyAmount | None = None
+    received_after_working_days: dict[Literal["post", "hand", "email"], int] = Field(
+        default_factory=lambda: {"post": 2, "hand": 0, "email": 2},
+        description="Working days after serving at which a notice counts as received (payment periods run from "
+        "receipt). Post: the second working day after posting (Education (Penalty Notices) (England) Regulations "
+        "2007 as amended); hand: the same day; email: like post unless the LA's code of conduct says otherwise.")
     notice_to_improve: NoticeToImprove = Field(default_factory=NoticeToImprove)
 
 
@@ -380,9 +385,12 @@ class Due(_Strict):
 class TimerDef(_Strict):
     label: str
     due: Due
-    from_: Literal["entered", "concern_start", "register_close"] = Field(
-        "entered", alias="from", description="Count from when the state was entered, the first day of the concern, or the register closing that day."
+    from_: Literal["entered", "concern_start", "register_close", "notice_received"] = Field(
+        "entered", alias="from", description="Count from when the state was entered, the first day of the concern, "
+        "the register closing that day, or the day the case's latest penalty notice counts as received."
     )
+    reduced_rate_only: bool = Field(False, description="Start only when the case's latest penalty notice has a "
+                                    "reduced rate (a second notice has none, so nothing chases it).")
     role: str = Field(description="Who is responsible for meeting the deadline.")
     met_by: list[str] = Field(default_factory=list, description="Moves that meet the deadline and close the timer.")
     on_lapse: list[Action] = Field(default_factory=list)

@@ -119,3 +119,179 @@ def test_ten_continuous_school_days_without_permission_tell_the_la(engine, sessi
     assert timer.status == "met"
     letter = session.exec(select(LetterRequest).where(LetterRequest.case_id == case.id)).one()
     assert letter.template == "continuous_absence_notice"
+
+
+# -- penalty notices (casework.penalties) -----------------------------------------------
+
+
+def test_deemed_receipt_counts_working_days_not_school_days():
+    from casework.penalties import deemed_receipt
+
+    # Posted Thu 2 Apr 2026: Fri 3 Apr (Good Friday) and Mon 6 Apr (Easter Monday) are bank
+    # holidays, so the working days after posting are Tue 7 (1) and Wed 8 Apr (2).
+    assert deemed_receipt(D(2026, 4, 2), "post") == D(2026, 4, 8)
+    assert deemed_receipt(D(2026, 4, 2), "hand") == D(2026, 4, 2)
+    # Posted Fri 22 May 2026, the last day of Summer 1: Mon 25 May is the spring bank holiday;
+    # the half term that follows is working days all the same: Tue 26 (1), Wed 27 May (2).
+    assert deemed_receipt(D(2026, 5, 22), "post") == D(2026, 5, 27)
+    with pytest.raises(ValueError, match="post, hand, email"):
+        deemed_receipt(D(2026, 5, 22), "pigeon")
+
+
+@pytest.fixture
+def family(session, great_chart, make_pupils):
+    from casework.models import Contact
+
+    (pupil,) = make_pupils(session, great_chart, 1)
+    mother = Contact(pupil_id=pupil.id, name="Kerry Pupil", relationship="Mother", address="1 Mill Lane",
+                     postcode="TN23 4QA", parental_responsibility=True)
+    session.add(mother)
+    session.commit()
+    return pupil, mother
+
+
+
+def _head():
+    from casework.cases import Actor
+
+    return Actor("head", "headteacher", "Hana Head")
+
+
+def _leave_case(session, school, pupil, clock):
+    from casework import cases as cs
+    from casework.workflow import for_school
+
+    case = cs.open_case(session, school, pupil, for_school("national"), "leave", concern="leave:2026-03-02",
+                        concern_start=D(2026, 3, 2), clock=clock, actor=cs.Actor.system(), reason="G codes",
+                        state="leave_taken")
+    return case, cs.CaseWorld.load(session, case, clock)
+
+
+def test_first_notice_by_post_counts_from_receipt_and_a_second_has_no_reduced_window(
+        engine, session, great_chart, family, add_marks):
+    from casework import cases as cs
+    from casework.casemodels import Notification, PenaltyNotice
+    from casework.clock import LONDON, FixedClock, at
+    from casework.timers import sweep
+
+    pupil, mother = family
+    cal = load_calendar(session, great_chart.id)
+    add_marks(session, pupil, _marks(cal, D(2026, 3, 2), D(2026, 3, 6), "G"))  # a week's holiday: 10 sessions
+    clock = FixedClock(at(D(2026, 3, 10), dt.time(15)))
+    case, w = _leave_case(session, great_chart, pupil, clock)
+    cs.move_case(w, "request_penalty_notice", _head(), params={"served_by": "post"})
+    session.commit()
+    first = session.exec(select(PenaltyNotice).where(PenaltyNotice.case_id == case.id)).one()
+    # Posted Tue 10 Mar 2026, received Thu 12 Mar: £80 to Thu 2 Apr, £160 to Thu 9 Apr.
+    assert (first.sequence, first.received_on, first.reduced_amount, first.reduced_due, first.amount, first.due) == (
+        1, D(2026, 3, 12), 80, D(2026, 4, 2), 160, D(2026, 4, 9))
+    timers = {t.kind: t.due_at.astimezone(LONDON).date() for t in
+              session.exec(select(Timer).where(Timer.case_id == case.id))}
+    assert timers == {"penalty_reduced_window": D(2026, 4, 2), "penalty_payment": D(2026, 4, 9)}
+
+    # Nothing is overdue on Wed 1 Apr; the reduced-rate nudge comes on Thu 2 Apr at 18:00.
+    sweep(engine, FixedClock(at(D(2026, 4, 1), dt.time(20))))
+    assert session.exec(select(Timer).where(Timer.case_id == case.id, Timer.status == "lapsed")).all() == []
+    sweep(engine, FixedClock(at(D(2026, 4, 2), dt.time(20))))
+    nudges = session.exec(select(Notification).where(Notification.case_id == case.id)).all()
+    assert any("reduced-rate" in n.message for n in nudges)
+
+
+def test_a_second_notice_within_three_years_is_never_chased_for_a_reduced_rate(
+        engine, session, great_chart, family, add_marks):
+    from casework import cases as cs
+    from casework.casemodels import Notification, PenaltyNotice
+    from casework.clock import LONDON, FixedClock, at
+    from casework.timers import sweep
+
+    pupil, mother = family
+    cal = load_calendar(session, great_chart.id)
+    add_marks(session, pupil, _marks(cal, D(2026, 3, 2), D(2026, 3, 6), "G"))
+    clock = FixedClock(at(D(2026, 3, 10), dt.time(15)))
+    earlier, _ = _leave_case(session, great_chart, pupil, clock)
+    session.add(PenaltyNotice(school_id=great_chart.id, case_id=earlier.id, pupil_id=pupil.id, contact_id=mother.id,
+                              parent_name=mother.name, sequence=1, issued_on=D(2025, 6, 2), amount=160,
+                              due=D(2025, 6, 30), status="paid"))
+    earlier.closed_at = clock.now()
+    session.add(earlier)
+    session.commit()
+    case = cs.open_case(session, great_chart, pupil, cs.CaseWorld.load(session, earlier, clock).workflow, "leave",
+                        concern="leave:2026-03-02b", concern_start=D(2026, 3, 2), clock=clock,
+                        actor=cs.Actor.system(), reason="G codes", state="leave_taken")
+    w = cs.CaseWorld.load(session, case, clock)
+    cs.move_case(w, "request_penalty_notice", _head(), params={"served_by": "hand"})
+    session.commit()
+    second = session.exec(select(PenaltyNotice).where(PenaltyNotice.case_id == case.id)).one()
+    # Handed over on Tue 10 Mar 2026: received that day; £160 by Tue 7 Apr, no reduced rate.
+    assert (second.sequence, second.served_by, second.received_on, second.reduced_amount, second.reduced_due,
+            second.amount, second.due) == (2, "hand", D(2026, 3, 10), None, None, 160, D(2026, 4, 7))
+    timers = {t.kind: t.due_at.astimezone(LONDON).date() for t in
+              session.exec(select(Timer).where(Timer.case_id == case.id))}
+    assert timers == {"penalty_payment": D(2026, 4, 7)}
+    sweep(engine, FixedClock(at(D(2026, 4, 8), dt.time(20))))
+    messages = [n.message for n in session.exec(select(Notification).where(Notification.case_id == case.id))]
+    assert not any("reduced-rate" in m for m in messages)
+    assert any("unpaid after 28 days" in m for m in messages)
+
+
+def test_a_penalty_after_a_notice_to_improve_is_judged_on_the_improvement_period(
+        session, great_chart, family, add_marks):
+    from casework import cases as cs
+    from casework.clock import FixedClock, at
+    from casework.workflow import for_school
+
+    pupil, mother = family
+    cal = load_calendar(session, great_chart.id)
+    # 10 unauthorised sessions Mon 3 - Fri 7 Nov 2025 meet the threshold; the notice to improve
+    # goes on Thu 20 Nov with a 4-week improvement period (to Thu 18 Dec). Two more unauthorised
+    # sessions on Mon 15 Dec fall inside it.
+    add_marks(session, pupil, _marks(cal, D(2025, 11, 3), D(2025, 11, 7), "O"))
+    add_marks(session, pupil, _marks(cal, D(2025, 11, 10), D(2025, 12, 12)))
+    add_marks(session, pupil, _marks(cal, D(2025, 12, 15), D(2025, 12, 15), "O"))
+    add_marks(session, pupil, _marks(cal, D(2025, 12, 16), D(2025, 12, 19)))
+    add_marks(session, pupil, _marks(cal, D(2026, 1, 5), D(2026, 1, 23)))
+    session.commit()
+    wf = for_school("national")
+    nov = FixedClock(at(D(2025, 11, 20), dt.time(15)))
+    case = cs.open_case(session, great_chart, pupil, wf, "attendance", concern="attendance",
+                        concern_start=D(2025, 11, 3), clock=nov, actor=cs.Actor.system(), reason="threshold")
+    w = cs.CaseWorld.load(session, case, nov)
+    cs.move_case(w, "invite_to_meeting", cs.Actor("officer", "attendance_officer", "Ann Officer"))
+    cs.move_case(w, "issue_notice_to_improve", _head())
+    session.commit()
+    # Mon 26 Jan 2026: the 10 school weeks back are w/c 26, 19, 12, 5 Jan, 15, 8, 1 Dec, 24, 17,
+    # 10 Nov (the Christmas holiday is not school weeks), so 3-7 Nov has left the window and the
+    # rolling threshold alone would refuse the request.
+    jan = FixedClock(at(D(2026, 1, 26), dt.time(15)))
+    weeks = cal.rolling_school_weeks(D(2026, 1, 26), 10)
+    assert weeks[0] == D(2025, 11, 10)
+    w = cs.CaseWorld.load(session, case, jan)
+    move = cs.move_case(w, "request_penalty_notice", _head())
+    session.commit()
+    assert case.state == "penalty_notice"
+    reasons = " ".join(g["reason"] for g in move.evidence["guards"])
+    assert "2 sessions of unauthorised absence in the improvement period (20 November 2025 to 18 December 2025)" in reasons
+
+
+def test_no_penalty_when_the_improvement_period_had_no_unauthorised_absence(session, great_chart, family,
+                                                                             add_marks):
+    from casework import cases as cs
+    from casework.clock import FixedClock, at
+    from casework.workflow import for_school
+
+    pupil, _mother = family
+    cal = load_calendar(session, great_chart.id)
+    add_marks(session, pupil, _marks(cal, D(2025, 11, 3), D(2025, 11, 7), "O"))
+    add_marks(session, pupil, _marks(cal, D(2025, 11, 10), D(2025, 12, 19)))
+    session.commit()
+    nov = FixedClock(at(D(2025, 11, 20), dt.time(15)))
+    case = cs.open_case(session, great_chart, pupil, for_school("national"), "attendance", concern="attendance",
+                        concern_start=D(2025, 11, 3), clock=nov, actor=cs.Actor.system(), reason="threshold")
+    w = cs.CaseWorld.load(session, case, nov)
+    cs.move_case(w, "invite_to_meeting", cs.Actor("officer", "attendance_officer", "Ann Officer"))
+    cs.move_case(w, "issue_notice_to_improve", _head())
+    session.commit()
+    w = cs.CaseWorld.load(session, case, FixedClock(at(D(2025, 12, 19), dt.time(15))))
+    with pytest.raises(cs.MoveRefused) as exc:
+        cs.move_case(w, "request_penalty_notice", _head())
+    assert "attendance improved" in " ".join(exc.value.reasons)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session, select
 
 from casework.casemodels import Case, CaseMove, PenaltyNotice, Timer
+from casework.clock import LONDON
 from casework.models import Contact, Pupil, School
 
 if TYPE_CHECKING:
@@ -123,18 +124,9 @@ def support_offered(ctx: GuardContext, _arg: str | None) -> GuardResult:
 
 
 def _notices_within(ctx: GuardContext, contact: Contact) -> list[PenaltyNotice]:
-    years = ctx.workflow.model.penalties.within_years
-    since = ctx.today.replace(year=ctx.today.year - years) if not (ctx.today.month == 2 and ctx.today.day == 29) else dt.date(ctx.today.year - years, 2, 28)
-    return list(
-        ctx.session.exec(
-            select(PenaltyNotice).where(
-                PenaltyNotice.pupil_id == ctx.pupil.id,
-                PenaltyNotice.contact_id == contact.id,
-                PenaltyNotice.issued_on > since,
-                PenaltyNotice.status != "withdrawn",
-            ).order_by(PenaltyNotice.issued_on)
-        )
-    )
+    from casework.penalties import notices_within
+
+    return notices_within(ctx.session, ctx.pupil.id, contact.id, ctx.today, ctx.workflow.model.penalties.within_years)
 
 
 @guard("penalty_notice_allowed")
@@ -208,6 +200,36 @@ def improvement_period_ended(ctx: GuardContext, arg: str | None) -> GuardResult:
         False,
         f"the improvement period runs until {timer.due_at:%d %B %Y} and there has been no unauthorised absence since the notice",
     )
+
+
+@guard("absence_in_improvement_period", arg="timer?")
+def absence_in_improvement_period(ctx: GuardContext, arg: str | None) -> GuardResult:
+    """A penalty after a notice to improve is judged on the improvement period's own
+    absence: unauthorised absence between the notice and the period's end (or today). The
+    sessions that led to the notice may have left the rolling 10 school weeks by then; they
+    were the grounds for the notice, not for the penalty (docs/domain.md §2)."""
+    from casework.codes import UNAUTHORISED_CODES
+    from casework.models import Mark
+
+    kind = arg or "improvement_period"
+    timer = ctx.session.exec(
+        select(Timer).where(Timer.case_id == ctx.case.id, Timer.kind == kind).order_by(Timer.started_at.desc())
+    ).first()
+    if timer is None:
+        return GuardResult(False, "no improvement period has been set: issue a notice to improve first")
+    start = timer.started_at.astimezone(LONDON).date()
+    end = min(timer.due_at.astimezone(LONDON).date(), ctx.today)
+    marks = list(ctx.session.exec(
+        select(Mark).where(Mark.pupil_id == ctx.pupil.id, Mark.date >= start, Mark.date <= end,
+                           Mark.code.in_(UNAUTHORISED_CODES)).order_by(Mark.date, Mark.session)))
+    if not marks:
+        return GuardResult(False, f"no unauthorised absence in the improvement period ({start:%d %B %Y} to "
+                                  f"{end:%d %B %Y}): attendance improved, so no penalty notice follows")
+    listed = ", ".join(f"{m.date:%d %b} {m.session} {m.code}" for m in marks[:10])
+    more = f" and {len(marks) - 10} more" if len(marks) > 10 else ""
+    return GuardResult(True, f"{len(marks)} sessions of unauthorised absence in the improvement period "
+                             f"({start:%d %B %Y} to {end:%d %B %Y}): {listed}{more}",
+                       {"marks": [(m.date.isoformat(), m.session, m.code) for m in marks]})
 
 
 @guard("before_leave_starts")
