@@ -295,3 +295,22 @@ def test_no_penalty_when_the_improvement_period_had_no_unauthorised_absence(sess
     with pytest.raises(cs.MoveRefused) as exc:
         cs.move_case(w, "request_penalty_notice", _head())
     assert "attendance improved" in " ".join(exc.value.reasons)
+
+
+def test_the_threshold_finding_says_how_many_school_weeks_its_window_holds():
+    from test_rules_helpers import GREAT_CHART, on, register
+
+    from casework.rules import RULES
+
+    rule = RULES["penalty_threshold"]
+    # A register loaded from Mon 23 Feb 2026 (Spring 2) with a week's holiday (G) 9-13 Mar:
+    # the window that meets the threshold is w/c 23 Feb, 2 Mar and 9 Mar: three school weeks.
+    marks = on(1, [D(2026, 3, 9) + dt.timedelta(days=i) for i in range(5)], "G")
+    reg = register(GREAT_CHART, D(2026, 2, 23), D(2026, 3, 13), marks)
+    [f] = rule.evaluate(reg, GREAT_CHART, rule.Params(), D(2026, 3, 13))
+    assert "in 3 school weeks (within a rolling period of 10) from Mon 23 Feb 2026 to Fri 13 Mar 2026" in f.summary
+    assert "the 10 school weeks from" not in f.summary
+    # With the register loaded from September the window is the whole 10 school weeks.
+    reg = register(GREAT_CHART, D(2025, 9, 1), D(2026, 3, 13), marks)
+    [f] = rule.evaluate(reg, GREAT_CHART, rule.Params(), D(2026, 3, 13))
+    assert "in the 10 school weeks from" in f.summary

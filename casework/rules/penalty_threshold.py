@@ -98,6 +98,9 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
             "window_end": end,
             "sessions_in_current_window": int(sums[p, n_weeks - 1]),
         }
+        held = first - w0 + 1
+        window = (f"the {params.school_weeks} school weeks" if held == params.school_weeks else
+                  f"{plural(held, 'school week')} (within a rolling period of {params.school_weeks})")
         since = ""
         if first != n_weeks - 1:
             since = (f" The threshold has been met since then; the current {params.school_weeks} school weeks "
@@ -106,8 +109,8 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
             rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]),
             concern=f"{RULE_ID}:{start.isoformat()}",
             summary=(
-                f"{plural(len(evidence), 'session')} of unauthorised absence ({breakdown}) in the "
-                f"{params.school_weeks} school weeks from {fmt_date(start)} to {fmt_date(end)}: the national "
+                f"{plural(len(evidence), 'session')} of unauthorised absence ({breakdown}) in "
+                f"{window} from {fmt_date(start)} to {fmt_date(end)}: the national "
                 f"threshold for a penalty notice ({params.sessions} sessions in {params.school_weeks} school "
                 f"weeks) is met. A notice to improve or a penalty notice is for the headteacher to decide.{since}"
             ),
