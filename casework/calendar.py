@@ -1,7 +1,7 @@
 """Calendar arithmetic on a school's own calendar.
 
 A **school day** has at least one session; a **school week** is any Monday-to-Sunday
-week with at least one school session (DOMAIN.md §1). A school's calendar is its
+week with at least one school session (docs/domain.md §1). A school's calendar is its
 term dates and closures (INSET days, half terms inside a term, a polling-day closure).
 Weekends and England's bank holidays are never school days, without anyone typing
 them in: they come from the ``holidays`` package.

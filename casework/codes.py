@@ -17,7 +17,7 @@ from enum import Enum
 
 
 class Category(str, Enum):
-    """What a session counts as in the statistics (DOMAIN.md §1)."""
+    """What a session counts as in the statistics (docs/domain.md §1)."""
 
     PRESENT = "present"
     APPROVED_ACTIVITY = "approved_activity"  # attending a place other than school

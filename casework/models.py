@@ -21,7 +21,7 @@ class Role(str, Enum):
     DSL = "dsl"
     DEPUTY_DSL = "deputy_dsl"
     HEADTEACHER = "headteacher"
-    DEPUTY_HEAD = "deputy_head"  # authorised by the head to issue notices (DOMAIN.md §2)
+    DEPUTY_HEAD = "deputy_head"  # authorised by the head to issue notices (docs/domain.md §2)
     TEACHER = "teacher"
     GOVERNOR = "governor"
     ADMIN = "admin"

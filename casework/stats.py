@@ -2,7 +2,7 @@
 
 Computed set-wise: one ``GROUP BY`` over the marks in the database gives counts per
 pupil, weekday and code; the codes table then says what each code counts as. No mark
-is loaded as an object. Definitions are DOMAIN.md §1:
+is loaded as an object. Definitions are docs/domain.md §1:
 
 - possible sessions: marks whose code counts as a possible session;
 - attendance % = (present + approved educational activity) / possible;

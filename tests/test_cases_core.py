@@ -90,7 +90,7 @@ def test_wrong_state_and_wrong_role_are_refused_with_reasons(session, world):
 
 def test_notice_to_improve_needs_threshold_support_and_a_head(session, world, add_marks):
     school, pupil, a = world
-    # 4 G + 6 U within 10 school weeks (DOMAIN.md §2): the threshold is met.
+    # 4 G + 6 U within 10 school weeks (docs/domain.md §2): the threshold is met.
     marks = [(dt.date(2025, 11, 3 + i), s, "G") for i in range(2) for s in ("AM", "PM")]
     marks += [(dt.date(2025, 11, 10 + i), "AM", "U") for i in range(5)] + [(dt.date(2025, 11, 17), "AM", "U")]
     add_marks(session, pupil, marks)

@@ -1,4 +1,4 @@
-"""The codes table against DOMAIN.md §1, written out here independently of casework/codes.py."""
+"""The codes table against docs/domain.md §1, written out here independently of casework/codes.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from casework import codes
 from casework.codes import CODES, Category
 
-# DOMAIN.md §1, row by row: (codes, possible session?, counts as)
+# docs/domain.md §1, row by row: (codes, possible session?, counts as)
 P, A, AU, UN, NP = "present", "approved", "authorised", "unauthorised", None
 DOMAIN_TABLE = [
     (["/", "\\", "L"], True, P),
@@ -71,7 +71,7 @@ def test_unknown_code_is_refused_by_name():
 
 
 def test_attendance_percentage_is_present_plus_approved_over_possible():
-    # DOMAIN.md §1 defines attendance % = (present + approved activity) / possible.
+    # docs/domain.md §1 defines attendance % = (present + approved activity) / possible.
     # 10 sessions: 6 '/', 2 'V', 1 'I', 1 'X'. X is not possible, so possible = 9;
     # attending = 6 + 2 = 8; 8 / 9 = 88.888...%.
     from casework.stats import Figures

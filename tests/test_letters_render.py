@@ -212,7 +212,7 @@ def test_notice_to_improve_holds_every_element_and_goes_to_each_parent(session, 
     assert produced.recipients == ["Sarah Brook", "James Brook"]  # one each, grandparent has no PR
     text = pdf_text(produced.file)
     assert text.count("Notice to improve:") == 2
-    # DOMAIN.md §2: record and offences; benefits and s.7 duty; support so far; further support;
+    # docs/domain.md §2: record and offences; benefits and s.7 duty; support so far; further support;
     # a clear warning; an improvement period of 3-6 weeks with dates; grounds for an earlier notice.
     assert "10 sessions of unauthorised absence" in text
     assert "Mon 6 Oct 2025 AM" in text and "Mon 13 Oct 2025 PM" in text
@@ -385,7 +385,7 @@ def test_a_letter_to_the_la_names_the_service_once_and_its_authority(session, le
 
 def test_the_headteachers_decisions_are_signed_by_the_headteacher(session, letter_world, letters_dir):
     """Staplehurst's letters are signed by its Family Liaison Officer, but refusing leave and a
-    notice to improve are the headteacher's decisions (DOMAIN.md §5)."""
+    notice to improve are the headteacher's decisions (docs/domain.md §5)."""
     clock = FixedClock(AS_OF)
     school, pupil = letter_world("staplehurst")
     for template, setup in [("leave_refused", LETTER_SETUP["leave_refused"]),

@@ -1,4 +1,4 @@
-"""The national penalty-notice threshold, exactly as DOMAIN.md §2 states it."""
+"""The national penalty-notice threshold, exactly as docs/domain.md §2 states it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Statistics from hand-worked examples (DOMAIN.md §1). Every figure is worked out in the comments.
+"""Statistics from hand-worked examples (docs/domain.md §1). Every figure is worked out in the comments.
 
 Marks are taken on Great Chart's calendar from Wed 3 Sep 2025 (the first day for pupils):
   Wed 3, Thu 4, Fri 5, Mon 8, Tue 9, Wed 10, Thu 11, Fri 12, Mon 15, Tue 16 Sep ... (2 sessions each).

@@ -6,7 +6,7 @@ letter needs before anything is produced and raises ``LetterProblems`` listing e
 one (no address, no parent with parental responsibility, no local authority, dates
 the letter must state but the case does not hold). A sent letter never has a blank.
 
-Recipients (DOMAIN.md §2; Education Act 1996 s.576 "parent"):
+Recipients (docs/domain.md §2; Education Act 1996 s.576 "parent"):
 - ``each_parent``: notices go to each parent with parental responsibility, one letter each;
 - ``household``: one letter per address, to the parents with parental responsibility there;
 - ``local_authority``: one letter to the LA's attendance service (or its CME team);

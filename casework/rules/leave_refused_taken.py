@@ -1,7 +1,7 @@
 """``leave_refused_taken``: holiday taken in term time without the school's leave (``G``).
 
 Leave taken after a refused request is unauthorised and can lead straight to a penalty
-notice, without first offering support (DOMAIN.md §2). The rule fires when the last
+notice, without first offering support (docs/domain.md §2). The rule fires when the last
 ``school_weeks`` school weeks hold ``min_sessions`` or more sessions coded
 ``codes.HOLIDAY_NOT_GRANTED``. The concern key carries the first day of the latest
 run of such days, so a new holiday is a new concern. Whether to ask for a penalty

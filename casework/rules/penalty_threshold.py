@@ -1,4 +1,4 @@
-"""``penalty_threshold``: the national threshold for a penalty notice (DOMAIN.md §2).
+"""``penalty_threshold``: the national threshold for a penalty notice (docs/domain.md §2).
 
 At least ``sessions`` (10) sessions of unauthorised absence — every code
 ``casework.codes`` counts as unauthorised: ``G``, ``O``, ``U`` and an ``N`` not yet

@@ -1,4 +1,4 @@
-"""``persistent_absence``: missed at least 10 % of possible sessions this school year (DOMAIN.md §1)."""
+"""``persistent_absence``: missed at least 10 % of possible sessions this school year (docs/domain.md §1)."""
 
 from __future__ import annotations
 

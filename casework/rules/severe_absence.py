@@ -1,4 +1,4 @@
-"""``severe_absence``: missed at least 50 % of possible sessions this school year (DOMAIN.md §1)."""
+"""``severe_absence``: missed at least 50 % of possible sessions this school year (docs/domain.md §1)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Counts sessions marked as illness (``codes.ILLNESS``) in the school year up to the
 evaluation date, consecutive or cumulative; at ``days`` × 2 sessions the school must
-make a sickness return to the LA (DOMAIN.md §3). Telling the LA is for a person to do.
+make a sickness return to the LA (docs/domain.md §3). Telling the LA is for a person to do.
 """
 
 from __future__ import annotations

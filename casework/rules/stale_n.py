@@ -2,7 +2,7 @@
 
 ``N`` (reason not yet established) must be replaced by the right code once the reason
 is known, and no later than ``school_days`` (5) school days after the session
-(DOMAIN.md §1). As of a date D, an ``N`` is stale when that deadline — the fifth school
+(docs/domain.md §1). As of a date D, an ``N`` is stale when that deadline — the fifth school
 day after the session's day — has passed before D. An action for the office.
 """
 

@@ -1,6 +1,6 @@
 """``traveller_sessions``: Traveller pupils' ``T`` sessions and attendance over the year.
 
-For pupils flagged as Travellers only (DOMAIN.md §3): more than ``max_t_sessions``
+For pupils flagged as Travellers only (docs/domain.md §3): more than ``max_t_sessions``
 (180) sessions of ``codes.TRAVELLER`` in the school year is a warning; and a pupil is
 expected to attend at least ``expected_sessions`` (200 of the usual 380) sessions a
 year: the rule projects the sessions attended by the year's end at the rate so far

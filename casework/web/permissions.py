@@ -32,7 +32,7 @@ MATRIX: dict[str, set[Role]] = {
     "case.view": CASEWORK,
     "case.move": CASEWORK,
     "case.note": CASEWORK,
-    "case.note.safeguarding": SAFEGUARDING,  # DOMAIN.md §5: safeguarding notes are for the DSL and deputies
+    "case.note.safeguarding": SAFEGUARDING,  # docs/domain.md §5: safeguarding notes are for the DSL and deputies
     "pupil.view": STAFF,
     "pupil.contacts": CASEWORK,
     "dsl.view": SAFEGUARDING,
