@@ -377,6 +377,16 @@ def workflow_check(file, db, as_json):
             for p in exc.problems:
                 err.print(f"  {p}", highlight=False, markup=False)
         sys.exit(1)
+    from casework.letters.check import letter_problems
+
+    if problems := letter_problems(wf):
+        if as_json:
+            emit_json({"valid": False, "problems": [{"message": p} for p in problems]})
+        else:
+            err.print(f"[bold red]{file}: {len(problems)} problem(s) in its letters[/]", highlight=False)
+            for p in problems:
+                err.print(f"  {wf.path}: {p}", highlight=False, markup=False)
+        sys.exit(1)
     m = wf.model
     summary = {
         "valid": True, "name": m.name, "file": str(wf.path),

@@ -314,3 +314,43 @@ def test_the_threshold_finding_says_how_many_school_weeks_its_window_holds():
     reg = register(GREAT_CHART, D(2025, 9, 1), D(2026, 3, 13), marks)
     [f] = rule.evaluate(reg, GREAT_CHART, rule.Params(), D(2026, 3, 13))
     assert "in the 10 school weeks from" in f.summary
+
+
+# -- letters checked by `workflow check` (item 9) ---------------------------------------
+
+
+def _check(tmp_path, letters_yaml: str):
+    from click.testing import CliRunner
+
+    from casework.cli import main
+
+    path = tmp_path / "new-school.yaml"
+    path.write_text("extends: national\nname: New School\nletters:\n" + letters_yaml)
+    return CliRunner().invoke(main, ["workflow", "check", str(path)])
+
+
+def test_workflow_check_finds_a_letter_without_a_template(tmp_path):
+    res = _check(tmp_path, "  welcome_back: {label: Welcome back}\n")
+    assert res.exit_code == 1
+    assert "letters.welcome_back: no template welcome_back.html" in res.output
+
+
+def test_workflow_check_accepts_a_new_letter_that_borrows_a_national_template(tmp_path):
+    res = _check(tmp_path, "  la_notice: {label: Notice to the LA, to: local_authority, template: cme_referral}\n")
+    assert res.exit_code == 0, res.output
+
+
+def test_workflow_check_finds_a_merge_field_the_letter_does_not_get(tmp_path, monkeypatch):
+    from casework.letters import render
+
+    own = tmp_path / "templates"
+    (own / "new-school").mkdir(parents=True)
+    (own / "national").symlink_to(render.TEMPLATES_DIR / "national")
+    (own / "new-school" / "welcome_back.html").write_text(
+        '{% extends "base.html" %}{% block body %}<p>{{ pupil.name }} owes {{ fine_amount }}; '
+        'the run began {{ run.from }}.</p>{% endblock %}')
+    monkeypatch.setattr(render, "TEMPLATES_DIR", own)
+    res = _check(tmp_path, "  welcome_back: {label: Welcome back}\n")
+    assert res.exit_code == 1
+    # fine_amount is filled for no letter; run is filled only for the ten-day notice to the LA
+    assert "uses merge field(s) casework does not fill for this letter: fine_amount, run" in res.output

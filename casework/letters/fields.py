@@ -359,13 +359,18 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
     }
 
     # Facts particular letters state; each missing one is a problem, never a blank.
-    need = _LETTER_FACTS.get(request.template)
+    need = facts_for(request.template, ldef)
     if need is not None:
         problems += need(session, fields, case, pupil, calendar, marks, today)
     if problems:
         raise LetterProblems(problems)
     template = ldef.template or request.template
     return LetterJob(request, request.template, ldef, template, workflow, school, pupil, case, recipients, fields)
+
+
+def facts_for(letter_id: str, ldef: LetterDef):
+    """The fact-finder a letter gets: its own, or that of the template it borrows."""
+    return _LETTER_FACTS.get(letter_id) or (_LETTER_FACTS.get(ldef.template) if ldef.template else None)
 
 
 def _date_param(params: dict, *keys: str) -> dt.date | None:
