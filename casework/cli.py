@@ -193,6 +193,8 @@ def import_cmd(kind, file, urn, by_name, position, reason, db, as_of, as_json):
             f"{file}: {result.rows} row(s): {result.added} added, {result.changed} changed, "
             f"{result.unchanged} unchanged."
         )
+        for note in result.notes:
+            err.print(f"  {note}", highlight=False, markup=False)
 
 
 # -- stats --------------------------------------------------------------------
@@ -390,7 +392,8 @@ def workflow_check(file, db, as_json):
     m = wf.model
     summary = {
         "valid": True, "name": m.name, "file": str(wf.path),
-        "register": {k: {"open": v.open.strftime("%H:%M"), "close": v.close.strftime("%H:%M")} for k, v in m.school.registers.items()},
+        "register": {k: {"open": v.open.strftime("%H:%M"), "close": v.close.strftime("%H:%M"),
+                         "u_after": v.u_after.strftime("%H:%M")} for k, v in m.school.registers.items()},
         "target_attendance_pct": m.school.target_attendance_pct,
         "thresholds": m.thresholds.model_dump(),
         "penalties": m.penalties.model_dump(),
@@ -411,7 +414,10 @@ def workflow_check(file, db, as_json):
         emit_json(summary)
         return
     console.print(f"[bold green]{file}: valid[/] — {m.name}", highlight=False)
-    reg_times = ", ".join(f"{k} {v['open']}–{v['close']}" for k, v in summary["register"].items())
+    reg_times = "; ".join(
+        f"{k} taken {v.open:%H:%M}, closes {v.close:%H:%M}, "
+        + (f"L until {v.late_until:%H:%M} then U" if v.late_until else f"U after {v.close:%H:%M}")
+        for k, v in m.school.registers.items())
     console.print(f"Registers: {reg_times}" + (f"; target {m.school.target_attendance_pct}%" if m.school.target_attendance_pct else ""))
     t = m.thresholds
     console.print(f"PA ≥ {t.persistent_absence_pct:g}%, SA ≥ {t.severe_absence_pct:g}%; penalty threshold "

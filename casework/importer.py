@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from casework.calendar import SESSIONS
 from casework.clock import Clock
-from casework.codes import CODES, LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
+from casework.codes import CODES, LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE, canonical
 from casework.models import (
     PUPIL_FLAGS,
     RAG_RATINGS,
@@ -447,6 +447,16 @@ MARK_OPTIONAL = ("minutes_late", "recorded_by")
 BATCH = 5_000
 
 
+def _register_times(school: School) -> dict:
+    """The school's register times from its workflow (none if the workflow cannot be read)."""
+    from casework.workflow import WorkflowError, for_school
+
+    try:
+        return dict(for_school(school.workflow).register_times())
+    except (WorkflowError, FileNotFoundError, KeyError):
+        return {}
+
+
 def import_marks(
     session: Session,
     school: School,
@@ -473,6 +483,8 @@ def import_marks(
     i_min = r.index.get("minutes_late")
     i_by = r.index.get("recorded_by")
     late_codes = (LATE_BEFORE_CLOSE, LATE_AFTER_CLOSE)
+    registers = _register_times(school)
+    contradictions: list[str] = []
     for line, row in r.rows:
         ok = True
         upn = row[i_upn].strip().upper()
@@ -515,6 +527,13 @@ def import_marks(
                     ok = False
                 else:
                     minutes = int(text)
+                    times = registers.get(sess)
+                    if times is not None and times.expected_late_code(minutes) != canonical(code):
+                        contradictions.append(
+                            f"{r.name}:{line}: {upn} {date_text} {sess} is {code} but {minutes} minutes late is "
+                            f"{'before' if times.expected_late_code(minutes) == LATE_BEFORE_CLOSE else 'after'} "
+                            f"the school's L/U cut-off ({times.u_after:%H:%M}; register taken {times.open:%H:%M}): "
+                            f"kept as {code}, check it")
         if ok:
             key = (upn, day, sess)
             if key in seen:
@@ -525,6 +544,12 @@ def import_marks(
     r.check()
 
     result = ImportResult("marks", r.name, rows=len(parsed))
+    if contradictions:
+        result.notes.append(f"warning: {len(contradictions)} late mark(s) contradict the school's cut-off; "
+                            "each is kept as recorded")
+        result.notes.extend(f"warning: {c}" for c in contradictions[:50])
+        if len(contradictions) > 50:
+            result.notes.append(f"warning: ... and {len(contradictions) - 50} more")
     if not parsed:
         _log_run(session, school, result, clock, by.name)
         return result

@@ -217,14 +217,32 @@ def _time(v: Any) -> Any:
 class SessionTimes(_Strict):
     open: dt.time = Field(description="When the register is taken.")
     close: dt.time = Field(description="When the register closes: arrivals after it are marked U.")
+    late_until: dt.time | None = Field(
+        None, description="A second, later cut-off: the register closes at `close`, but arrivals are still "
+        "marked L until this time and U after it (e.g. close 09:00, U after 09:20).")
 
-    _t = field_validator("open", "close", mode="before")(_time)
+    _t = field_validator("open", "close", "late_until", mode="before")(_time)
 
     @model_validator(mode="after")
     def _order(self):
         if self.close <= self.open:
             raise ValueError(f"the register closes ({self.close:%H:%M}) before it opens ({self.open:%H:%M})")
+        if self.late_until is not None and self.late_until <= self.close:
+            raise ValueError(f"late_until ({self.late_until:%H:%M}) must be after the register closes "
+                             f"({self.close:%H:%M})")
         return self
+
+    @property
+    def u_after(self) -> dt.time:
+        """Arrivals after this time are U; up to it, L."""
+        return self.late_until or self.close
+
+    def expected_late_code(self, minutes_late: int) -> str:
+        """L or U for an arrival ``minutes_late`` minutes after the register was taken (``open``)."""
+        arrival = (dt.datetime.combine(dt.date(2000, 1, 1), self.open) + dt.timedelta(minutes=minutes_late)).time()
+        from casework.codes import LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
+
+        return LATE_BEFORE_CLOSE if arrival <= self.u_after else LATE_AFTER_CLOSE
 
 
 class Letterhead(_Strict):

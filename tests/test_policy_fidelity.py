@@ -354,3 +354,48 @@ def test_workflow_check_finds_a_merge_field_the_letter_does_not_get(tmp_path, mo
     assert res.exit_code == 1
     # fine_amount is filled for no letter; run is filled only for the ten-day notice to the LA
     assert "uses merge field(s) casework does not fill for this letter: fine_amount, run" in res.output
+
+
+# -- two late cut-offs (item 5) ----------------------------------------------------------
+
+TWO_CUTOFFS = "tests/data/workflows/two-cutoffs.yaml"
+
+
+def test_two_cut_offs_the_import_warns_of_marks_that_contradict_them(session, make_school, make_pupils, tmp_path):
+    from casework.clock import FixedClock, at
+    from casework.importer import import_marks
+    from casework.models import Mark
+
+    school = make_school(session, "great-chart", workflow=TWO_CUTOFFS)
+    a, b, c = make_pupils(session, school, 3)
+    session.commit()
+    # Register taken 08:45, closes 09:00, L until 09:20, U after. Mon 8 Sep 2025:
+    # a: 25 minutes late (09:10) marked L: right (after close, before the L cut-off).
+    # b: 40 minutes late (09:25) marked L: should be U.
+    # c: 30 minutes late (09:15) marked U: should be L. Each is kept as recorded, with a warning.
+    path = tmp_path / "marks.csv"
+    path.write_text("upn,date,session,code,minutes_late\n"
+                    f"{a.upn},2025-09-08,AM,L,25\n{b.upn},2025-09-08,AM,L,40\n{c.upn},2025-09-08,AM,U,30\n")
+    result = import_marks(session, school, path, clock=FixedClock(at(D(2025, 9, 8), dt.time(17))))
+    session.commit()
+    warnings = [n for n in result.notes if n.startswith("warning: marks.csv")]
+    assert len(warnings) == 2
+    assert f"marks.csv:3: {b.upn} 2025-09-08 AM is L but 40 minutes late is after the school's L/U cut-off (09:20" \
+        in warnings[0]
+    assert f"marks.csv:4: {c.upn} 2025-09-08 AM is U but 30 minutes late is before" in warnings[1]
+    assert {m.code for m in session.exec(select(Mark))} == {"L", "U"}  # nothing silently recoded
+
+
+def test_workflow_check_prints_the_cut_off_reading(tmp_path):
+    from click.testing import CliRunner
+
+    from casework.cli import main
+
+    res = CliRunner().invoke(main, ["workflow", "check", TWO_CUTOFFS])
+    assert res.exit_code == 0, res.output
+    assert "AM taken 08:45, closes 09:00, L until 09:20 then U" in res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('extends: national\nschool:\n  register:\n    AM: {open: "08:45", close: "09:00", late_until: "08:55"}\n'
+                   '    PM: {open: "13:00", close: "13:15"}\n')
+    res = CliRunner().invoke(main, ["workflow", "check", str(bad)])
+    assert res.exit_code == 1 and "late_until (08:55) must be after the register closes (09:00)" in res.output
