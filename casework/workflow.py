@@ -443,6 +443,13 @@ class RuleWiring(BaseModel):
         None, description="Act only on findings for pupils with one of these flags or RAG ratings, e.g. [rag:red, ehc_plan]."
     )
     notify: list[str] = Field(default_factory=list)
+    letters_by_level: dict[str, str] = Field(
+        default_factory=dict,
+        description="A letter queued without a person's step when the finding's level matches (an attendance "
+        "band's name). Letters are not formal steps; formal steps stay proposals.")
+    letter_again: Literal["half_term", "school_year"] | int = Field(
+        "half_term", description="When the same automatic letter may go again to a pupil still (or again) at that "
+        "level: once per half term (default), once per school year, or after this many school weeks.")
 
     @property
     def params(self) -> dict:
@@ -652,6 +659,17 @@ def _check_meaning(m: WorkflowModel, loc: _Located) -> list[WorkflowProblem]:
             for level in r.proposes_by_level:
                 if level not in names:
                     bad(rp + ("proposes_by_level", level), f"no band is called {level!r} (bands: {', '.join(sorted(names))})")
+        for level, letter in r.letters_by_level.items():
+            if letter not in m.letters:
+                bad(rp + ("letters_by_level", level), f"unknown letter {letter!r} (letters: {', '.join(m.letters)})")
+            if r.opens is None:
+                bad(rp + ("letters_by_level", level), "an automatic letter needs a case: give the rule `opens`")
+        if r.letters_by_level and r_name == "attendance_band":
+            names = {b.get("name") for b in r.params.get("bands", []) if isinstance(b, dict)} or {
+                b.name for b in RULES[r_name].Params().bands}
+            for level in r.letters_by_level:
+                if level not in names:
+                    bad(rp + ("letters_by_level", level), f"no band is called {level!r} (bands: {', '.join(sorted(names))})")
         _check_pupils(bad, rp + ("pupils",), r.pupils)
         check_roles(rp + ("notify",), r.notify)
         if RULES:

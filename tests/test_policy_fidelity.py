@@ -399,3 +399,41 @@ def test_workflow_check_prints_the_cut_off_reading(tmp_path):
                    '    PM: {open: "13:00", close: "13:15"}\n')
     res = CliRunner().invoke(main, ["workflow", "check", str(bad)])
     assert res.exit_code == 1 and "late_until (08:55) must be after the register closes (09:00)" in res.output
+
+
+# -- automatic letters (item 7) ------------------------------------------------------------
+
+
+def test_an_automatic_letter_goes_once_per_crossing_and_again_next_half_term(engine, session, make_school,
+                                                                             make_pupils, add_marks):
+    from casework.casemodels import LetterRequest
+
+    school = make_school(session, "great-chart", urn="118077", workflow="tests/data/workflows/automatic-letters.yaml")
+    pupil, steady = make_pupils(session, school, 2)
+    cal = load_calendar(session, school.id)
+    # Great Chart: 1-2 Sep 2025 are INSET days; the first school day is Wed 3 Sep. Ten school days
+    # (20 sessions, the workflow's minimum) end on Tue 16 Sep. The pupil misses the first four
+    # Wednesday mornings (O): 3 and 10 Sep by then, 2 of 20 = 90.0%, "below 95%" but not
+    # "below 90%". By Tue 28 Oct: 68 possible sessions (34 school days), 4 missed: 94.1%.
+    days = cal.school_days(D(2025, 9, 3), D(2025, 10, 31))
+    assert days[9] == D(2025, 9, 16)
+    for d in days:
+        add_marks(session, steady, [(d, "AM", "/"), (d, "PM", "/")])
+        away = d in (D(2025, 9, 3), D(2025, 9, 10), D(2025, 9, 17), D(2025, 9, 24))
+        add_marks(session, pupil, [(d, "AM", "O" if away else "/"), (d, "PM", "/")])
+    session.commit()
+
+    replay(engine, school.urn, D(2025, 9, 15), D(2025, 9, 19))
+    sent = session.exec(select(LetterRequest).where(LetterRequest.move_id.is_(None))).all()
+    assert [(r.template, r.queued_at.date()) for r in sent] == [("attendance_concern", D(2025, 9, 16))]
+    case = session.exec(select(Case).where(Case.pupil_id == pupil.id)).one()
+    assert sent[0].case_id == case.id
+    assert case.state == "monitor"  # no person's step was needed: the case did not move
+    assert session.exec(select(Case).where(Case.pupil_id == steady.id)).all() == []
+
+    # Autumn 2 (Mon 27 Oct is an INSET day; Tue 28 Oct the first school day): still below 95%,
+    # a new half term, so the letter goes again once.
+    replay(engine, school.urn, D(2025, 10, 28), D(2025, 10, 30))
+    sent = session.exec(select(LetterRequest).where(LetterRequest.move_id.is_(None))
+                        .order_by(LetterRequest.queued_at)).all()
+    assert [r.queued_at.date() for r in sent] == [D(2025, 9, 16), D(2025, 10, 28)]
