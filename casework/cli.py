@@ -397,7 +397,8 @@ def workflow_check(file, db, as_json):
         "target_attendance_pct": m.school.target_attendance_pct,
         "thresholds": m.thresholds.model_dump(),
         "penalties": m.penalties.model_dump(),
-        "rules": {k: {"opens": r.opens, "proposes": r.proposes, **r.params} for k, r in m.rules.items() if r.enabled},
+        "rules": {k: {"opens": r.opens, "proposes": r.proposes, "proposes_by_level": r.proposes_by_level,
+                      "letters_by_level": r.letters_by_level, **r.params} for k, r in m.rules.items() if r.enabled},
         "case_types": {k: {"states": list(c.states), "moves": list(c.moves)} for k, c in m.case_types.items()},
         "timers": {k: t.label for k, t in m.timers.items()},
         "letters": {k: v.label for k, v in m.letters.items()},
@@ -425,17 +426,29 @@ def workflow_check(file, db, as_json):
     p = m.penalties
     first = f"£{p.first.reduced_amount} within {p.first.reduced_days} days, " if p.first.reduced_amount else ""
     console.print(f"Penalty notices: first {first}£{p.first.amount} within {p.first.days} days; second £{p.second.amount} "
-                  f"within {p.second.days} days; at most {p.max_notices} in {p.within_years} years")
+                  f"within {p.second.days} days{' (no reduced rate)' if not p.second.reduced_amount else ''}; "
+                  f"at most {p.max_notices} in {p.within_years} years")
+    received = ", ".join(f"{how} {n} working day{'s' if n != 1 else ''}" for how, n in p.received_after_working_days.items())
+    console.print(f"Payment periods run from receipt: {received} after serving")
     tab = Table("Rule", "Opens", "Proposes", "Settings", title="Rules")
     for k, r in summary["rules"].items():
-        settings = {kk: vv for kk, vv in r.items() if kk not in ("opens", "proposes")}
-        tab.add_row(k, r["opens"] or "—", r["proposes"] or "—", json.dumps(settings, default=str) if settings else "")
+        settings = {kk: vv for kk, vv in r.items()
+                    if kk not in ("opens", "proposes", "proposes_by_level", "letters_by_level")}
+        proposes = "\n".join([r["proposes"] or "—"] + [f"{lvl}: {ev}" for lvl, ev in r["proposes_by_level"].items()]
+                             + [f"{lvl}: letter {lt} (automatic)" for lvl, lt in r["letters_by_level"].items()])
+        tab.add_row(k, r["opens"] or "—", proposes, json.dumps(settings, default=str) if settings else "")
     console.print(tab)
     tab = Table("Case type", "States", "Moves", title="Case types")
     for k, c in m.case_types.items():
         tab.add_row(f"{k}\n({c.label})", ", ".join(c.states), ", ".join(c.moves))
     console.print(tab)
-    console.print(f"{len(m.timers)} timers, {len(m.letters)} letters.")
+    tab = Table("Timer", "Due", "Met by", "Ends when the pupil returns", title="Timers")
+    for k, t in m.timers.items():
+        due = ", ".join(f"{kk.replace('_', ' ')} {vv}" for kk, vv in t.due.model_dump().items() if vv is not None)
+        tab.add_row(f"{k}\n({t.label})", f"{due} from {t.from_.replace('_', ' ')}", ", ".join(t.met_by) or "—",
+                    {"any": "yes", "unauthorised": "yes, or on authorised absence"}.get(t.while_absent or "", ""))
+    console.print(tab)
+    console.print(f"{len(m.timers)} timers, {len(m.letters)} letters (every template and merge field checked).")
     if "schools" in summary:
         names = ", ".join(f"{x['name']} ({x['urn']})" for x in summary["schools"]) or "none"
         console.print(f"Schools following it: {names}")
