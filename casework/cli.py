@@ -430,6 +430,7 @@ def workflow_check(file, db, as_json):
                   f"at most {p.max_notices} in {p.within_years} years")
     received = ", ".join(f"{how} {n} working day{'s' if n != 1 else ''}" for how, n in p.received_after_working_days.items())
     console.print(f"Payment periods run from receipt: {received} after serving")
+    console.print(f"Who decides: {p.route.decision(p)}" + (f" Signed by {p.route.signed_by}." if p.route.signed_by else ""))
     tab = Table("Rule", "Opens", "Proposes", "Settings", title="Rules")
     for k, r in summary["rules"].items():
         settings = {kk: vv for kk, vv in r.items()

@@ -299,12 +299,42 @@ class NoticeToImprove(_Strict):
         return self
 
 
+class PenaltyRoute(_Strict):
+    """Who issues penalty notices: the school itself, or the LA after the school's referral."""
+
+    issued_by: Literal["school", "local_authority"] = Field(
+        "school", description="`school`: the headteacher (or someone they authorise) issues; `local_authority`: "
+        "the school refers and a named LA team decides and issues.")
+    team: str | None = Field(None, description="The LA team that decides (needed when the LA issues).")
+    signed_by: str | None = Field(None, description="Who signs the notices (e.g. the LA team's manager).")
+    code_of_conduct: str | None = Field(None, description="The LA code of conduct the amounts come from, with its year.")
+
+    @model_validator(mode="after")
+    def _team(self):
+        if self.issued_by == "local_authority" and not self.team:
+            raise ValueError("name the LA team that issues penalty notices (route.team)")
+        return self
+
+    def decision(self, penalties: Penalties) -> str:
+        """Who decides, in the workflow's words, with the amounts."""
+        f, sec = penalties.first, penalties.second
+        first = (f"£{f.reduced_amount} within {f.reduced_days} days or £{f.amount} within {f.days}"
+                 if f.reduced_amount else f"£{f.amount} within {f.days} days")
+        amounts = (f"first notice {first}; second within {penalties.within_years} years £{sec.amount} within "
+                   f"{sec.days} days" + ("" if sec.reduced_amount else ", no reduction"))
+        code = f" under {self.code_of_conduct}" if self.code_of_conduct else ""
+        if self.issued_by == "local_authority":
+            return f"The school refers to {self.team}, which decides on a penalty notice{code} ({amounts})."
+        return f"A notice to improve or a penalty notice is for the headteacher to decide{code} ({amounts})."
+
+
 class Penalties(_Strict):
     first: PenaltyAmount
     second: PenaltyAmount
     max_notices: int = Field(2, description="Notices per parent per child within within_years; the next is prosecution.")
     within_years: int = 3
     exclusion: PenaltyAmount | None = None
+    route: PenaltyRoute = Field(default_factory=PenaltyRoute)
     received_after_working_days: dict[Literal["post", "hand", "email"], int] = Field(
         default_factory=lambda: {"post": 2, "hand": 0, "email": 2},
         description="Working days after serving at which a notice counts as received (payment periods run from "

@@ -437,3 +437,71 @@ def test_an_automatic_letter_goes_once_per_crossing_and_again_next_half_term(eng
     sent = session.exec(select(LetterRequest).where(LetterRequest.move_id.is_(None))
                         .order_by(LetterRequest.queued_at)).all()
     assert [r.queued_at.date() for r in sent] == [D(2025, 9, 16), D(2025, 10, 28)]
+
+
+# -- acceptance: one workflow file, no code change (items 5, 6, 7) -----------------------
+
+LA_ROUTE = "example-la-route"
+
+
+def test_la_route_example_school_scenario(engine, session, make_school, make_pupils, add_marks, tmp_path):
+    from click.testing import CliRunner
+
+    from casework import cases as cs
+    from casework.casemodels import LetterRequest, PenaltyNotice
+    from casework.cli import main
+    from casework.clock import FixedClock, at
+    from casework.importer import import_marks
+    from casework.models import Contact
+
+    res = CliRunner().invoke(main, ["workflow", "check", LA_ROUTE])
+    assert res.exit_code == 0, res.output
+    assert "L until 09:20 then U" in res.output
+    assert "The school refers to the county Attendance and Inclusion Service" in res.output
+
+    school = make_school(session, "great-chart", urn="118099", workflow=LA_ROUTE)
+    holiday, late = make_pupils(session, school, 2)
+    session.add(Contact(pupil_id=holiday.id, name="Sam Parent", relationship="Mother", address="2 Mill Lane",
+                        postcode="TN23 4QA", parental_responsibility=True))
+    cal = load_calendar(session, school.id)
+    # Great Chart: Wed 3 Sep 2025 is the first school day. The holiday pupil is away on a
+    # term-time holiday (G) Mon 6 - Fri 10 Oct: 10 sessions, the national threshold.
+    for d in cal.school_days(D(2025, 9, 3), D(2025, 10, 10)):
+        add_marks(session, late, [(d, "AM", "/"), (d, "PM", "/")])
+        add_marks(session, holiday, [(d, "AM", "G" if d >= D(2025, 10, 6) else "/"),
+                                     (d, "PM", "G" if d >= D(2025, 10, 6) else "/")])
+    session.commit()
+
+    days = replay(engine, school.urn, D(2025, 10, 9), D(2025, 10, 10))
+    assert any(o["upn"] == holiday.upn and o["type"] == "attendance" for d in days for st in d["steps"]
+               for o in st["cases_opened"])
+    case = session.exec(select(Case).where(Case.pupil_id == holiday.id, Case.case_type == "attendance")).one()
+    [proposal] = [p for p in case.proposals if p["event"] == "issue_notice_to_improve"]
+    # the LA decides, in the workflow's words, with the LA code's amounts; never "the headteacher decides"
+    assert ("The school refers to the county Attendance and Inclusion Service, which decides on a penalty notice "
+            "under the county code of conduct for penalty notices (2023) (first notice £60 within 21 days or £120 "
+            "within 28; second within 3 years £120 within 28 days, no reduction).") in proposal["reason"]
+    assert "headteacher" not in proposal["reason"]
+    # 10 of 56 sessions missed by Fri 10 Oct: 82.1%, "below 90%": no automatic letter at that level
+    assert session.exec(select(LetterRequest).where(LetterRequest.move_id.is_(None))).all() == []
+
+    # A leave case for the same holiday: the notice recorded carries the LA code's amounts.
+    clock = FixedClock(at(D(2025, 10, 14), dt.time(15)))
+    leave = cs.open_case(session, school, holiday, cs.CaseWorld.load(session, case, clock).workflow, "leave",
+                         concern="leave:2025-10-06", concern_start=D(2025, 10, 6), clock=clock,
+                         actor=cs.Actor.system(), reason="G codes", state="leave_taken")
+    cs.move_case(cs.CaseWorld.load(session, leave, clock), "request_penalty_notice", _head(),
+                 params={"served_by": "post"})
+    session.commit()
+    notice = session.exec(select(PenaltyNotice).where(PenaltyNotice.case_id == leave.id)).one()
+    # posted Tue 14 Oct 2025, received Thu 16 Oct: £60 by Thu 6 Nov, £120 by Thu 13 Nov
+    assert (notice.reduced_amount, notice.reduced_due, notice.amount, notice.due) == (
+        60, D(2025, 11, 6), 120, D(2025, 11, 13))
+
+    # Two cut-offs: 20 minutes after 08:45 is 09:05, after the close but before 09:20: L, not U.
+    path = tmp_path / "late.csv"
+    path.write_text(f"upn,date,session,code,minutes_late\n{late.upn},2025-10-13,AM,U,20\n"
+                    f"{late.upn},2025-10-14,AM,L,20\n")
+    result = import_marks(session, school, path, clock=clock)
+    assert [n for n in result.notes if "late.csv:2:" in n and "is U but 20 minutes late is before" in n]
+    assert not [n for n in result.notes if "late.csv:3:" in n]

@@ -46,6 +46,9 @@ class Params(RuleParams):
     lookback_school_weeks: int = Field(0, ge=0, le=52, description="Also consider windows ending this many "
                                        "school weeks before the week of the evaluation date (0 = only the "
                                        "window ending this week). Useful when evaluation runs less than weekly.")
+    decision: str = Field("A notice to improve or a penalty notice is for the headteacher to decide.",
+                          description="Who decides what follows. Filled from the workflow's penalties.route "
+                          "and amounts (a school route or a named LA team); give it only to word it yourself.")
 
 
 def weekly_counts(reg: RegisterMatrix, codes, as_of: dt.date) -> tuple[np.ndarray, slice]:
@@ -112,7 +115,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
                 f"{plural(len(evidence), 'session')} of unauthorised absence ({breakdown}) in "
                 f"{window} from {fmt_date(start)} to {fmt_date(end)}: the national "
                 f"threshold for a penalty notice ({params.sessions} sessions in {params.school_weeks} school "
-                f"weeks) is met. A notice to improve or a penalty notice is for the headteacher to decide.{since}"
+                f"weeks) is met. {params.decision}{since}"
             ),
             figures=figures, evidence=evidence, period=(start, end), level="threshold met", formal=True,
         ))
