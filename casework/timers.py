@@ -20,18 +20,20 @@ from sqlmodel import select
 from casework.cases.moves import run_action
 from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
+from casework.register.codes import is_code, meaning
 from casework.store.casemodels import Case, Timer
 from casework.store.db import session_scope
-from casework.store.models import Pupil, User
+from casework.store.models import Mark, Pupil, User
 from casework.workflow import for_school
 
 
 @dataclass
 class SweepReport:
     lapsed: list[dict] = field(default_factory=list)
+    met: list[dict] = field(default_factory=list)  # due, but the absence had ended (the pupil returned)
 
     def as_dict(self) -> dict:
-        return {"lapsed": self.lapsed}
+        return {"lapsed": self.lapsed, "met": self.met}
 
 
 def due_timer_ids(engine: Engine, now: dt.datetime, school_id: int | None = None, limit: int = 500) -> list[int]:
@@ -69,12 +71,42 @@ def lapse_one(engine: Engine, timer_id: int, clock: Clock, worker: str) -> dict 
             timer.status, timer.outcome = "cancelled", "case closed or timer no longer in the workflow"
             s.add(timer)
             return done
+        if tdef.while_absent and (ended := absence_ended(s, case, timer, tdef.while_absent)):
+            timer.status, timer.outcome = "met", ended
+            s.add(timer)
+            done["met"] = ended
+            return done
         for action in tdef.on_lapse:
             run_action(world, action, source=f"timer:{timer.id}")
             done["actions"].append(action.kind)
         if tdef.repeat and case.closed_at is None:
             restart_after(world, timer, tdef)
         return done
+
+
+def absence_ended(session, case: Case, timer: Timer, counts: str) -> str | None:
+    """Why a deadline that stands only while the pupil stays away no longer applies, or None.
+
+    The run starts on the first day of the concern (or the day the timer started) and is
+    read up to the day the timer falls due. Any attending or present mark ends it (the
+    pupil came back); with ``counts == "unauthorised"`` an authorised absence ends it too,
+    because the children-missing-education ground is continuous *unauthorised* absence
+    (docs/domain.md §3)."""
+
+    start = case.concern_start or timer.started_at.astimezone(LONDON).date()
+    end = timer.due_at.astimezone(LONDON).date()
+    marks = session.exec(select(Mark).where(Mark.pupil_id == case.pupil_id, Mark.date >= start, Mark.date <= end)
+                         .order_by(Mark.date, Mark.session)).all()
+    for m in marks:
+        if not is_code(m.code):
+            continue
+        code = meaning(m.code)
+        if code.attending:
+            return f"met: the pupil returned to school on {m.date:%a %d %b %Y} ({m.session} {m.code})"
+        if counts == "unauthorised" and code.authorised:
+            return (f"met: the absence was authorised on {m.date:%a %d %b %Y} ({m.session} {m.code}), "
+                    "so it is not continuous unauthorised absence")
+    return None
 
 
 def restart_after(world, lapsed: Timer, tdef) -> Timer:
@@ -110,7 +142,7 @@ def sweep(engine: Engine, clock: Clock, *, worker: str = "sweep", school_id: int
         for tid in ids:
             done = lapse_one(engine, tid, clock, worker)
             if done is not None:
-                report.lapsed.append(done)
+                (report.met if "met" in done else report.lapsed).append(done)
                 progressed = True
         if not progressed:
             break

@@ -152,7 +152,10 @@ def test_third_penalty_within_three_years_is_impossible(session, world, add_mark
     cs.move_case(w, "request_penalty_notice", a["head"], params={"parents": ["Dean Pupil"]})
     notice = session.exec(select(PenaltyNotice).where(PenaltyNotice.case_id == case.id)).one()
     assert (notice.parent_name, notice.sequence, notice.reduced_amount, notice.amount) == ("Dean Pupil", 1, 80, 160)
-    assert notice.reduced_due == dt.date(2026, 3, 31) and notice.due == dt.date(2026, 4, 7)
+    # Issued and posted Tue 10 Mar 2026: received on the second working day after posting,
+    # Thu 12 Mar; 21 days from receipt is Thu 2 Apr, 28 days is Thu 9 Apr.
+    assert (notice.served_by, notice.received_on) == ("post", dt.date(2026, 3, 12))
+    assert notice.reduced_due == dt.date(2026, 4, 2) and notice.due == dt.date(2026, 4, 9)
 
 
 def test_leave_cannot_be_authorised_retrospectively(session, world):

@@ -44,6 +44,20 @@ def penalty_case(session, school, pupil):
         (dt.datetime(2025, 11, 17, 15, 0), "request_penalty_notice", "No improvement during the improvement period.", {}),
     ]
     for moment, event, reason, params in steps:
+        if event == "request_penalty_notice":
+            # late after close (U) on Mon 3 and Mon 10 Nov, inside the improvement period (17 Oct - 14 Nov):
+            # the penalty is judged on the improvement period's own absence
+            from casework.store.models import Mark
+
+            for day in (dt.date(2025, 11, 3), dt.date(2025, 11, 10)):
+                mark = session.exec(select(Mark).where(Mark.pupil_id == pupil.id, Mark.date == day,
+                                                       Mark.session == "AM")).first()
+                if mark is None:
+                    mark = Mark(school_id=school.id, pupil_id=pupil.id, date=day, session="AM", code="U",
+                                recorded_at=clock.now())
+                mark.code = "U"
+                session.add(mark)
+            session.flush()
         clock.set(moment.replace(tzinfo=LONDON))
         move_case(CaseWorld.load(session, case, clock), event, head, reason=reason, params=params)
         produced, problems, _ = render_queued(session, school, clock, "Jo Officer")

@@ -25,7 +25,7 @@ from casework.store.models import Contact, User
 from casework.workflow import WORKFLOWS_DIR, for_school
 
 AS_OF = dt.datetime(2025, 10, 17, 16, 0, tzinfo=LONDON)  # last day of Autumn 1 at Great Chart
-SCHOOL_WORKFLOWS = ["national", "thomas-russell-junior", "staplehurst", "frisby", "mason-moor"]
+SCHOOL_WORKFLOWS = ["national", "thomas-russell-junior", "staplehurst", "frisby", "mason-moor", "example-la-route"]
 ALL_LETTERS = [
     "attendance_concern", "meeting_invitation", "support_plan", "late_before_close", "late_after_close",
     "medical_evidence", "leave_refused", "leave_refused_retrospective", "holiday_as_illness", "traveller_concern",

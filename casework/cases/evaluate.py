@@ -18,10 +18,11 @@ from sqlmodel import Session, select
 from casework.cases.evidence import rule_config
 from casework.cases.moves import Actor, concern_key, find_open_case, open_case, propose
 from casework.clock import Clock
+from casework.register.calendar import school_year_start
 from casework.register.store import get_school, load_calendar
 from casework.rules import evaluate_school
 from casework.states.machine import sources
-from casework.store.casemodels import Case, CaseFinding, Notification
+from casework.store.casemodels import Case, CaseFinding, LetterRequest, Notification
 from casework.store.db import session_scope
 from casework.store.models import Pupil, School
 from casework.timers import sweep
@@ -39,11 +40,13 @@ class EvaluationReport:
     notified: int = 0
     timers: list[dict] = field(default_factory=list)
     withdrawn: list[dict] = field(default_factory=list)
+    letters: list[dict] = field(default_factory=list)  # automatic letters queued (letters_by_level)
 
     def as_dict(self) -> dict:
         return {
             "school": self.school, "as_of": self.as_of.isoformat(), "findings": dict(self.findings),
             "cases_opened": self.opened, "findings_added": self.attached, "proposed": self.proposed,
+            "letters_queued": self.letters,
             "notifications": self.notified, "timers_lapsed": self.timers, "proposals_withdrawn": self.withdrawn,
         }
 
@@ -105,6 +108,12 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
                           figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal))
         report.attached += 1
         s.flush()
+    letter = wiring.letters_by_level.get(f.level)
+    if letter and _letter_due_again(s, pupil, letter, wiring.letter_again, calendar, clock):
+        s.add(LetterRequest(school_id=school.id, case_id=case.id, move_id=None, template=letter, queued_at=now))
+        s.flush()
+        report.letters.append({"case_id": case.id, "upn": pupil.upn, "letter": letter, "rule": f.rule,
+                               "level": f.level})
     event = wiring.proposes_by_level.get(f.level, wiring.proposes)
     if event:
         mv = ct.moves.get(event)
@@ -114,6 +123,23 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
             propose(case, event, f.summary, now, f"rule:{f.rule}")
             s.add(case)
             report.proposed.append({"case_id": case.id, "upn": pupil.upn, "event": event, "rule": f.rule})
+
+
+def _letter_due_again(s: Session, pupil: Pupil, letter: str, again, calendar, clock: Clock) -> bool:
+    """Whether an automatic letter may be queued: never twice for one crossing, and after
+    the last one only as the workflow's ``letter_again`` allows (a new half term, a new
+    school year, or N school weeks later)."""
+    last = s.exec(select(LetterRequest.queued_at).join(Case, Case.id == LetterRequest.case_id)
+                  .where(Case.pupil_id == pupil.id, LetterRequest.template == letter)
+                  .order_by(LetterRequest.queued_at.desc())).first()
+    if last is None:
+        return True
+    last_day, today = last.astimezone(clock.now().tzinfo).date(), clock.today()
+    if again == "half_term":
+        return calendar.half_term_of(last_day) != calendar.half_term_of(today)
+    if again == "school_year":
+        return school_year_start(last_day) != school_year_start(today)
+    return len(calendar.school_weeks(last_day, today)) - 1 >= int(again)
 
 
 def _withdraw_stale_proposals(s: Session, school: School, still_found: set[tuple[int, str]]) -> list[dict]:

@@ -34,6 +34,9 @@ def rule_params(workflow: Workflow, rule_id: str) -> dict:
     t = workflow.model.thresholds
     for key, attr in _FROM_THRESHOLDS.get(rule_id, {}).items():
         params[key] = getattr(t, attr)
+    if rule_id == "penalty_threshold" and "decision" not in params:
+        pen = workflow.model.penalties
+        params["decision"] = pen.route.decision(pen)  # who decides, in the workflow's words
     return params
 
 

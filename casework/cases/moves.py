@@ -32,6 +32,7 @@ from casework.store.casemodels import (
     CaseMove,
     LetterRequest,
     Notification,
+    PenaltyNotice,
     Timer,
 )
 from casework.store.models import ROLE_LABELS, Pupil, Role, School, User
@@ -272,6 +273,8 @@ def timer_due(world: CaseWorld, tdef: TimerDef, params: dict) -> dt.datetime:
     cal, school = world.calendar, world.school
     if tdef.from_ == "concern_start" and world.case.concern_start:
         start = world.case.concern_start
+    elif tdef.from_ == "notice_received" and (notices := latest_notices(world)):
+        start = max(n.received_on or n.issued_on for n in notices)
     else:
         start = now.date()
     due = tdef.due
@@ -289,9 +292,18 @@ def timer_due(world: CaseWorld, tdef: TimerDef, params: dict) -> dt.datetime:
     return at(day, when)
 
 
-def start_timer(world: CaseWorld, name: str, params: dict) -> Timer:
+def latest_notices(world: CaseWorld) -> list[PenaltyNotice]:
+    """The penalty notices recorded on the case most recently (one per parent)."""
+    rows = list(world.session.exec(select(PenaltyNotice).where(PenaltyNotice.case_id == world.case.id)
+                                   .order_by(PenaltyNotice.issued_on.desc(), PenaltyNotice.id.desc())))
+    return [n for n in rows if n.issued_on == rows[0].issued_on] if rows else []
+
+
+def start_timer(world: CaseWorld, name: str, params: dict) -> Timer | None:
     tdef = world.workflow.timer(name)
     now = world.clock.now()
+    if tdef.reduced_rate_only and not any(n.reduced_amount for n in latest_notices(world)):
+        return None  # a second notice has no reduced rate: no window to chase
     open_same = world.session.exec(select(Timer).where(
         Timer.case_id == world.case.id, Timer.kind == name, Timer.status == "open")).first()
     if open_same is not None:

@@ -15,6 +15,7 @@ from casework.cli.common import (
     ctx_of,
     db_option,
     emit_json,
+    err,
     fail,
     json_option,
     parse_day,
@@ -111,6 +112,8 @@ def import_cmd(kind, file, urn, by_name, position, reason, db, as_of, as_json):
             f"{file}: {result.rows} row(s): {result.added} added, {result.changed} changed, "
             f"{result.unchanged} unchanged."
         )
+        for note in result.notes:
+            err.print(f"  {note}", highlight=False, markup=False)
 
 
 @click.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -12,10 +13,12 @@ from casework.cli.common import (
     console,
     ctx_of,
     emit_json,
+    err,
     fail,
     json_option,
     report_problems,
 )
+from casework.letters.check import letter_problems
 from casework.register.schools import list_schools
 from casework.states.machine import diagram
 from casework.store.db import session_scope
@@ -38,14 +41,17 @@ def workflow_check(file, db, as_json):
         wf = load(file)
     except WorkflowError as exc:
         report_problems(file, exc.problems, as_json, "valid", "not valid")
+    _refuse_letter_problems(file, wf, as_json)
     m = wf.model
     summary = {
         "valid": True, "name": m.name, "file": str(wf.path),
-        "register": {k: {"open": v.open.strftime("%H:%M"), "close": v.close.strftime("%H:%M")} for k, v in m.school.registers.items()},
+        "register": {k: {"open": v.open.strftime("%H:%M"), "close": v.close.strftime("%H:%M"),
+                         "u_after": v.u_after.strftime("%H:%M")} for k, v in m.school.registers.items()},
         "target_attendance_pct": m.school.target_attendance_pct,
         "thresholds": m.thresholds.model_dump(),
         "penalties": m.penalties.model_dump(),
-        "rules": {k: {"opens": r.opens, "proposes": r.proposes, **r.params} for k, r in m.rules.items() if r.enabled},
+        "rules": {k: {"opens": r.opens, "proposes": r.proposes, "proposes_by_level": r.proposes_by_level,
+                      "letters_by_level": r.letters_by_level, **r.params} for k, r in m.rules.items() if r.enabled},
         "case_types": {k: {"states": list(c.states), "moves": list(c.moves)} for k, c in m.case_types.items()},
         "timers": {k: t.label for k, t in m.timers.items()},
         "letters": {k: v.label for k, v in m.letters.items()},
@@ -56,8 +62,28 @@ def workflow_check(file, db, as_json):
     if as_json:
         emit_json(summary)
         return
+    _print_policy(file, m, summary)
+
+
+def _refuse_letter_problems(file: str, wf, as_json: bool) -> None:
+    """Every letter's template and merge fields are checked now, not found missing at print time."""
+    if problems := letter_problems(wf):
+        if as_json:
+            emit_json({"valid": False, "problems": [{"message": p} for p in problems]})
+        else:
+            err.print(f"[bold red]{file}: {len(problems)} problem(s) in its letters[/]", highlight=False)
+            for p in problems:
+                err.print(f"  {wf.path}: {p}", highlight=False, markup=False)
+        sys.exit(1)
+
+
+def _print_policy(file: str, m, summary: dict) -> None:
+    """What the workflow says, as a person reads it."""
     console.print(f"[bold green]{file}: valid[/] — {m.name}", highlight=False)
-    reg_times = ", ".join(f"{k} {v['open']}–{v['close']}" for k, v in summary["register"].items())
+    reg_times = "; ".join(
+        f"{k} taken {v.open:%H:%M}, closes {v.close:%H:%M}, "
+        + (f"L until {v.late_until:%H:%M} then U" if v.late_until else f"U after {v.close:%H:%M}")
+        for k, v in m.school.registers.items())
     console.print(f"Registers: {reg_times}" + (f"; target {m.school.target_attendance_pct}%" if m.school.target_attendance_pct else ""))
     t = m.thresholds
     console.print(f"PA ≥ {t.persistent_absence_pct:g}%, SA ≥ {t.severe_absence_pct:g}%; penalty threshold "
@@ -65,17 +91,30 @@ def workflow_check(file, db, as_json):
     p = m.penalties
     first = f"£{p.first.reduced_amount} within {p.first.reduced_days} days, " if p.first.reduced_amount else ""
     console.print(f"Penalty notices: first {first}£{p.first.amount} within {p.first.days} days; second £{p.second.amount} "
-                  f"within {p.second.days} days; at most {p.max_notices} in {p.within_years} years")
+                  f"within {p.second.days} days{' (no reduced rate)' if not p.second.reduced_amount else ''}; "
+                  f"at most {p.max_notices} in {p.within_years} years")
+    received = ", ".join(f"{how} {n} working day{'s' if n != 1 else ''}" for how, n in p.received_after_working_days.items())
+    console.print(f"Payment periods run from receipt: {received} after serving")
+    console.print(f"Who decides: {p.route.decision(p)}" + (f" Signed by {p.route.signed_by}." if p.route.signed_by else ""))
     tab = Table("Rule", "Opens", "Proposes", "Settings", title="Rules")
     for k, r in summary["rules"].items():
-        settings = {kk: vv for kk, vv in r.items() if kk not in ("opens", "proposes")}
-        tab.add_row(k, r["opens"] or "—", r["proposes"] or "—", json.dumps(settings, default=str) if settings else "")
+        settings = {kk: vv for kk, vv in r.items()
+                    if kk not in ("opens", "proposes", "proposes_by_level", "letters_by_level")}
+        proposes = "\n".join([r["proposes"] or "—"] + [f"{lvl}: {ev}" for lvl, ev in r["proposes_by_level"].items()]
+                             + [f"{lvl}: letter {lt} (automatic)" for lvl, lt in r["letters_by_level"].items()])
+        tab.add_row(k, r["opens"] or "—", proposes, json.dumps(settings, default=str) if settings else "")
     console.print(tab)
     tab = Table("Case type", "States", "Moves", title="Case types")
     for k, c in m.case_types.items():
         tab.add_row(f"{k}\n({c.label})", ", ".join(c.states), ", ".join(c.moves))
     console.print(tab)
-    console.print(f"{len(m.timers)} timers, {len(m.letters)} letters.")
+    tab = Table("Timer", "Due", "Met by", "Ends when the pupil returns", title="Timers")
+    for k, t in m.timers.items():
+        due = ", ".join(f"{kk.replace('_', ' ')} {vv}" for kk, vv in t.due.model_dump().items() if vv is not None)
+        tab.add_row(f"{k}\n({t.label})", f"{due} from {t.from_.replace('_', ' ')}", ", ".join(t.met_by) or "—",
+                    {"any": "yes", "unauthorised": "yes, or on authorised absence"}.get(t.while_absent or "", ""))
+    console.print(tab)
+    console.print(f"{len(m.timers)} timers, {len(m.letters)} letters (every template and merge field checked).")
     if "schools" in summary:
         names = ", ".join(f"{x['name']} ({x['urn']})" for x in summary["schools"]) or "none"
         console.print(f"Schools following it: {names}")

@@ -350,7 +350,7 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
     }
 
     # Facts particular letters state; each missing one is a problem, never a blank.
-    need = _LETTER_FACTS.get(request.template)
+    need = facts_for(request.template, ldef)
     if need is not None:
         problems += need(session, fields, case, pupil, calendar, marks, today)
     if problems:
@@ -403,6 +403,9 @@ def penalty_window(session: Session, calendar: SchoolCalendar, pupil: Pupil, sch
                     pupil_marks(session, pupil.id, window_start, end) if c in UNAUTHORISED_CODES]
     return {"from": long_date(window_start), "to": long_date(end), "weeks": len(weeks),
             "unauthorised": unauthorised, "codes": sorted({(c, d) for _, _, c, d in unauthorised})}
+def facts_for(letter_id: str, ldef: LetterDef):
+    """The fact-finder a letter gets: its own, or that of the template it borrows."""
+    return _LETTER_FACTS.get(letter_id) or (_LETTER_FACTS.get(ldef.template) if ldef.template else None)
 
 
 def _date_param(params: dict, *keys: str) -> dt.date | None:
@@ -593,6 +596,25 @@ def _for_the_la(session, f, case, pupil, calendar, marks, today):
     return []
 
 
+def _continuous_absence(session, f, case, pupil, calendar, marks, today):
+    """The LA notice of absence without permission: _for_the_la, plus the run of continuous
+    school days (read back from the latest mark; any attending or authorised mark ends it)."""
+    problems = _for_the_la(session, f, case, pupil, calendar, marks, today)
+    by_day: dict[dt.date, list[str]] = {}
+    for d, _s, c, _m in marks:
+        by_day.setdefault(d, []).append(c)
+    run: list[dt.date] = []
+    for d in sorted(by_day, reverse=True):
+        day = by_day[d]
+        if any(c in ATTENDING_CODES or meaning(c).authorised for c in day) or not any(c in UNAUTHORISED_CODES for c in day):
+            break
+        run.append(d)
+    run.reverse()
+    f["run"] = {"days": len(run), "from": long_date(run[0]) if run else None, "to": long_date(run[-1]) if run else None,
+                "dates": run}
+    return problems
+
+
 def _flags():
 
     return PUPIL_FLAGS
@@ -642,4 +664,5 @@ _LETTER_FACTS = {
     "formal_meeting_invitation": _meeting,
     "attendance_contract": _contract,
     "sickness_return": _for_the_la,
+    "continuous_absence_notice": _continuous_absence,
 }

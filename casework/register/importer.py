@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from casework.clock import Clock
 from casework.register.calendar import SESSIONS, SchoolCalendar
-from casework.register.codes import CODES, LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
+from casework.register.codes import CODES, LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE, canonical
 from casework.register.rows import CalendarRow, ContactRow, PupilRow, Row, parse_date, row_problems
 from casework.register.store import Amender, load_calendar
 from casework.store.audit import record
@@ -38,6 +38,7 @@ from casework.store.models import (
     Pupil,
     School,
 )
+from casework.workflow import WorkflowError, for_school
 
 KINDS = ("pupils", "contacts", "calendar", "marks")
 
@@ -362,6 +363,15 @@ MARK_OPTIONAL = ("minutes_late", "recorded_by")
 BATCH = 5_000
 
 
+def _register_times(school: School) -> dict:
+    """The school's register times from its workflow (none if the workflow cannot be read)."""
+
+    try:
+        return dict(for_school(school.workflow).register_times())
+    except (WorkflowError, FileNotFoundError, KeyError):
+        return {}
+
+
 def import_marks(
     session: Session,
     school: School,
@@ -380,9 +390,16 @@ def import_marks(
         raise ImportRejected([Problem(r.name, 0, "", f"{school.name} has no term dates yet: import its calendar first")])
     pupils = dict(session.execute(select(Pupil.upn, Pupil.id).where(Pupil.school_id == school.id)).all())
     off_roll = set(session.execute(select(Pupil.upn).where(Pupil.school_id == school.id, Pupil.on_roll.is_(False))).scalars())
-    parsed = _read_marks(r, pupils, calendar, off_roll)
+    contradictions: list[str] = []
+    parsed = _read_marks(r, pupils, calendar, off_roll, _register_times(school), contradictions)
     r.check()
     result = ImportResult("marks", r.name, rows=len(parsed))
+    if contradictions:  # a late mark whose code contradicts the school's cut-off is kept, and said
+        result.notes.append(f"warning: {len(contradictions)} late mark(s) contradict the school's cut-off; "
+                            "each is kept as recorded")
+        result.notes.extend(f"warning: {c}" for c in contradictions[:50])
+        if len(contradictions) > 50:
+            result.notes.append(f"warning: ... and {len(contradictions) - 50} more")
     if parsed:
         new_rows, updates, amendments, result.unchanged = _plan_marks(
             session, school, parsed, clock.now(), by, reason or f"corrected by MIS import of {r.name}")
@@ -397,7 +414,8 @@ def import_marks(
 MarkRow = tuple[int, dt.date, str, str, "int | None", str]  # pupil id, date, session, code, minutes late, recorded by
 
 
-def _read_marks(r: _Reader, pupils: dict[str, int], calendar: SchoolCalendar, off_roll: set[str]) -> list[MarkRow]:
+def _read_marks(r: _Reader, pupils: dict[str, int], calendar: SchoolCalendar, off_roll: set[str],
+                registers: dict, contradictions: list[str]) -> list[MarkRow]:
     """Every row checked (UPN, date, session open on the calendar, code, minutes late, no
     duplicate); problems go to the reader, good rows come back."""
     open_sessions = set(calendar.sessions(calendar.first_day, calendar.last_day))
@@ -454,6 +472,13 @@ def _read_marks(r: _Reader, pupils: dict[str, int], calendar: SchoolCalendar, of
                     ok = False
                 else:
                     minutes = int(text)
+                    times = registers.get(sess)
+                    if times is not None and times.expected_late_code(minutes) != canonical(code):
+                        contradictions.append(
+                            f"{r.name}:{line}: {upn} {date_text} {sess} is {code} but {minutes} minutes late is "
+                            f"{'before' if times.expected_late_code(minutes) == LATE_BEFORE_CLOSE else 'after'} "
+                            f"the school's L/U cut-off ({times.u_after:%H:%M}; register taken {times.open:%H:%M}): "
+                            f"kept as {code}, check it")
         if ok:
             key = (upn, day, sess)
             if key in seen:

@@ -28,6 +28,7 @@ from casework.register.calendar import SchoolCalendar, school_year_start
 from . import (
     absent_today,
     attendance_band,
+    continuous_absence,
     lateness,
     leave_refused_taken,
     medical_evidence,
@@ -49,7 +50,7 @@ RULES: dict[str, Rule] = {
     for m in (
         attendance_band, persistent_absence, severe_absence, penalty_threshold, lateness,
         unexplained_absence, sickness_return, medical_evidence, traveller_sessions,
-        leave_refused_taken, stale_n, weekday_pattern, absent_today,
+        leave_refused_taken, stale_n, weekday_pattern, absent_today, continuous_absence,
     )
 }
 

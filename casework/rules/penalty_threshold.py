@@ -46,6 +46,9 @@ class Params(RuleParams):
     lookback_school_weeks: int = Field(0, ge=0, le=52, description="Also consider windows ending this many "
                                        "school weeks before the week of the evaluation date (0 = only the "
                                        "window ending this week). Useful when evaluation runs less than weekly.")
+    decision: str = Field("A notice to improve or a penalty notice is for the headteacher to decide.",
+                          description="Who decides what follows. Filled from the workflow's penalties.route "
+                          "and amounts (a school route or a named LA team); give it only to word it yourself.")
 
 
 def weekly_counts(reg: RegisterMatrix, codes, as_of: dt.date) -> tuple[np.ndarray, slice]:
@@ -98,6 +101,9 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
             "window_end": end,
             "sessions_in_current_window": int(sums[p, n_weeks - 1]),
         }
+        held = first - w0 + 1
+        window = (f"the {params.school_weeks} school weeks" if held == params.school_weeks else
+                  f"{plural(held, 'school week')} (within a rolling period of {params.school_weeks})")
         since = ""
         if first != n_weeks - 1:
             since = (f" The threshold has been met since then; the current {params.school_weeks} school weeks "
@@ -105,10 +111,10 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
         out.append(reg.finding(
             p, rule=RULE_ID, concern=f"{RULE_ID}:{start.isoformat()}",
             summary=(
-                f"{plural(len(evidence), 'session')} of unauthorised absence ({breakdown}) in the "
-                f"{params.school_weeks} school weeks from {fmt_date(start)} to {fmt_date(end)}: the national "
+                f"{plural(len(evidence), 'session')} of unauthorised absence ({breakdown}) in "
+                f"{window} from {fmt_date(start)} to {fmt_date(end)}: the national "
                 f"threshold for a penalty notice ({params.sessions} sessions in {params.school_weeks} school "
-                f"weeks) is met. A notice to improve or a penalty notice is for the headteacher to decide.{since}"
+                f"weeks) is met. {params.decision}{since}"
             ),
             figures=figures, evidence=evidence, period=(start, end), level="threshold met", formal=True,
         ))

@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from casework.cases.evidence import pupil_finding
 from casework.cases.penalties import notices_within
+from casework.clock import LONDON
 from casework.register.calendar import school_year_start
 from casework.register.codes import AUTHORISED_CODES, UNAUTHORISED_CODES
 from casework.store.casemodels import Timer
@@ -159,6 +160,34 @@ def improvement_period_ended(ctx: CaseWorld, arg: str | None) -> GuardResult:
         False,
         f"the improvement period runs until {timer.due_at:%d %B %Y} and there has been no unauthorised absence since the notice",
     )
+
+
+@guard("absence_in_improvement_period", arg="timer?")
+def absence_in_improvement_period(ctx: CaseWorld, arg: str | None) -> GuardResult:
+    """A penalty after a notice to improve is judged on the improvement period's own
+    absence: unauthorised absence between the notice and the period's end (or today). The
+    sessions that led to the notice may have left the rolling 10 school weeks by then; they
+    were the grounds for the notice, not for the penalty (docs/domain.md §2)."""
+
+    kind = arg or "improvement_period"
+    timer = ctx.session.exec(
+        select(Timer).where(Timer.case_id == ctx.case.id, Timer.kind == kind).order_by(Timer.started_at.desc())
+    ).first()
+    if timer is None:
+        return GuardResult(False, "no improvement period has been set: issue a notice to improve first")
+    start = timer.started_at.astimezone(LONDON).date()
+    end = min(timer.due_at.astimezone(LONDON).date(), ctx.today)
+    marks = list(ctx.session.exec(
+        select(Mark).where(Mark.pupil_id == ctx.pupil.id, Mark.date >= start, Mark.date <= end,
+                           Mark.code.in_(UNAUTHORISED_CODES)).order_by(Mark.date, Mark.session)))
+    if not marks:
+        return GuardResult(False, f"no unauthorised absence in the improvement period ({start:%d %B %Y} to "
+                                  f"{end:%d %B %Y}): attendance improved, so no penalty notice follows")
+    listed = ", ".join(f"{m.date:%d %b} {m.session} {m.code}" for m in marks[:10])
+    more = f" and {len(marks) - 10} more" if len(marks) > 10 else ""
+    return GuardResult(True, f"{len(marks)} sessions of unauthorised absence in the improvement period "
+                             f"({start:%d %B %Y} to {end:%d %B %Y}): {listed}{more}",
+                       {"marks": [(m.date.isoformat(), m.session, m.code) for m in marks]})
 
 
 @guard("before_leave_starts")

@@ -84,6 +84,12 @@ def diagram(workflow: Workflow, case_type: str, fmt: str = "svg") -> bytes | str
     single "(any open state)" node, so the picture stays readable."""
     from transitions.extensions import GraphMachine
 
+    if fmt != "mermaid":
+        try:
+            import graphviz  # noqa: F401  (without it transitions quietly falls back to Mermaid text)
+        except ImportError as exc:
+            raise RuntimeError("drawing SVG or PNG needs the Python graphviz package (pip install graphviz) "
+                               "and Graphviz's dot program (apt install graphviz)") from exc
     ct = workflow.case_type(case_type)
     name = {s: d.label for s, d in ct.states.items()}  # draw each state by its label
     transitions = []
@@ -112,4 +118,8 @@ def diagram(workflow: Workflow, case_type: str, fmt: str = "svg") -> bytes | str
     graph = gm.get_graph()
     if fmt == "mermaid":
         return graph.draw(None)
-    return graph.draw(None, format=fmt, prog="dot")
+    data = graph.draw(None, format=fmt, prog="dot")
+    magic = b"\x89PNG" if fmt == "png" else b"<?xml"
+    if not (data if isinstance(data, bytes) else data.encode()).lstrip().startswith(magic):
+        raise RuntimeError(f"Graphviz did not produce {fmt.upper()} for {workflow.key} {case_type}")
+    return data

@@ -155,6 +155,8 @@ class PenaltyNotice(SQLModel, table=True):
     parent_name: str
     sequence: int  # 1st or 2nd within the rolling period
     issued_on: dt.date
+    served_by: str = "post"  # post | hand | email (casework.penalties)
+    received_on: dt.date | None = None  # deemed receipt; payment periods run from it
     reduced_amount: int | None = None
     reduced_due: dt.date | None = None
     amount: int

@@ -118,7 +118,7 @@ def export_xlsx():
 @requires("policy.view")
 def policy():
     wf = for_school(current_school().workflow)
-    return render_template("policy.html", wf=wf, case_types=wf.model.case_types)
+    return render_template("policy.html", wf=wf, school=current_school(), case_types=wf.model.case_types)
 
 
 @bp.route("/reports/policy/<case_type>.svg")

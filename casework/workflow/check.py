@@ -174,17 +174,24 @@ class _MeaningCheck:
             if ev is not None:
                 self.event(rp + ppath, ev, r.opens)
         if r.proposes_by_level and r_name == "attendance_band":
-            self.band_levels(rp, r)
+            self.band_levels(rp, r, "proposes_by_level", r.proposes_by_level)
+        for level, letter in r.letters_by_level.items():
+            if letter not in m.letters:
+                self.bad(rp + ("letters_by_level", level), f"unknown letter {letter!r} (letters: {', '.join(m.letters)})")
+            if r.opens is None:
+                self.bad(rp + ("letters_by_level", level), "an automatic letter needs a case: give the rule `opens`")
+        if r.letters_by_level and r_name == "attendance_band":
+            self.band_levels(rp, r, "letters_by_level", r.letters_by_level)
         _check_pupils(self.bad, rp + ("pupils",), r.pupils)
         self.roles(rp + ("notify",), r.notify)
         self.rule_params(rp, r_name, r)
 
-    def band_levels(self, rp: Path_, r: RuleWiring) -> None:
+    def band_levels(self, rp: Path_, r: RuleWiring, key: str, levels: dict) -> None:
         names = {b.get("name") for b in r.params.get("bands", []) if isinstance(b, dict)} or {
             b.name for b in RULES["attendance_band"].Params().bands}
-        for level in r.proposes_by_level:
+        for level in levels:
             if level not in names:
-                self.bad(rp + ("proposes_by_level", level), f"no band is called {level!r} (bands: {_names(names)})")
+                self.bad(rp + (key, level), f"no band is called {level!r} (bands: {_names(names)})")
 
     def rule_params(self, rp: Path_, r_name: str, r: RuleWiring) -> None:
         try:

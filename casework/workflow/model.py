@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from casework.register.codes import LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
 from casework.store.models import PUPIL_FLAGS, RAG_RATINGS, Role
 from casework.workflow.files import Path_, _Located
 
@@ -31,14 +32,31 @@ def _time(v: Any) -> Any:
 class SessionTimes(_Strict):
     open: dt.time = Field(description="When the register is taken.")
     close: dt.time = Field(description="When the register closes: arrivals after it are marked U.")
+    late_until: dt.time | None = Field(
+        None, description="A second, later cut-off: the register closes at `close`, but arrivals are still "
+        "marked L until this time and U after it (e.g. close 09:00, U after 09:20).")
 
-    _t = field_validator("open", "close", mode="before")(_time)
+    _t = field_validator("open", "close", "late_until", mode="before")(_time)
 
     @model_validator(mode="after")
     def _order(self):
         if self.close <= self.open:
             raise ValueError(f"the register closes ({self.close:%H:%M}) before it opens ({self.open:%H:%M})")
+        if self.late_until is not None and self.late_until <= self.close:
+            raise ValueError(f"late_until ({self.late_until:%H:%M}) must be after the register closes "
+                             f"({self.close:%H:%M})")
         return self
+
+    @property
+    def u_after(self) -> dt.time:
+        """Arrivals after this time are U; up to it, L."""
+        return self.late_until or self.close
+
+    def expected_late_code(self, minutes_late: int) -> str:
+        """L or U for an arrival ``minutes_late`` minutes after the register was taken (``open``)."""
+        arrival = (dt.datetime.combine(dt.date(2000, 1, 1), self.open) + dt.timedelta(minutes=minutes_late)).time()
+
+        return LATE_BEFORE_CLOSE if arrival <= self.u_after else LATE_AFTER_CLOSE
 
 
 class Letterhead(_Strict):
@@ -95,12 +113,47 @@ class NoticeToImprove(_Strict):
         return self
 
 
+class PenaltyRoute(_Strict):
+    """Who issues penalty notices: the school itself, or the LA after the school's referral."""
+
+    issued_by: Literal["school", "local_authority"] = Field(
+        "school", description="`school`: the headteacher (or someone they authorise) issues; `local_authority`: "
+        "the school refers and a named LA team decides and issues.")
+    team: str | None = Field(None, description="The LA team that decides (needed when the LA issues).")
+    signed_by: str | None = Field(None, description="Who signs the notices (e.g. the LA team's manager).")
+    code_of_conduct: str | None = Field(None, description="The LA code of conduct the amounts come from, with its year.")
+
+    @model_validator(mode="after")
+    def _team(self):
+        if self.issued_by == "local_authority" and not self.team:
+            raise ValueError("name the LA team that issues penalty notices (route.team)")
+        return self
+
+    def decision(self, penalties: Penalties) -> str:
+        """Who decides, in the workflow's words, with the amounts."""
+        f, sec = penalties.first, penalties.second
+        first = (f"£{f.reduced_amount} within {f.reduced_days} days or £{f.amount} within {f.days}"
+                 if f.reduced_amount else f"£{f.amount} within {f.days} days")
+        amounts = (f"first notice {first}; second within {penalties.within_years} years £{sec.amount} within "
+                   f"{sec.days} days" + ("" if sec.reduced_amount else ", no reduction"))
+        code = f" under {self.code_of_conduct}" if self.code_of_conduct else ""
+        if self.issued_by == "local_authority":
+            return f"The school refers to {self.team}, which decides on a penalty notice{code} ({amounts})."
+        return f"A notice to improve or a penalty notice is for the headteacher to decide{code} ({amounts})."
+
+
 class Penalties(_Strict):
     first: PenaltyAmount
     second: PenaltyAmount
     max_notices: int = Field(2, description="Notices per parent per child within within_years; the next is prosecution.")
     within_years: int = 3
     exclusion: PenaltyAmount | None = None
+    route: PenaltyRoute = Field(default_factory=PenaltyRoute)
+    received_after_working_days: dict[Literal["post", "hand", "email"], int] = Field(
+        default_factory=lambda: {"post": 2, "hand": 0, "email": 2},
+        description="Working days after serving at which a notice counts as received (payment periods run from "
+        "receipt). Post: the second working day after posting (Education (Penalty Notices) (England) Regulations "
+        "2007 as amended); hand: the same day; email: like post unless the LA's code of conduct says otherwise.")
     notice_to_improve: NoticeToImprove = Field(default_factory=NoticeToImprove)
 
 
@@ -194,14 +247,21 @@ class Due(_Strict):
 class TimerDef(_Strict):
     label: str
     due: Due
-    from_: Literal["entered", "concern_start", "register_close"] = Field(
-        "entered", alias="from", description="Count from when the state was entered, the first day of the concern, or the register closing that day."
+    from_: Literal["entered", "concern_start", "register_close", "notice_received"] = Field(
+        "entered", alias="from", description="Count from when the state was entered, the first day of the concern, "
+        "the register closing that day, or the day the case's latest penalty notice counts as received."
     )
+    reduced_rate_only: bool = Field(False, description="Start only when the case's latest penalty notice has a "
+                                    "reduced rate (a second notice has none, so nothing chases it).")
     role: str = Field(description="Who is responsible for meeting the deadline.")
     met_by: list[str] = Field(default_factory=list, description="Moves that meet the deadline and close the timer.")
     on_lapse: list[Action] = Field(default_factory=list)
     param: str | None = Field(None, description="A move parameter that may set the count (e.g. improvement_weeks).")
     repeat: bool = Field(False, description="Start again when it lapses (e.g. weekly sight of a long-absent child).")
+    while_absent: Literal["any", "unauthorised"] | None = Field(
+        None, description="The deadline stands only while the absence continues from the first day of the concern: "
+        "any attending or present mark meets it (the pupil returned); with `unauthorised`, an authorised absence "
+        "also ends the run (children missing education counts continuous unauthorised absence only).")
 
 
 class LetterDef(_Strict):
@@ -227,6 +287,13 @@ class RuleWiring(BaseModel):
         None, description="Act only on findings for pupils with one of these flags or RAG ratings, e.g. [rag:red, ehc_plan]."
     )
     notify: list[str] = Field(default_factory=list)
+    letters_by_level: dict[str, str] = Field(
+        default_factory=dict,
+        description="A letter queued without a person's step when the finding's level matches (an attendance "
+        "band's name). Letters are not formal steps; formal steps stay proposals.")
+    letter_again: Literal["half_term", "school_year"] | int = Field(
+        "half_term", description="When the same automatic letter may go again to a pupil still (or again) at that "
+        "level: once per half term (default), once per school year, or after this many school weeks.")
 
     @property
     def params(self) -> dict:
