@@ -155,3 +155,20 @@ def test_an_admin_deactivating_or_changing_a_role_ends_that_persons_sessions(eng
     assert admin.post(f"/admin/users/{uid}", data={"role": "governor", "active": "1"}).status_code == 302
     r = teacher.get("/pupils")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def test_a_session_cookie_planted_before_sign_in_is_not_signed_in_after(app, world):
+    """Session fixation: someone who plants a cookie on a shared computer before the officer
+    signs in gains nothing; signing in starts a new session."""
+    victim = app.test_client()
+    victim.get("/login")
+    planted = victim.get_cookie("casework_session")
+    planted = planted.value if planted else None
+    login(victim, R.ATTENDANCE_OFFICER)
+    assert victim.get("/caseload").status_code == 200
+    assert _cookie(victim) != planted
+    attacker = app.test_client()
+    if planted:
+        attacker.set_cookie("casework_session", planted)
+    r = attacker.get("/caseload")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
