@@ -134,10 +134,12 @@ def claim_run(engine: Engine, due: DuePeriod, worker: str, now: dt.datetime, lea
             pass  # another scheduler inserted it first
     elif row.outcome == "ok" or (row.outcome == "running" and row.claimed_at > now - lease):
         return None
-    # A failed run, or one left unfinished (its scheduler died) for longer than the lease: take it over.
+    # A failed run, one waiting (``casework nightly`` seeds a night's schools as pending), or one
+    # left unfinished (its scheduler died) for longer than the lease: take it over.
     with engine.begin() as conn:
         res = conn.execute(update(table).where(
-            *key, or_(JobRun.outcome == "failed", (JobRun.outcome == "running") & (JobRun.claimed_at <= now - lease)),
+            *key, or_(JobRun.outcome.in_(("failed", "pending")),
+                      (JobRun.outcome == "running") & (JobRun.claimed_at <= now - lease)),
         ).values(claimed_by=worker, claimed_at=now, started_at=now, finished_at=None, outcome="running",
                  attempts=JobRun.attempts + 1))
         if res.rowcount != 1:
@@ -248,13 +250,11 @@ def first_day_list(engine: Engine, school: School, clock: Clock) -> list[dict]:
 
 
 def job_nightly(engine: Engine, clock: Clock, worker: str, mail: MailSettings | None, school: School, send=None) -> dict:
-    from casework.evaluate import evaluate
+    """One school's nightly evaluation (``run_due_jobs`` runs every school's night through
+    ``casework.nightly``, which calls the same ``evaluate_school``)."""
+    from casework.nightly import evaluate_school
 
-    with school_lock(engine, school.id):
-        r = evaluate(engine, school.urn, clock)
-    return {"findings": dict(r.findings), "cases_opened": len(r.opened), "findings_added": r.attached,
-            "proposed": len(r.proposed), "notifications": r.notified, "timers_lapsed": len(r.timers),
-            **email_now(engine, clock, worker, mail, send)}
+    return {**evaluate_school(engine, school, clock), **email_now(engine, clock, worker, mail, send)}
 
 
 def job_digest(engine: Engine, clock: Clock, worker: str, mail: MailSettings | None, school: School, send=None) -> dict:
@@ -282,7 +282,16 @@ def run_due_jobs(engine: Engine, clock: Clock, *, worker: str | None = None, mai
     with session_scope(engine) as s:
         periods = due_periods(s, clock.now(), school_id)
     done = []
+    nightly_done: set[str] = set()
     for due in periods:
+        if due.job == "nightly_evaluation":
+            # Every school's night in one pass, shared with other schedulers and `casework nightly`
+            # through the same job_run rows (casework.nightly).
+            if due.period not in nightly_done:
+                nightly_done.add(due.period)
+                done.extend(_run_nightly(engine, clock, worker, mail, lease, send,
+                                         [p for p in periods if p.job == due.job and p.period == due.period]))
+            continue
         run_id = claim_run(engine, due, worker, clock.now(), lease)
         if run_id is None:
             continue
@@ -297,6 +306,19 @@ def run_due_jobs(engine: Engine, clock: Clock, *, worker: str | None = None, mai
         finish_run(engine, run_id, worker, clock.now(), outcome, detail)
         done.append({**record, "outcome": outcome, "detail": detail})
     return done
+
+
+def _run_nightly(engine: Engine, clock: Clock, worker: str, mail: MailSettings | None, lease: dt.timedelta, send,
+                 due: list[DuePeriod]) -> list[dict]:
+    from casework import nightly
+
+    def work(engine: Engine, school: School, clock: Clock) -> dict:
+        return job_nightly(engine, clock, worker, mail, school, send)
+
+    rep = nightly.run(engine, clock, worker=worker, period=due[0].period, schools=[p.school for p in due],
+                      scheduled_for=due[0].scheduled_for, lease=lease, retries=0, work=work, progress=False)
+    return [{"run_id": r.run_id, "job": nightly.JOB, "scope": r.urn, "period": rep.period, "outcome": r.outcome,
+             "detail": r.detail} for r in rep.runs]
 
 
 def job_runs(session, limit: int = 50) -> list[JobRun]:
