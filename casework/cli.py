@@ -768,8 +768,7 @@ def demo(db, pupils, seed, as_of, as_json):
 
 
 # Commands of other areas live in their own modules and register themselves on ``main``.
-from casework import cli_letters, cli_scheduler, cli_web  # noqa: E402, F401
-from casework import cli_nightly  # noqa: E402, F401
+from casework import cli_letters, cli_nightly, cli_scheduler, cli_web  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()
