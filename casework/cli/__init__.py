@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from casework.cli import audit, cases, demo, letters, records, register, scheduler, web, workflows
+from casework.cli import audit, cases, demo, letters, nightly, records, register, scheduler, web, workflows
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +30,7 @@ for _command in (
     demo.demo,
     letters.letters,
     letters.bundle_cmd,
+    nightly.nightly,
     register.school,
     register.import_cmd,
     register.stats,

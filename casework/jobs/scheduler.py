@@ -28,22 +28,22 @@ outbox rows carry unique keys), so a re-claimed half-done run repeats nothing.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
 import os
 import socket
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, or_, text, update
+from sqlalchemy import insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from casework.cases.evaluate import evaluate
 from casework.clock import LONDON, Clock, at
+from casework.jobs import nightly
+from casework.jobs.locks import school_lock
+from casework.jobs.nightly import evaluate_school
 from casework.notify import mail as m
 from casework.notify.mail import MailSettings
 from casework.register.calendar import SchoolCalendar
@@ -137,10 +137,12 @@ def claim_run(engine: Engine, due: DuePeriod, worker: str, now: dt.datetime, lea
             pass  # another scheduler inserted it first
     elif row.outcome == "ok" or (row.outcome == "running" and row.claimed_at > now - lease):
         return None
-    # A failed run, or one left unfinished (its scheduler died) for longer than the lease: take it over.
+    # A failed run, one waiting (``casework nightly`` seeds a night's schools as pending), or one
+    # left unfinished (its scheduler died) for longer than the lease: take it over.
     with engine.begin() as conn:
         res = conn.execute(update(table).where(
-            *key, or_(JobRun.outcome == "failed", (JobRun.outcome == "running") & (JobRun.claimed_at <= now - lease)),
+            *key, or_(JobRun.outcome.in_(("failed", "pending")),
+                      (JobRun.outcome == "running") & (JobRun.claimed_at <= now - lease)),
         ).values(claimed_by=worker, claimed_at=now, started_at=now, finished_at=None, outcome="running",
                  attempts=JobRun.attempts + 1))
         if res.rowcount != 1:
@@ -159,34 +161,6 @@ def finish_run(engine: Engine, run_id: int, worker: str, now: dt.datetime, outco
 
 # -- one evaluation of a school at a time ----------------------------------------------
 
-_local_locks: dict[str, threading.Lock] = {}
-
-
-@contextmanager
-def school_lock(engine: Engine, school_id: int) -> Iterator[None]:
-    """Hold the school while evaluating it: the register-close run and the nightly run (or two
-    schedulers) must not both open the same case. PostgreSQL: a session advisory lock;
-    SQLite: a lock file beside the database. Both are let go if the process dies."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": 0x63617365 * 1000 + school_id})
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": 0x63617365 * 1000 + school_id})
-                conn.commit()
-        return
-    db = engine.url.database
-    if not db or db == ":memory:":
-        with _local_locks.setdefault(f"{id(engine)}:{school_id}", threading.Lock()):
-            yield
-        return
-    with open(f"{db}.school-{school_id}.lock", "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # -- the jobs -------------------------------------------------------------------------
@@ -248,12 +222,10 @@ def first_day_list(engine: Engine, school: School, clock: Clock) -> list[dict]:
 
 
 def job_nightly(engine: Engine, clock: Clock, worker: str, mail: MailSettings | None, school: School, send=None) -> dict:
+    """One school's nightly evaluation (``run_due_jobs`` runs every school's night through
+    ``casework.jobs.nightly``, which calls the same ``evaluate_school``)."""
 
-    with school_lock(engine, school.id):
-        r = evaluate(engine, school.urn, clock)
-    return {"findings": dict(r.findings), "cases_opened": len(r.opened), "findings_added": r.attached,
-            "proposed": len(r.proposed), "notifications": r.notified, "timers_lapsed": len(r.timers),
-            **email_now(engine, clock, worker, mail, send)}
+    return {**evaluate_school(engine, school, clock), **email_now(engine, clock, worker, mail, send)}
 
 
 def job_digest(engine: Engine, clock: Clock, worker: str, mail: MailSettings | None, school: School, send=None) -> dict:
@@ -280,7 +252,16 @@ def run_due_jobs(engine: Engine, clock: Clock, *, worker: str | None = None, mai
     with session_scope(engine) as s:
         periods = due_periods(s, clock.now(), school_id)
     done = []
+    nightly_done: set[str] = set()
     for due in periods:
+        if due.job == "nightly_evaluation":
+            # Every school's night in one pass, shared with other schedulers and `casework nightly`
+            # through the same job_run rows (casework.jobs.nightly).
+            if due.period not in nightly_done:
+                nightly_done.add(due.period)
+                done.extend(_run_nightly(engine, clock, worker, mail, lease, send,
+                                         [p for p in periods if p.job == due.job and p.period == due.period]))
+            continue
         run_id = claim_run(engine, due, worker, clock.now(), lease)
         if run_id is None:
             continue
@@ -295,6 +276,18 @@ def run_due_jobs(engine: Engine, clock: Clock, *, worker: str | None = None, mai
         finish_run(engine, run_id, worker, clock.now(), outcome, detail)
         done.append({**record, "outcome": outcome, "detail": detail})
     return done
+
+
+def _run_nightly(engine: Engine, clock: Clock, worker: str, mail: MailSettings | None, lease: dt.timedelta, send,
+                 due: list[DuePeriod]) -> list[dict]:
+
+    def work(engine: Engine, school: School, clock: Clock) -> dict:
+        return job_nightly(engine, clock, worker, mail, school, send)
+
+    rep = nightly.run(engine, clock, worker=worker, period=due[0].period, schools=[p.school for p in due],
+                      scheduled_for=due[0].scheduled_for, lease=lease, retries=0, work=work, progress=False)
+    return [{"run_id": r.run_id, "job": nightly.JOB, "scope": r.urn, "period": rep.period, "outcome": r.outcome,
+             "detail": r.detail} for r in rep.runs]
 
 
 def job_runs(session, limit: int = 50) -> list[JobRun]:
