@@ -167,6 +167,16 @@ class RegisterMatrix:
                 out.append((d, sess, CODE_TABLE[i]))
         return out
 
+    def days_to_latest_register(self, as_of: dt.date) -> tuple[slice, slice, int] | None:
+        """(days, their session columns, the last day's index) from the first day loaded to the
+        latest day with any mark up to ``as_of``; None if no register was taken."""
+        taken = np.flatnonzero((self.codes[:, self.slot_slice(None, as_of)] != NO_MARK).any(axis=0))
+        if len(taken) == 0:
+            return None
+        last_day = int(self.slot_day[taken[-1]])
+        days = slice(0, last_day + 1)
+        return days, self.slots_of_days(days), last_day
+
     def finding(self, p: int, **fields) -> Finding:
         """A finding about the pupil in row ``p``."""
         return Finding(pupil_id=int(self.pupil_ids[p]), upn=str(self.upns[p]), **fields)

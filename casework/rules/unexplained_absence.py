@@ -19,7 +19,7 @@ from casework.register.calendar import SchoolCalendar
 
 from .base import Rule, RuleParams, school_days_back
 from .findings import Finding, fmt_date, plural
-from .register_data import NO_MARK, RegisterMatrix, run_lengths
+from .register_data import RegisterMatrix, run_lengths
 
 RULE_ID = "unexplained_absence"
 CODES = {C.REASON_NOT_ESTABLISHED}
@@ -31,13 +31,10 @@ class Params(RuleParams):
 
 
 def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_of: dt.date) -> list[Finding]:
-    cols = reg.slot_slice(None, as_of)
-    taken = np.flatnonzero((reg.codes[:, cols] != NO_MARK).any(axis=0))
-    if len(taken) == 0:
+    latest = reg.days_to_latest_register(as_of)
+    if latest is None:
         return []
-    last_day = int(reg.slot_day[taken[-1]])
-    days = slice(0, last_day + 1)
-    dcols = reg.slots_of_days(days)
+    days, dcols, last_day = latest
     n_day = reg.day_any(reg.mask(CODES, dcols), days)
     run = run_lengths(n_day)[:, -1]
     out = []

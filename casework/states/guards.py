@@ -132,15 +132,18 @@ def prosecution_grounds(ctx: CaseWorld, _arg: str | None) -> GuardResult:
     )
 
 
+def _improvement_period(ctx: CaseWorld, arg: str | None) -> Timer | None:
+    """The case's latest improvement period (the timer a notice to improve started)."""
+    return ctx.session.exec(select(Timer).where(Timer.case_id == ctx.case.id, Timer.kind == (arg or "improvement_period"))
+                            .order_by(Timer.started_at.desc())).first()
+
+
 @guard("improvement_period_ended", arg="timer?")
 def improvement_period_ended(ctx: CaseWorld, arg: str | None) -> GuardResult:
     """A penalty after a notice to improve waits for the improvement period to end, unless
     there is further unauthorised absence during it (a ground the notice states)."""
 
-    kind = arg or "improvement_period"
-    timer = ctx.session.exec(
-        select(Timer).where(Timer.case_id == ctx.case.id, Timer.kind == kind).order_by(Timer.started_at.desc())
-    ).first()
+    timer = _improvement_period(ctx, arg)
     if timer is None:
         return GuardResult(False, "no improvement period has been set: issue a notice to improve first")
     if timer.due_at <= ctx.now:
@@ -169,10 +172,7 @@ def absence_in_improvement_period(ctx: CaseWorld, arg: str | None) -> GuardResul
     sessions that led to the notice may have left the rolling 10 school weeks by then; they
     were the grounds for the notice, not for the penalty (docs/domain.md §2)."""
 
-    kind = arg or "improvement_period"
-    timer = ctx.session.exec(
-        select(Timer).where(Timer.case_id == ctx.case.id, Timer.kind == kind).order_by(Timer.started_at.desc())
-    ).first()
+    timer = _improvement_period(ctx, arg)
     if timer is None:
         return GuardResult(False, "no improvement period has been set: issue a notice to improve first")
     start = timer.started_at.astimezone(LONDON).date()
