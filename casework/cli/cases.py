@@ -94,12 +94,7 @@ def cases_cmd(urn, state, case_type, include_closed, db, as_of, as_json):
     """List cases, with their findings and the moves allowed now."""
     c = ctx_of(db, as_of)
     with session_scope(c.engine) as s:
-        school_id = None
-        if urn:
-            try:
-                school_id = reg.get_school(s, urn).id
-            except reg.NotFound as exc:
-                fail(str(exc))
+        school_id = _school_id(s, urn)
         rows = [_case_dict(s, case, c.clock)
                 for case in list_cases(s, school_id, state=state, case_type=case_type, include_closed=include_closed)]
     if as_json:
@@ -169,6 +164,16 @@ def case_show(case_id, username, db, as_of, as_json):
         console.print("[bold]Not open now[/]")
     for o in d["moves_not_allowed"]:
         console.print(f"  [red]cannot[/] {o['event']}: " + "; ".join(o["reasons"]), highlight=False)
+
+
+def _school_id(s, urn: str | None) -> int | None:
+    """The id of the school with ``urn`` (None for every school); an unknown URN is an error."""
+    if not urn:
+        return None
+    try:
+        return reg.get_school(s, urn).id
+    except reg.NotFound as exc:
+        fail(str(exc))
 
 
 def _actor(s, username):
@@ -269,12 +274,7 @@ def timers_cmd(urn, due_before, status, role, wide, db, as_of, as_json):
     before = dt.datetime.combine(parse_day(due_before), dt.time(0), tzinfo=LONDON) if due_before else None
     now = c.clock.now()
     with session_scope(c.engine) as s:
-        school_id = None
-        if urn:
-            try:
-                school_id = reg.get_school(s, urn).id
-            except reg.NotFound as exc:
-                fail(str(exc))
+        school_id = _school_id(s, urn)
         if status in ("open", "outstanding"):
             rows = [{"id": d.id, "case_id": d.case_id, "upn": d.upn, "pupil": d.pupil, "kind": d.kind, "label": d.label,
                      "role": d.role, "due": d.due, "status": d.status, "overdue": d.overdue, "outcome": None}
