@@ -126,3 +126,14 @@ def _urn(engine, world) -> str:
     with Session(engine) as s:
         return s.get(School, world.school_id).urn
 
+
+
+def test_retention_purge_on_29_february_counts_back_to_28_february(engine, world):
+    """A purge run on a leap day must not fail: six years back from 29 Feb 2028 is 28 Feb 2022."""
+    from casework.store.retention import purge
+
+    with Session(engine) as s:
+        report = purge(s, s.get(School, world.school_id), dt.datetime(2028, 2, 29, 18, tzinfo=LONDON), by="DPO",
+                       dry_run=True)
+    assert report.registers_before == dt.date(2022, 2, 28)
+    assert report.cases_closed_before.date() == dt.date(2022, 2, 28)

@@ -45,7 +45,8 @@ def purge(session: Session, school: School, now: dt.datetime, *, by: str, dry_ru
     """Remove (or, with ``dry_run``, count) the school's records past retention."""
     keep = for_school(school.workflow).model.retention
     report = PurgeReport(school.urn, years_before(now.date(), keep.register_years),
-                         now.replace(year=years_before(now.date(), keep.closed_case_years).year), dry_run=dry_run)
+                         dt.datetime.combine(years_before(now.date(), keep.closed_case_years), now.timetz()),
+                         dry_run=dry_run)
     old_marks = select(Mark.id).where(Mark.school_id == school.id, Mark.date < report.registers_before)
     old_cases = select(Case.id).where(Case.school_id == school.id, Case.closed_at.is_not(None),
                                       Case.closed_at < report.cases_closed_before)
