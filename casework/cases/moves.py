@@ -147,6 +147,9 @@ def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", p
     """Take ``event`` on the case. ``expected_version`` is the case's version the person saw
     (the form carries it): if anyone moved the case since, the move is refused, never lost."""
     params = dict(params or {})
+    if expected_version is not None and world.case.version != expected_version:
+        # Moved since the person looked: tell them that, not why the step no longer fits.
+        raise MoveRefused(event, [CHANGED_MEANWHILE])
     reasons, verdicts = check_move(world, event, actor, params, reason)
     if reasons:
         raise MoveRefused(event, reasons)
