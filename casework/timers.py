@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import and_, exists, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import select
@@ -23,7 +23,7 @@ from casework.clock import LONDON, Clock, at
 from casework.register.codes import is_code, meaning
 from casework.store.casemodels import Case, Timer
 from casework.store.db import session_scope
-from casework.store.models import Mark, Pupil, User
+from casework.store.models import CalendarDay, Mark, Pupil, User
 from casework.workflow import for_school
 
 
@@ -115,21 +115,25 @@ def restart_after(world, lapsed: Timer, tdef) -> Timer:
     due at once, over and over."""
     cal = world.calendar
     due, prev = tdef.due, lapsed.due_at.astimezone(LONDON)
+    provisional, count_from, school_days = False, None, None
     if due.hours is not None:
         nxt = prev + dt.timedelta(hours=due.hours)
     else:
         if due.school_days is not None:
-            day = cal.add_school_days(prev.date(), max(due.school_days, 1))
+            count_from, school_days = prev.date(), max(due.school_days, 1)
+            day, provisional = cal.count_school_days(count_from, school_days)
         elif due.calendar_days is not None:
             day = prev.date() + dt.timedelta(days=max(due.calendar_days, 1))
         else:
             day = prev.date() + dt.timedelta(weeks=max(due.weeks, 1))
         nxt = at(day, prev.timetz().replace(tzinfo=None))
     timer = Timer(school_id=lapsed.school_id, case_id=lapsed.case_id, kind=lapsed.kind, label=lapsed.label,
-                  role=lapsed.role, state=world.case.state, started_at=world.clock.now(), due_at=nxt)
+                  role=lapsed.role, state=world.case.state, started_at=world.clock.now(), due_at=nxt,
+                  provisional=provisional, count_from=count_from, school_days=school_days)
     world.session.add(timer)
     world.session.flush()
     return timer
+
 
 
 def sweep(engine: Engine, clock: Clock, *, worker: str = "sweep", school_id: int | None = None) -> SweepReport:
@@ -185,6 +189,7 @@ class Deadline:
     overdue: bool
     case_type: str
     state: str
+    provisional: str = ""  # why the date may move: counted past the last term date entered
 
     @property
     def due_at(self) -> dt.datetime:
@@ -196,7 +201,8 @@ class Deadline:
     def as_dict(self) -> dict:
         return {"id": self.id, "case_id": self.case_id, "upn": self.upn, "pupil": self.pupil, "kind": self.kind,
                 "label": self.label, "role": self.role, "roles": self.roles, "due": self.due.isoformat(),
-                "status": self.status, "overdue": self.overdue, "case_type": self.case_type, "state": self.state}
+                "status": self.status, "overdue": self.overdue, "case_type": self.case_type, "state": self.state,
+                "provisional": self.provisional}
 
 
 def outstanding_deadlines(session, school_id: int | None = None, role: str | None = None, user: User | None = None,
@@ -228,9 +234,17 @@ def outstanding_deadlines(session, school_id: int | None = None, role: str | Non
             continue
         due = t.due_at.astimezone(LONDON)
         out.append(Deadline(t.id, case.id, pupil.upn, pupil.name, t.kind, t.label, t.role, roles, due, t.status,
-                            due <= now, case.case_type, case.state))
+                            due <= now, case.case_type, case.state,
+                            provisional_note(session, t.school_id) if t.provisional else ""))
     out.sort(key=lambda d: (not d.overdue, d.due, d.id))
     return out
+
+
+def provisional_note(session, school_id: int) -> str:
+    """What a provisional date says: the term dates it is waiting for."""
+    last = session.exec(select(func.max(CalendarDay.end)).where(CalendarDay.school_id == school_id,
+                                                                CalendarDay.kind == "term")).first()
+    return f"provisional: term dates after {last:%-d %b %Y} not entered" if last else "provisional: no term dates entered"
 
 
 def next_deadlines(session, case_ids: list[int], now: dt.datetime) -> dict[int, Deadline]:

@@ -270,7 +270,18 @@ def propose(case: Case, event: str, reason: str, now: dt.datetime, source: str =
     case.proposals = [*case.proposals, {"event": event, "reason": reason, "source": source, "proposed_at": now.isoformat()}]
 
 
-def timer_due(world: CaseWorld, tdef: TimerDef, params: dict) -> dt.datetime:
+@dataclass(frozen=True)
+class Due:
+    """When a timer falls due; ``provisional`` when it was counted past the last term date
+    entered, from ``count_from`` by ``school_days`` (counted again when the calendar grows)."""
+
+    at: dt.datetime
+    provisional: bool = False
+    count_from: dt.date | None = None
+    school_days: int | None = None
+
+
+def timer_due(world: CaseWorld, tdef: TimerDef, params: dict) -> Due:
     """When a timer falls due, on the school's calendar where it counts school days."""
     now = world.clock.now()
     cal, school = world.calendar, world.school
@@ -285,14 +296,16 @@ def timer_due(world: CaseWorld, tdef: TimerDef, params: dict) -> dt.datetime:
     when = due.at or dt.time(18, 0)
     if due.hours is not None:
         base = at(start, session_close_time(school, "AM")) if tdef.from_ == "register_close" else now
-        return base + dt.timedelta(hours=count if count is not None else due.hours)
+        return Due(base + dt.timedelta(hours=count if count is not None else due.hours))
     if due.school_days is not None:
-        day = cal.add_school_days(start, count if count is not None else due.school_days)
-    elif due.calendar_days is not None:
+        n = count if count is not None else due.school_days
+        day, provisional = cal.count_school_days(start, n)
+        return Due(at(day, when), provisional, start, n)
+    if due.calendar_days is not None:
         day = start + dt.timedelta(days=count if count is not None else due.calendar_days)
     else:
         day = start + dt.timedelta(weeks=count if count is not None else due.weeks)
-    return at(day, when)
+    return Due(at(day, when))
 
 
 def latest_notices(world: CaseWorld) -> list[PenaltyNotice]:
@@ -311,8 +324,10 @@ def start_timer(world: CaseWorld, name: str, params: dict) -> Timer | None:
         Timer.case_id == world.case.id, Timer.kind == name, Timer.status == "open")).first()
     if open_same is not None:
         return open_same
+    due = timer_due(world, tdef, params)
     timer = Timer(school_id=world.case.school_id, case_id=world.case.id, kind=name, label=tdef.label, role=tdef.role,
-                  state=world.case.state, started_at=now, due_at=timer_due(world, tdef, params))
+                  state=world.case.state, started_at=now, due_at=due.at, provisional=due.provisional,
+                  count_from=due.count_from, school_days=due.school_days)
     world.session.add(timer)
     world.session.flush()
     return timer

@@ -521,7 +521,7 @@ def _meeting(session, f, case, pupil, calendar, marks, today):
             return [f"meeting_at={when!r} is not a date and time (YYYY-MM-DDTHH:MM)"]
         f["meeting"] = {"date": long_date(m.date()), "day": f"{m:%A}", "time": clock_time(m.time())}
     # Five school days to reply, but never on or after the day of the meeting itself.
-    reply_by = calendar.add_school_days(today, 5)
+    reply_by, _ = calendar.count_school_days(today, 5)
     if f["meeting"] is not None and reply_by >= m.date():
         before = [d for d in calendar.school_days(today, m.date() - dt.timedelta(days=1)) if d > today]
         reply_by = before[-1] if before else None
@@ -531,7 +531,7 @@ def _meeting(session, f, case, pupil, calendar, marks, today):
 
 def _traveller_no_return(session, f, case, pupil, calendar, marks, today):
     first = _date_param(f["params"], "travel_from") or case.concern_start or today
-    due = _timer_due(session, case.id, "traveller_return") or calendar.add_school_days(today, 10)
+    due = _timer_due(session, case.id, "traveller_return") or calendar.count_school_days(today, 10)[0]
     f["travel"] = {"from": long_date(first), "confirm_by": long_date(due)}
     return []
 

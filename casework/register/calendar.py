@@ -170,6 +170,34 @@ class SchoolCalendar:
             )
         return self._days[i]
 
+    def count_school_days(self, day: dt.date, n: int) -> tuple[dt.date, bool]:
+        """Like ``add_school_days``, but never stops at the last term date entered: the school
+        days the calendar has are counted, then weekdays less England's bank holidays. The
+        second value says whether the answer is such a provisional count (to be counted again
+        when the school enters its next term dates)."""
+        try:
+            return self.add_school_days(day, n), False
+        except CalendarError:
+            if n < 0:
+                raise
+        last = self.last_day
+        remaining = n - (self.school_days_between(day, last) if last is not None and last > day else 0)
+        cur = day if last is None or last < day else last
+        holidays_ahead = england_bank_holidays(range(cur.year, cur.year + 2 + n // 200))
+        if n == 0:
+            while cur.weekday() >= 5 or cur in holidays_ahead:
+                cur += ONE_DAY
+        while remaining > 0:
+            cur += ONE_DAY
+            if cur.weekday() < 5 and cur not in holidays_ahead:
+                remaining -= 1
+        return cur, True
+
+    def school_weeks_after(self, day: dt.date) -> int:
+        """How many school weeks the calendar holds after the week of ``day``."""
+        weeks = self.school_weeks_all
+        return len(weeks) - bisect.bisect_right(weeks, week_start(day))
+
     def next_school_day(self, day: dt.date) -> dt.date:
         return self.add_school_days(day, 1)
 

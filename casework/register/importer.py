@@ -22,12 +22,13 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
-from casework.clock import Clock
+from casework.clock import LONDON, Clock, at
 from casework.register.calendar import SESSIONS, SchoolCalendar
 from casework.register.codes import CODES, LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE, canonical
 from casework.register.rows import CalendarRow, ContactRow, PupilRow, Row, parse_date, row_problems
 from casework.register.store import Amender, load_calendar
 from casework.store.audit import record
+from casework.store.casemodels import Timer
 from casework.store.models import (
     PUPIL_FLAGS,
     CalendarDay,
@@ -353,7 +354,27 @@ def import_calendar(session: Session, school: School, path: Path, *, clock: Cloc
             result.unchanged += 1
     _log_run(session, school, result, clock, by)
     session.flush()
+    if moved := recount_provisional(session, school.id, load_calendar(session, school.id)):
+        result.notes.append(f"{moved} provisional deadline(s) counted again on the new term dates")
     return result
+
+
+def recount_provisional(session: Session, school_id: int, calendar: SchoolCalendar) -> int:
+    """Count every open provisional deadline of the school again on its calendar (after new
+    term dates arrive); returns how many moved. A deadline still past the last term date
+    stays provisional."""
+    moved = 0
+    for t in session.exec(select(Timer).where(Timer.school_id == school_id, Timer.status == "open",
+                                              Timer.provisional == True)).scalars():  # noqa: E712
+        if t.count_from is None or t.school_days is None:
+            continue
+        day, still = calendar.count_school_days(t.count_from, t.school_days)
+        due = at(day, t.due_at.astimezone(LONDON).timetz().replace(tzinfo=None))
+        if due != t.due_at or still != t.provisional:
+            moved += due != t.due_at
+            t.due_at, t.provisional = due, still
+            session.add(t)
+    return moved
 
 
 # -- marks --------------------------------------------------------------------

@@ -58,7 +58,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
                 f"{fmt_marks(evidence)}. Each must be replaced with the right code."
             ),
             figures={"stale_n_sessions": len(evidence), "oldest": oldest,
-                     "oldest_deadline": calendar.add_school_days(oldest, params.school_days),
+                     "oldest_deadline": calendar.count_school_days(oldest, params.school_days)[0],
                      "school_days": params.school_days},
             evidence=evidence, period=(evidence[0][0], evidence[-1][0]), level="office action",
         ))

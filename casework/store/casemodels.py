@@ -89,6 +89,11 @@ class Timer(SQLModel, table=True):
     outcome: str = ""
     claimed_by: str | None = None
     claimed_at: dt.datetime | None = _at(nullable=True)
+    # Counted past the last term date entered (weekdays less bank holidays): recounted on the
+    # school's calendar when term dates are extended (casework/timers.py recount_provisional).
+    provisional: bool = False
+    count_from: dt.date | None = None
+    school_days: int | None = None
 
 
 class LetterRequest(SQLModel, table=True):

@@ -25,6 +25,7 @@ class Role(str, Enum):
     TEACHER = "teacher"
     GOVERNOR = "governor"
     ADMIN = "admin"
+    TRUST_LEAD = "trust_lead"  # a trust's attendance lead: sees the schools they are given, side by side
 
 
 ROLE_LABELS = {
@@ -37,6 +38,7 @@ ROLE_LABELS = {
     Role.TEACHER: "Teacher",
     Role.GOVERNOR: "Governor",
     Role.ADMIN: "Administrator",
+    Role.TRUST_LEAD: "Trust attendance lead",
 }
 
 
@@ -182,6 +184,18 @@ class User(SQLModel, table=True):
     password_hash: str = ""
     active: bool = True
     session_version: int = 0  # moved on to end every signed-in session (casework/web/sessions.py)
+    must_change_password: bool = False  # a one-time password: the next sign-in sets a new one
+
+
+class Membership(SQLModel, table=True):
+    """A school a user works in besides their own (``User.school_id``), with their role there."""
+
+    __tablename__ = "staff_membership"
+    __table_args__ = (UniqueConstraint("user_id", "school_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="staff_user.id", index=True)
+    school_id: int = Field(foreign_key="school.id", index=True)
+    role: str  # a Role value
 
 
 class ImportRun(SQLModel, table=True):

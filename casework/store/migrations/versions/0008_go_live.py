@@ -1,0 +1,40 @@
+"""go live: a user's further schools, forced password change, provisional deadlines
+
+Revision ID: 0008
+Revises: 0007
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "staff_membership",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("staff_user.id"), nullable=False, index=True),
+        sa.Column("school_id", sa.Integer(), sa.ForeignKey("school.id"), nullable=False, index=True),
+        sa.Column("role", sa.String(), nullable=False),
+        sa.UniqueConstraint("user_id", "school_id"),
+    )
+    with op.batch_alter_table("staff_user") as b:
+        b.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table("timer") as b:
+        b.add_column(sa.Column("provisional", sa.Boolean(), nullable=False, server_default=sa.false()))
+        b.add_column(sa.Column("count_from", sa.Date(), nullable=True))
+        b.add_column(sa.Column("school_days", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("timer") as b:
+        b.drop_column("school_days")
+        b.drop_column("count_from")
+        b.drop_column("provisional")
+    with op.batch_alter_table("staff_user") as b:
+        b.drop_column("must_change_password")
+    op.drop_table("staff_membership")
