@@ -14,19 +14,20 @@ R = Role
 CASEWORK = {R.ATTENDANCE_OFFICER, R.WELLBEING_LEAD, R.DSL, R.DEPUTY_DSL, R.HEADTEACHER, R.DEPUTY_HEAD}
 LETTERS = {R.ATTENDANCE_OFFICER, R.WELLBEING_LEAD, R.HEADTEACHER, R.DEPUTY_HEAD}
 STAFF = CASEWORK | {R.TEACHER}
+TRUST = {R.TRUST_LEAD}  # looks across the trust's schools: reads, takes no step
 ALL = set(Role)
 
 # endpoint -> (method, url template, the roles that may reach it)
 EXPECTED = {
     "today.index": ("GET", "/today", CASEWORK),
     "today.record_call": ("POST", "/today/call/{call}", CASEWORK),
-    "cases.caseload": ("GET", "/caseload", CASEWORK),
-    "cases.show": ("GET", "/cases/{absent}", CASEWORK),
+    "cases.caseload": ("GET", "/caseload", CASEWORK | TRUST),
+    "cases.show": ("GET", "/cases/{absent}", CASEWORK | TRUST),
     "cases.move": ("POST", "/cases/{absent}/move", CASEWORK),
     "cases.add_note": ("POST", "/cases/{absent}/notes", CASEWORK),
     "cases.approvals": ("GET", "/approvals", {R.HEADTEACHER, R.DEPUTY_HEAD}),
-    "pupils.index": ("GET", "/pupils", CASEWORK | {R.TEACHER}),
-    "pupils.show": ("GET", "/pupils/{p_absent}", CASEWORK | {R.TEACHER}),
+    "pupils.index": ("GET", "/pupils", CASEWORK | {R.TEACHER} | TRUST),
+    "pupils.show": ("GET", "/pupils/{p_absent}", CASEWORK | {R.TEACHER} | TRUST),
     "dsl.index": ("GET", "/dsl", {R.DSL, R.DEPUTY_DSL}),
     "dsl.resolve": ("POST", "/dsl/alerts/{alert}/resolve", {R.DSL, R.DEPUTY_DSL}),
     "letters.index": ("GET", "/letters", LETTERS),
@@ -37,17 +38,20 @@ EXPECTED = {
     "notifications.index": ("GET", "/notifications", STAFF),
     "notifications.mark_read": ("POST", "/notifications/{nudge}/read", STAFF),
     "notifications.mark_all_read": ("POST", "/notifications/read-all", STAFF),
-    "reports.index": ("GET", "/reports", CASEWORK | {R.TEACHER, R.GOVERNOR}),
-    "reports.export_csv": ("GET", "/reports/export.csv", CASEWORK | {R.GOVERNOR}),
-    "reports.export_xlsx": ("GET", "/reports/export.xlsx", CASEWORK | {R.GOVERNOR}),
-    "reports.policy": ("GET", "/reports/policy", CASEWORK | {R.GOVERNOR}),
-    "reports.policy_svg": ("GET", "/reports/policy/attendance.svg", CASEWORK | {R.GOVERNOR}),
+    "reports.index": ("GET", "/reports", CASEWORK | {R.TEACHER, R.GOVERNOR} | TRUST),
+    "reports.export_csv": ("GET", "/reports/export.csv", CASEWORK | {R.GOVERNOR} | TRUST),
+    "reports.export_xlsx": ("GET", "/reports/export.xlsx", CASEWORK | {R.GOVERNOR} | TRUST),
+    "reports.policy": ("GET", "/reports/policy", CASEWORK | {R.GOVERNOR} | TRUST),
+    "reports.policy_svg": ("GET", "/reports/policy/attendance.svg", CASEWORK | {R.GOVERNOR} | TRUST),
+    "trust.overview": ("GET", "/trust", TRUST),
     "admin.users": ("GET", "/admin/users", {R.ADMIN}),
     "admin.update_user": ("POST", "/admin/users/{user}", {R.ADMIN}),
+    "admin.reset_password": ("POST", "/admin/users/{user}/password", {R.ADMIN}),
     "admin.imports": ("GET", "/admin/imports", {R.ADMIN}),
     "admin.settings": ("GET", "/admin/settings", {R.ADMIN}),
 }
-PUBLIC = {"static", "auth.login", "auth.logout", "auth.home"}
+# Open to anyone signed in, whatever their role: their own password, and choosing among their own schools.
+PUBLIC = {"static", "auth.login", "auth.logout", "auth.home", "auth.password", "auth.choose_school"}
 
 
 @pytest.fixture

@@ -344,7 +344,7 @@ def open_case(session: Session, school: School, pupil: Pupil, workflow: Workflow
     now = clock.now()
     state = state or ct.initial
     case = Case(school_id=school.id, pupil_id=pupil.id, case_type=case_type, state=state, concern=concern,
-                concern_start=concern_start, workflow=workflow.key, opened_at=now, opened_by=actor.username,
+                concern_start=concern_start, workflow=workflow.ref, opened_at=now, opened_by=actor.username,
                 updated_at=now)
     session.add(case)
     session.flush()

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import click
 
-from casework.cli import audit, cases, demo, letters, nightly, records, register, scheduler, web, workflows
+from casework.cli import (
+    audit,
+    cases,
+    demo,
+    letters,
+    nightly,
+    records,
+    register,
+    scheduler,
+    users,
+    web,
+    workflows,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,6 +51,7 @@ for _command in (
     scheduler.replay_cmd,
     scheduler.jobs_cmd,
     scheduler.outbox_cmd,
+    users.user,
     web.serve,
     workflows.workflow,
 ):

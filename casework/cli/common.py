@@ -5,28 +5,42 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
 
 from casework.clock import LONDON, Clock, FixedClock
-from casework.store.db import make_engine
+from casework.store.db import database_url, make_engine
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
 class Ctx:
-    def __init__(self, db: str | None, as_of: str | None):
+    def __init__(self, db: str | None, as_of: str | None, *, creates: bool = False):
         self.db = db
         self.clock: Clock = FixedClock(parse_moment(as_of)) if as_of else Clock()
+        self.creates = creates  # only the commands that start a database may make a new file
         self._engine = None
 
     @property
     def engine(self):
         if self._engine is None:
+            url = database_url(self.db)
+            file = sqlite_file(url)
+            if file is not None and not file.exists() and not self.creates:
+                fail(f"no database at {file} (looked for {url}): give --db URL or set CASEWORK_DATABASE_URL; "
+                     "a new school's database starts with `casework school add` (or `casework restore`)")
             self._engine = make_engine(self.db)
         return self._engine
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names (None for an in-memory database or another server)."""
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
+        return None
+    return Path(url[len("sqlite:///"):].split("?", 1)[0])
 
 
 def parse_moment(text: str) -> dt.datetime | dt.date:
@@ -65,8 +79,8 @@ def as_of_option(f):
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
-def ctx_of(db, as_of=None) -> Ctx:
-    return Ctx(db, as_of)
+def ctx_of(db, as_of=None, *, creates: bool = False) -> Ctx:
+    return Ctx(db, as_of, creates=creates)
 
 
 def emit_json(data) -> None:

@@ -25,7 +25,7 @@ from casework.demo import build_demo
 def demo(db, pupils, seed, as_of, as_json):
     """Build a realistic demo school and run the day's work on it."""
 
-    c = ctx_of(db or "sqlite:///casework-demo.db", as_of)
+    c = ctx_of(db or "sqlite:///casework-demo.db", as_of, creates=True)
     if db is None:
         Path("casework-demo.db").unlink(missing_ok=True)
         for suffix in ("-wal", "-shm"):

@@ -47,7 +47,7 @@ def backup_cmd(out, db, as_json):
 def restore_cmd(file, db, as_json):
     """Load a backup into a new, empty database (all of it, or nothing)."""
     try:
-        report = restore(ctx_of(db).engine, file)
+        report = restore(ctx_of(db, creates=True).engine, file)
     except BackupError as exc:
         fail(str(exc))
     if as_json:

@@ -47,7 +47,7 @@ def school() -> None:
 def school_add(urn, name, local_authority, workflow, db, as_json):
     """Add a school (register times come from its workflow)."""
 
-    c = ctx_of(db)
+    c = ctx_of(db, creates=True)
     try:
         with session_scope(c.engine) as s:
             sch = add_school(s, urn=urn, name=name, local_authority=local_authority, workflow=workflow)

@@ -53,9 +53,10 @@ def letters_dir() -> Path:
 
 
 def template_dirs(workflow: Workflow) -> list[Path]:
-    """Where a school's templates are looked for, its own first, then the national set."""
+    """Where a school's templates are looked for: beside its workflow file
+    (``myschool/letters/``), then the package's set for it, then the national set."""
     own = TEMPLATES_DIR / workflow.key
-    return [d for d in (own, TEMPLATES_DIR / "national") if d.is_dir()]
+    return [d for d in (workflow.letters_dir, own, TEMPLATES_DIR / "national") if d.is_dir()]
 
 
 _ENVIRONMENTS: dict[tuple[str, ...], Environment] = {}

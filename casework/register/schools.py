@@ -24,7 +24,9 @@ def add_school(session: Session, *, urn: str, name: str, local_authority: str = 
         raise ValueError("a school needs a name")
     if session.exec(select(School).where(School.urn == urn)).first() is not None:
         raise ValueError(f"a school with URN {urn} already exists")
-    for_school(workflow)  # a missing or invalid workflow is refused here, naming its problems
+    # A missing or invalid workflow is refused here, naming its problems; one given by path is
+    # kept as an absolute path, so later commands find it from any directory.
+    workflow = for_school(workflow).ref
     school = School(urn=urn, name=name.strip(), local_authority=local_authority.strip(), workflow=workflow)
     apply_workflow_settings(school)
     session.add(school)
@@ -58,4 +60,4 @@ def list_schools(session: Session, workflow: Workflow | None = None, *also: str)
     schools = list(session.exec(select(School).order_by(School.name)))
     if workflow is None:
         return schools
-    return [x for x in schools if x.workflow in (workflow.key, str(workflow.path), *also)]
+    return [x for x in schools if x.workflow in (workflow.key, workflow.ref, str(workflow.path), *also)]

@@ -15,18 +15,20 @@ import datetime as dt
 import os
 import secrets
 
-from flask import Flask, g, render_template, session
+from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from casework.accounts import schools_of
 from casework.clock import Clock
 from casework.notify.notifications import unread_count
+from casework.register.store import load_calendar
 from casework.store.db import make_engine
-from casework.store.models import ROLE_LABELS, User
-from casework.web import admin, auth, cases, dsl, letters, notifications, pupils, reports, today
-from casework.web.context import WebUser, clock, current_school, db
+from casework.store.models import ROLE_LABELS, Role, User
+from casework.web import admin, auth, cases, dsl, letters, notifications, pupils, reports, today, trust
+from casework.web.context import SCHOOL_KEY, WebUser, clock, current_school, db
 from casework.web.filters import register_filters
 from casework.web.permissions import can
 from casework.web.sessions import SESSION_KEY
@@ -52,6 +54,26 @@ def _env_config() -> dict:
         "TRUST_PROXY": env.get("CASEWORK_TRUST_PROXY") == "1",
     }
     return {k: v for k, v in cfg.items() if v is not None}
+
+
+CALENDAR_WARNING_WEEKS = 6  # an admin is told to enter term dates this many school weeks before they run out
+
+
+def _calendar_warning() -> str:
+    """For an administrator: the term dates are running out (deadlines past them are provisional)."""
+    school = current_school()
+    if school is None or current_user.role != Role.ADMIN.value:
+        return ""
+    cal = load_calendar(db(), school.id)
+    today = clock().today()
+    left = cal.school_weeks_after(today)
+    if cal.last_day is not None and left >= CALENDAR_WARNING_WEEKS:
+        return ""
+    if cal.last_day is None:
+        return "No term dates have been entered: import the calendar before anything else."
+    return (f"The term dates entered end on {cal.last_day:%-d %B %Y} ({left} school week{'s' if left != 1 else ''} "
+            "after this one). Import next year's dates: until then deadlines past that day are provisional, "
+            "counted on weekdays less bank holidays.")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -95,10 +117,19 @@ def create_app(config: dict | None = None) -> Flask:
         user = db().get(User, int(user_id))
         if user is None or not user.active or session.get(SESSION_KEY) != user.session_version:
             return None  # disabled, or the session was ended (sign-out, password change)
-        return WebUser(user)
+        return WebUser(user, schools_of(db(), user), session.get(SCHOOL_KEY))
+
+    @app.before_request
+    def _password_first():
+        # A one-time password is for one thing only: choosing one's own.
+        if (current_user.is_authenticated and current_user.must_change_password
+                and request.endpoint not in ("auth.password", "auth.logout", "static")):
+            return redirect(url_for("auth.password"))
+        return None
 
 
-    for bp in (auth.bp, today.bp, cases.bp, pupils.bp, dsl.bp, letters.bp, notifications.bp, reports.bp, admin.bp):
+    for bp in (auth.bp, today.bp, cases.bp, pupils.bp, dsl.bp, letters.bp, notifications.bp, reports.bp, admin.bp,
+               trust.bp):
         app.register_blueprint(bp)
     auth.limit_logins(app)
 
@@ -130,7 +161,7 @@ def create_app(config: dict | None = None) -> Flask:
     @app.context_processor
     def _globals():
         return {"can": can, "school": current_school(), "today": clock().today(), "ROLE_LABELS": ROLE_LABELS,
-                "unread_nudges": _unread_nudges}
+                "unread_nudges": _unread_nudges, "calendar_warning": _calendar_warning}
 
     @app.errorhandler(403)
     def _forbidden(_e):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 
-from argon2 import PasswordHasher
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
+from casework.accounts import MIN_PASSWORD, AccountError, add_user, list_users, set_password
 from casework.register import importer
 from casework.register.schools import apply_workflow_settings
 from casework.register.store import Amender
@@ -22,8 +21,6 @@ from casework.web.sessions import end_user_sessions
 from casework.workflow import WORKFLOWS_DIR
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
-MIN_PASSWORD = 12
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -34,25 +31,40 @@ def users():
     errors: list[str] = []
     if request.method == "POST":
         f = request.form
-        username, name, role, password = (f.get("username", "").strip().lower(), f.get("name", "").strip(),
-                                          f.get("role", ""), f.get("password", ""))
-        if not USERNAME.match(username):
-            errors.append("Username: 2 to 40 lower-case letters, digits, dots, dashes or underscores.")
-        elif s.exec(select(User).where(User.username == username)).first() is not None:
-            errors.append(f"Username: {username} is already taken.")
-        if not name:
-            errors.append("Name: give the person's full name.")
-        if role not in Role._value2member_map_:
-            errors.append("Role: choose one of the roles listed.")
-        if len(password) < MIN_PASSWORD:
-            errors.append(f"Password: at least {MIN_PASSWORD} characters.")
-        if not errors:
-            s.add(User(school_id=school.id, username=username, name=name, position=f.get("position", "").strip(),
-                       role=role, email=f.get("email", "").strip(), password_hash=PasswordHasher().hash(password)))
-            flash(f"Account {username} created.", "success")
+        try:
+            user, generated = add_user(s, username=f.get("username", ""), name=f.get("name", ""),
+                                       role=f.get("role", ""), schools=[school], now=clock().now(),
+                                       by=current_user.username, position=f.get("position", ""),
+                                       email=f.get("email", ""), password=f.get("password") or None)
+        except AccountError as exc:
+            s.rollback()
+            errors.append(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+        else:
+            flash(f"Account {user.username} created." + (_one_time_note(generated) if generated else ""), "success")
             return redirect(url_for("admin.users"))
-    staff = s.exec(select(User).where(User.school_id == school.id).order_by(User.active.desc(), User.name)).all()
-    return render_template("admin_users.html", staff=staff, roles=ROLE_LABELS, errors=errors, form=request.form)
+    staff = sorted((u for u, _ in list_users(s, school)), key=lambda u: (not u.active, u.name))
+    return render_template("admin_users.html", staff=staff, roles=ROLE_LABELS, errors=errors, form=request.form,
+                           min_length=MIN_PASSWORD)
+
+
+def _one_time_note(password: str) -> str:
+    return (f" One-time password: {password} — give it to them privately; it is shown only now, and they "
+            "choose their own when they first sign in.")
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@requires("admin.users")
+def reset_password(user_id: int):
+    """A new one-time password for someone who has forgotten theirs (their sessions end)."""
+    user = db().get(User, user_id)
+    if user is None or user.school_id != current_school().id:
+        abort(404)
+    if user.id == current_user.id:
+        flash("Change your own password from your name at the top of the page.", "error")
+        return redirect(url_for("admin.users"))
+    generated = set_password(db(), user, now=clock().now(), by=current_user.username)
+    flash(f"{user.name}'s password was reset; they are signed out everywhere." + _one_time_note(generated), "success")
+    return redirect(url_for("admin.users"))
 
 
 @bp.route("/users/<int:user_id>", methods=["POST"])

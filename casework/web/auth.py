@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import (
     Blueprint,
@@ -23,14 +22,15 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlmodel import select
 
+from casework.accounts import MIN_PASSWORD, AccountError, set_password
+from casework.accounts import hasher as _hasher
 from casework.store.audit import record
 from casework.store.models import User
-from casework.web.context import WebUser, clock, db
+from casework.web.context import SCHOOL_KEY, WebUser, clock, db
 from casework.web.permissions import home_endpoint
 from casework.web.sessions import SESSION_KEY, end_user_sessions
 
 bp = Blueprint("auth", __name__)
-_hasher = PasswordHasher()
 # Verified when the username is unknown, so a wrong username costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
@@ -127,3 +127,43 @@ def home():
     if endpoint is None:
         abort(403)
     return redirect(url_for(endpoint))
+
+
+@bp.route("/school", methods=["POST"])
+@login_required
+def choose_school():
+    """Work in another of one's schools: every page after this is that school's."""
+    chosen = request.form.get("school_id", "")
+    if not chosen.isdigit() or len(chosen) > 12 or not current_user.may_choose(int(chosen)):
+        abort(400)
+    session[SCHOOL_KEY] = int(chosen)
+    return redirect(url_for("auth.home"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Choose one's own password (required after a one-time password). Every other session of
+    the account ends; this one carries on."""
+    errors: list[str] = []
+    if request.method == "POST":
+        user = db().get(User, current_user.id)
+        f = request.form
+        new = f.get("new_password", "")
+        if verify(user.username, f.get("current_password", "")) is None:
+            errors.append("Current password: that is not your current password.")
+        elif new != f.get("confirm_password", ""):
+            errors.append("New password: the two copies do not match.")
+        else:
+            try:
+                set_password(db(), user, now=clock().now(), by=user.username, password=new)
+            except AccountError as exc:
+                errors.append(f"New password: {exc}.")
+        if not errors:
+            db().flush()
+            db().refresh(user)
+            session[SESSION_KEY] = user.session_version
+            flash("Your password has been changed. Any other place you were signed in has been signed out.", "success")
+            return redirect(url_for("auth.home"))
+    return render_template("password.html", errors=errors, min_length=MIN_PASSWORD,
+                           forced=current_user.must_change_password), (400 if errors else 200)

@@ -9,24 +9,35 @@ from flask import abort, current_app, g, request
 from flask_login import current_user
 from sqlmodel import Session, select
 
+from casework.accounts import SchoolRole
 from casework.clock import Clock
 from casework.store.models import ROLE_LABELS, Role, School, User
 
+SCHOOL_KEY = "school_id"  # the school a person with several has chosen (in their session)
+
 
 class WebUser:
-    """The logged-in person, as Flask-Login wants them (a plain copy of the staff_user row)."""
+    """The signed-in person, as Flask-Login wants them: a plain copy of the staff_user row, in
+    the school they are working in now (``schools`` holds every school they may choose, and
+    ``role`` is their role in the chosen one)."""
 
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
-    def __init__(self, user: User):
+    def __init__(self, user: User, schools: list[SchoolRole] | None = None, chosen: int | None = None):
         self.id = user.id
         self.username = user.username
         self.name = user.name
         self.position = user.position
-        self.role = user.role
-        self.school_id = user.school_id
+        self.must_change_password = user.must_change_password
+        self.schools = schools if schools is not None else []
+        here = next((r for r in self.schools if r.school_id == chosen), self.schools[0] if self.schools else None)
+        self.role = here.role if here else user.role
+        self.school_id = here.school_id if here else user.school_id
+
+    def may_choose(self, school_id: int) -> bool:
+        return any(r.school_id == school_id for r in self.schools)
 
     def get_id(self) -> str:
         return str(self.id)

@@ -22,16 +22,17 @@ from casework.workflow import Workflow, for_school
 # casework, safeguarding, leadership: one source of truth, read from the school's workflow)
 # and single roles. Governors reach aggregate reports only: no page they can open names a pupil.
 STAFF = ("casework", Role.TEACHER)
+TRUST = Role.TRUST_LEAD  # a trust's attendance lead: looks across their schools, takes no step on a case
 LETTERS = ("office", "leadership")  # who produces and prints letters (not teachers, governors or the DSL's desk)
 MATRIX: dict[str, tuple[str | Role, ...]] = {
     "today.view": ("casework",),
     "today.record_call": ("casework",),
-    "caseload.view": ("casework",),
-    "case.view": ("casework",),
+    "caseload.view": ("casework", TRUST),
+    "case.view": ("casework", TRUST),
     "case.move": ("casework",),
     "case.note": ("casework",),
     "case.note.safeguarding": ("safeguarding",),  # docs/domain.md §5: safeguarding notes are for the DSL and deputies
-    "pupil.view": STAFF,
+    "pupil.view": (*STAFF, TRUST),
     "pupil.contacts": ("casework",),
     "dsl.view": ("safeguarding",),
     "dsl.resolve_alert": ("safeguarding",),
@@ -41,11 +42,12 @@ MATRIX: dict[str, tuple[str | Role, ...]] = {
     "notifications.view": STAFF,  # nudges name pupils: never governors
     "notifications.read": STAFF,
     "approvals.view": ("leadership",),
-    "reports.view": ("casework", Role.TEACHER, Role.GOVERNOR),
-    "reports.export": ("casework", Role.GOVERNOR),
+    "reports.view": ("casework", Role.TEACHER, Role.GOVERNOR, TRUST),
+    "reports.export": ("casework", Role.GOVERNOR, TRUST),
     # every group's figures, however small; anyone else (a governor) sees "fewer than N" for a small group
-    "reports.small_groups": STAFF,
-    "policy.view": ("casework", Role.GOVERNOR),
+    "reports.small_groups": (*STAFF, TRUST),
+    "policy.view": ("casework", Role.GOVERNOR, TRUST),
+    "trust.view": (TRUST,),
     "admin.users": (Role.ADMIN,),
     "admin.imports": (Role.ADMIN,),
     "admin.settings": (Role.ADMIN,),
@@ -67,7 +69,7 @@ def roles_for_action(action: str, workflow: Workflow | None = None) -> set[str]:
 
 
 # Where each role lands after logging in: the first of these it may view.
-HOME_ORDER = [("today.view", "today.index"), ("pupil.view", "pupils.index"), ("reports.view", "reports.index"),
+HOME_ORDER = [("trust.view", "trust.overview"), ("today.view", "today.index"), ("pupil.view", "pupils.index"), ("reports.view", "reports.index"),
               ("admin.users", "admin.users")]
 
 

@@ -5,22 +5,19 @@ opens nothing afterwards (it would otherwise be good for the whole 9-hour sessio
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import select
 
+from casework.accounts import end_user_sessions
 from casework.store.db import session_scope
 from casework.store.models import User
 
 SESSION_KEY = "session_version"
-
-
-def end_user_sessions(session: Session, user: User) -> None:
-    """End every session of ``user`` (on this unit of work's commit)."""
-    session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
+__all__ = ["SESSION_KEY", "end_sessions", "end_user_sessions"]
 
 
 def end_sessions(engine: Engine, username: str) -> None:
     """End every session of the account called ``username`` (for the CLI and jobs)."""
     with session_scope(engine) as s:
-        s.execute(update(User).where(User.username == username).values(session_version=User.session_version + 1))
+        for user in s.exec(select(User).where(User.username == username)):
+            end_user_sessions(s, user)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from casework.register.codes import LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
 from casework.store.models import PUPIL_FLAGS, RAG_RATINGS, Role
-from casework.workflow.files import Path_, _Located
+from casework.workflow.files import WORKFLOWS_DIR, Path_, _Located
 
 # -- the schema ---------------------------------------------------------------
 
@@ -340,6 +340,19 @@ class Workflow:
     @property
     def name(self) -> str:
         return self.model.name
+
+    @property
+    def ref(self) -> str:
+        """How a school or case names this workflow so that any later command finds it: its
+        name for a file under ``workflows/``, else the file's absolute path."""
+        path = self.path.resolve()
+        return self.key if path.parent == WORKFLOWS_DIR.resolve() else str(path)
+
+    @property
+    def letters_dir(self) -> Path:
+        """A school's own letter templates beside its workflow file: ``myschool.yaml`` +
+        ``myschool/letters/``."""
+        return self.path.resolve().parent / self.key / "letters"
 
     def case_type(self, name: str) -> CaseTypeDef:
         return self.model.case_types[name]
