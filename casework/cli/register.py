@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import click
@@ -25,6 +26,7 @@ from casework.cli.common import (
 )
 from casework.clock import LONDON, local
 from casework.figures import stats as st
+from casework.readiness import FAIL, school_checks
 from casework.register import importer
 from casework.register import store as reg
 from casework.register.calendar import school_year_start
@@ -42,15 +44,22 @@ def school() -> None:
 @click.option("--name", required=True)
 @click.option("--la", "local_authority", default="", help="Local authority.")
 @click.option("--workflow", default="national", help="Workflow file the school follows (a name under workflows/ or a path).")
+@click.option("--address", default="", help="Postal address for the letterhead (lines separated by commas).")
+@click.option("--phone", default="", help="Office phone number for letters.")
+@click.option("--email", default="", help="Office email address for letters.")
+@click.option("--head", "headteacher_name", default="", help="The headteacher's name, as letters sign it.")
 @db_option
 @json_option
-def school_add(urn, name, local_authority, workflow, db, as_json):
+def school_add(urn, name, local_authority, workflow, address, phone, email, headteacher_name, db, as_json):
     """Add a school (register times come from its workflow)."""
 
     c = ctx_of(db, creates=True)
     try:
         with session_scope(c.engine) as s:
             sch = add_school(s, urn=urn, name=name, local_authority=local_authority, workflow=workflow)
+            sch.address = "\n".join(x.strip() for x in address.split(",") if x.strip())
+            sch.phone, sch.email, sch.headteacher_name = phone.strip(), email.strip(), headteacher_name.strip()
+            s.add(sch)
             out = {"id": sch.id, "urn": sch.urn, "name": sch.name, "workflow": sch.workflow}
     except ValueError as exc:  # includes WorkflowError, which lists every problem
         fail(str(exc))
@@ -58,6 +67,33 @@ def school_add(urn, name, local_authority, workflow, db, as_json):
         emit_json(out)
     else:
         console.print(f"Added {out['name']} (URN {out['urn']}), following workflow {out['workflow']}.")
+
+
+@school.command("check")
+@click.argument("urn")
+@common_options
+def school_check(urn, db, as_of, as_json):
+    """Is the school ready for tomorrow morning? Each item pass, warn or fail, with what to do."""
+    c = ctx_of(db, as_of)
+    try:
+        with session_scope(c.engine) as s:
+            sch = reg.get_school(s, urn)
+            checks = school_checks(s, sch, c.clock.today())
+            name = sch.name
+    except reg.NotFound as exc:
+        fail(str(exc))
+    failed = [x for x in checks if x.status == FAIL]
+    if as_json:
+        emit_json({"urn": urn, "ready": not failed, "checks": [x.as_dict() for x in checks]})
+    else:
+        marks = {"pass": "[green]pass[/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]"}
+        t = Table("Check", "", "What we found", "What to do", title=f"{name} (URN {urn})")
+        for x in checks:
+            t.add_row(x.name, marks[x.status], x.detail, x.todo)
+        console.print(t)
+        console.print(f"{len(failed)} item(s) to fix before tomorrow morning." if failed else "Ready for tomorrow morning.")
+    if failed:
+        sys.exit(1)
 
 
 @school.command("list")
