@@ -105,6 +105,7 @@ def add_user(session: Session, *, username: str, name: str, role: str, schools: 
     if not name.strip():
         raise AccountError("give the person's full name")
     role = role_of(role).value
+    schools = list({s.id: s for s in schools}.values())  # a school named twice is one school
     if not schools:
         raise AccountError("name at least one school (--school URN)")
     generated = None
