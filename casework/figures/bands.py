@@ -29,7 +29,9 @@ class BandCount:
 
 def band_counts(rows: list[PupilFigures], bands: DescriptiveBands) -> list[BandCount]:
     """How many pupils are in each band, highest first, then how many are too new to band.
-    Pupils with no possible sessions in the period are not counted at all."""
+    Pupils with no possible sessions in the period are not counted at all; no bands, no counts."""
+    if not bands.bands:
+        return []
     counts = dict.fromkeys(bands.names, 0)
     early = 0
     for r in rows:

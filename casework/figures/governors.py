@@ -46,6 +46,18 @@ class StepCount:
     taken: int
 
 
+MEASURES = {"attendance_pct": "Attendance %", "persistent_absence_pct": "Persistent absence (% of pupils)",
+            "severe_absence_pct": "Severe absence (% of pupils)"}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    measure: str
+    school: float | None
+    national: float | None
+    figure: NationalFigure | None  # where the national figure comes from
+
+
 @dataclass
 class GovernorsReport:
     school: str
@@ -72,28 +84,32 @@ class GovernorsReport:
     def whole_school(self) -> stats.GroupFigures:
         return self.groups[0].group
 
-    @property
-    def comparable(self) -> NationalFigure | None:
-        """The national figure to set beside this term: an autumn term's own, else the latest whole year."""
-        pool = [f for f in self.national if f.phase == (self.phase or "all")]
-        if self.term.season == "autumn":
-            same = [f for f in pool if f.period == "autumn_term" and f.attendance_pct is not None]
-            if same:
-                return same[0]
-        whole = [f for f in pool if f.period == "full_year"]
-        return whole[0] if whole else None
+    def comparison(self) -> list[Comparison]:
+        """The school's attendance, PA and SA for the term, each beside the national figure to compare it with."""
+        g = self.whole_school
+        ours = {"attendance_pct": g.figures.attendance_pct, "persistent_absence_pct": g.pa_rate,
+                "severe_absence_pct": g.sa_rate}
+        return [Comparison(label, ours[measure], *self._national_for(measure)) for measure, label in MEASURES.items()]
+
+    def _national_for(self, measure: str) -> tuple[float | None, NationalFigure | None]:
+        """An autumn term is set beside the latest autumn-term figure, any other term (or an autumn term with
+        no such figure) beside the latest whole-year one; the school's phase, or all schools if not known."""
+        pool = [f for f in self.national if f.phase == (self.phase or "all") and getattr(f, measure) is not None]
+        periods = ("autumn_term", "full_year") if self.term.season == "autumn" else ("full_year",)
+        for period in periods:
+            found = next((f for f in pool if f.period == period), None)
+            if found is not None:
+                return getattr(found, measure), found
+        return None, None
 
     def summary_rows(self) -> list[list]:
-        g, nat = self.whole_school, self.comparable
-        src = self.sources[nat.source] if nat else None
-        where = f"{nat.phase_label}, {nat.year} {nat.period_label}" if nat else "no national figure recorded"
-
-        def row(measure, ours, theirs):
-            return [measure, None if ours is None else round(ours, 1), theirs, where,
-                    src.publication if src else "", src.url if src else ""]
-        return [row("Attendance %", g.figures.attendance_pct, nat.attendance_pct if nat else None),
-                row("Persistent absence % of pupils", g.pa_rate, nat.persistent_absence_pct if nat else None),
-                row("Severe absence % of pupils", g.sa_rate, nat.severe_absence_pct if nat else None)]
+        out = []
+        for c in self.comparison():
+            src = self.sources[c.figure.source] if c.figure else None
+            out.append([c.measure, None if c.school is None else round(c.school, 1), c.national,
+                        c.figure.describe() if c.figure else "not recorded",
+                        src.publication if src else "", src.url if src else ""])
+        return out
 
     def group_rows(self) -> list[list]:
         out = []

@@ -54,6 +54,9 @@ class NationalFigure(_Strict):
     def period_label(self) -> str:
         return PERIOD_LABELS[self.period]
 
+    def describe(self) -> str:
+        return f"{self.phase_label}, {self.year} {self.period_label}"
+
     @property
     def phase_label(self) -> str:
         return "All state-funded schools" if self.phase == "all" else f"State-funded {self.phase}"
