@@ -7,9 +7,12 @@ proposes a step: that is the ``attendance_band`` rule's work.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
-from casework.figures.stats import Figures, PupilFigures
+from sqlmodel import Session
+
+from casework.figures.stats import Figures, PupilFigures, pupil_figures
 from casework.workflow.model import DescriptiveBands
 
 NOT_YET = "Too early to say"
@@ -18,6 +21,36 @@ NOT_YET = "Too early to say"
 def band_of(figures: Figures, bands: DescriptiveBands) -> str | None:
     """The band's name for a pupil's figures, or None (no bands, or too few possible sessions yet)."""
     return bands.band_for(figures.attendance_pct, figures.possible_sessions)
+
+
+@dataclass(frozen=True)
+class Band:
+    """A pupil's band as a page shows it: its name, and its tone (the highest band ``high``, the
+    lowest ``low``, any between ``mid``)."""
+
+    name: str
+    tone: str
+
+
+def label_for(figures: Figures, bands: DescriptiveBands) -> Band | None:
+    name = band_of(figures, bands)
+    if name is None:
+        return None
+    i, last = bands.names.index(name), len(bands.bands) - 1
+    return Band(name, "high" if i == 0 else "low" if i == last else "mid")
+
+
+def pupil_bands(session: Session, school_id: int, pupil_ids: list[int], start: dt.date, end: dt.date,
+                bands: DescriptiveBands) -> dict[int, Band]:
+    """Each of these pupils' band over ``start``..``end`` (pupils with no band yet are left out)."""
+    if not bands.bands or not pupil_ids:
+        return {}
+    out = {}
+    for r in pupil_figures(session, school_id, start, end, pupil_ids=pupil_ids):
+        band = label_for(r.figures, bands)
+        if band is not None:
+            out[r.pupil_id] = band
+    return out
 
 
 @dataclass(frozen=True)
