@@ -9,9 +9,12 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
+from casework.figures.bands import band_of
+from casework.figures.stats import pupil_figures
 from casework.jobs.replay import lapsed_on, replay
 from casework.register.store import load_calendar
 from casework.store.casemodels import Case, Timer
+from casework.workflow import for_school
 
 D = dt.date
 
@@ -439,7 +442,7 @@ def test_an_automatic_letter_goes_once_per_crossing_and_again_next_half_term(eng
     assert [r.queued_at.date() for r in sent] == [D(2025, 9, 16), D(2025, 10, 28)]
 
 
-# -- acceptance: one workflow file, no code change (items 5, 6, 7) -----------------------
+# -- acceptance: one workflow file, no code change (items 5, 6, 7, 8) --------------------
 
 LA_ROUTE = "example-la-route"
 
@@ -484,6 +487,13 @@ def test_la_route_example_school_scenario(engine, session, make_school, make_pup
     assert "headteacher" not in proposal["reason"]
     # 10 of 56 sessions missed by Fri 10 Oct: 82.1%, "below 90%": no automatic letter at that level
     assert session.exec(select(LetterRequest).where(LetterRequest.move_id.is_(None))).all() == []
+    # Descriptive bands label the same pupils (82.1%: "Concern"; every session attended: "Excellent") and
+    # open nothing: the only cases are the holiday pupil's, opened by the threshold and the leave rule.
+    rows = {r.pupil_id: r.figures for r in pupil_figures(session, school.id, D(2025, 9, 1), D(2025, 10, 10))}
+    bands = for_school(LA_ROUTE).model.descriptive_bands
+    assert (band_of(rows[holiday.id], bands), band_of(rows[late.id], bands)) == ("Concern", "Excellent")
+    assert {(c.pupil_id, c.case_type) for c in session.exec(select(Case).where(Case.school_id == school.id))} == {
+        (holiday.id, "attendance"), (holiday.id, "leave")}
 
     # A leave case for the same holiday: the notice recorded carries the LA code's amounts.
     clock = FixedClock(at(D(2025, 10, 14), dt.time(15)))
