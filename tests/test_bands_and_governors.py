@@ -84,7 +84,7 @@ def test_workflow_check_refuses_unsorted_overlapping_and_gappy_bands_at_their_li
 
 
 def test_workflow_check_prints_everything_it_read(monkeypatch):
-    monkeypatch.setattr(console, "width", 300)  # tables as wide as their text: one line per row
+    monkeypatch.setattr(console, "_width", 300)  # tables as wide as their text (undone after: None, automatic)
     res = CliRunner().invoke(main, ["workflow", "check", EXAMPLE])
     out = " ".join(res.output.split())  # the tables wrap; the words stay in order
     assert res.exit_code == 0, res.output
