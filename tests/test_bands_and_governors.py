@@ -329,9 +329,12 @@ def test_cli_governors_report_writes_csv_and_xlsx(db_url, school_term, tmp_path)
     assert bands == [["Excellent", 1], ["Good", 1], ["Satisfactory", 1], ["Concern", 2], [NOT_YET, 1]]
     summary = [[c.value for c in row] for row in book["Summary"].iter_rows(min_row=3)]
     assert summary[0][:2] == ["Attendance %", 85.9] and summary[0][4].startswith("Schools eligible for RISE")
+    # the file is for governors: Year 5 (one pupil) shows no figures unless asked for
+    groups = [[c.value for c in row] for row in book["Groups"].iter_rows(min_row=3)]
+    assert ["Year 5", "fewer than 5"] == groups[2][:2] and groups[1][:2] == ["Year 4", 5]
     csv_out = tmp_path / "governors.csv"
-    assert CliRunner().invoke(main, [*args, "--out", str(csv_out), "--hide-small-groups"]).exit_code == 0
-    assert "Year 5,fewer than 5" in csv_out.read_text()
+    assert CliRunner().invoke(main, [*args, "--out", str(csv_out), "--show-small-groups"]).exit_code == 0
+    assert "Year 5,1,100.0," in csv_out.read_text()
     data = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)
     assert data["Bands"]["rows"][0] == ["Excellent", 1]
 

@@ -28,10 +28,11 @@ def report() -> None:
               help="autumn-YYYY, spring-YYYY or summer-YYYY (default: the term holding today).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this .csv or .xlsx file as well.")
-@click.option("--hide-small-groups", is_flag=True,
-              help="Show groups smaller than the school's report_min_group_size as 'fewer than N' (as governors see it).")
+@click.option("--show-small-groups", is_flag=True,
+              help="Give figures for every group. By default a group smaller than the school's report_min_group_size "
+                   "reads 'fewer than N', as governors see it: the report is for them.")
 @common_options
-def governors(urn, term, out, hide_small_groups, db, as_of, as_json):
+def governors(urn, term, out, show_small_groups, db, as_of, as_json):
     """The governors' termly report: attendance, PA and SA by group, descriptive bands, cases,
     formal steps, and the DfE's national figures for the school's phase."""
     c = ctx_of(db, as_of)
@@ -43,7 +44,7 @@ def governors(urn, term, out, hide_small_groups, db, as_of, as_json):
         with session_scope(c.engine) as s:
             school = reg.get_school(s, urn)
             rep = governors_report(s, school, for_school(school.workflow), chosen, today,
-                                   see_small_groups=not hide_small_groups)
+                                   see_small_groups=show_small_groups)
     except (TermError, ReportError, reg.NotFound, NationalFiguresError, WorkflowError) as exc:
         fail(str(exc))
     if out is not None:
