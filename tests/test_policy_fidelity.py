@@ -5,13 +5,17 @@ Mon 4 May is the early May bank holiday; half term is 25-29 May; Summer 2 starts
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
+from casework.figures.bands import band_of
+from casework.figures.stats import pupil_figures
 from casework.jobs.replay import lapsed_on, replay
 from casework.register.store import load_calendar
 from casework.store.casemodels import Case, Timer
+from casework.workflow import for_school
 
 D = dt.date
 
@@ -439,7 +443,32 @@ def test_an_automatic_letter_goes_once_per_crossing_and_again_next_half_term(eng
     assert [r.queued_at.date() for r in sent] == [D(2025, 9, 16), D(2025, 10, 28)]
 
 
-# -- acceptance: one workflow file, no code change (items 5, 6, 7) -----------------------
+def test_an_automatic_letter_goes_again_after_the_workflows_school_weeks(engine, session, make_school, make_pupils,
+                                                                         add_marks, tmp_path):
+    from casework.store.casemodels import LetterRequest
+
+    wf = tmp_path / "again-3.yaml"
+    wf.write_text(Path("tests/data/workflows/automatic-letters.yaml").read_text()
+                  .replace("letter_again: half_term", "letter_again: 3"))
+    school = make_school(session, "great-chart", urn="118078", workflow=str(wf))
+    [pupil] = make_pupils(session, school, 1)
+    cal = load_calendar(session, school.id)
+    # Away the first four Wednesday mornings (3, 10, 17, 24 Sep). Tue 16 Sep: 2 of 20 sessions, 90.0%:
+    # "below 95%", the first letter. From Wed 17 Sep it is "below 90%" (3 of 22: 86.4%), a level with
+    # no letter, until Tue 30 Sep (4 of 40: 90.0%): back to "below 95%", but only two school weeks
+    # after the letter's (15, 22 and 29 Sep weeks). Mon 6 Oct starts the third school week after it:
+    # 4 of 48, 91.7%, and the letter goes again (under `half_term` it would wait for 28 Oct).
+    for d in cal.school_days(D(2025, 9, 3), D(2025, 10, 7)):
+        away = d in (D(2025, 9, 3), D(2025, 9, 10), D(2025, 9, 17), D(2025, 9, 24))
+        add_marks(session, pupil, [(d, "AM", "O" if away else "/"), (d, "PM", "/")])
+    session.commit()
+    replay(engine, school.urn, D(2025, 9, 15), D(2025, 10, 7))
+    sent = session.exec(select(LetterRequest).where(LetterRequest.move_id.is_(None))
+                        .order_by(LetterRequest.queued_at)).all()
+    assert [r.queued_at.date() for r in sent] == [D(2025, 9, 16), D(2025, 10, 6)]
+
+
+# -- acceptance: one workflow file, no code change (items 5, 6, 7, 8) --------------------
 
 LA_ROUTE = "example-la-route"
 
@@ -484,6 +513,13 @@ def test_la_route_example_school_scenario(engine, session, make_school, make_pup
     assert "headteacher" not in proposal["reason"]
     # 10 of 56 sessions missed by Fri 10 Oct: 82.1%, "below 90%": no automatic letter at that level
     assert session.exec(select(LetterRequest).where(LetterRequest.move_id.is_(None))).all() == []
+    # Descriptive bands label the same pupils (82.1%: "Concern"; every session attended: "Excellent") and
+    # open nothing: the only cases are the holiday pupil's, opened by the threshold and the leave rule.
+    rows = {r.pupil_id: r.figures for r in pupil_figures(session, school.id, D(2025, 9, 1), D(2025, 10, 10))}
+    bands = for_school(LA_ROUTE).model.descriptive_bands
+    assert (band_of(rows[holiday.id], bands), band_of(rows[late.id], bands)) == ("Concern", "Excellent")
+    assert {(c.pupil_id, c.case_type) for c in session.exec(select(Case).where(Case.school_id == school.id))} == {
+        (holiday.id, "attendance"), (holiday.id, "leave")}
 
     # A leave case for the same holiday: the notice recorded carries the LA code's amounts.
     clock = FixedClock(at(D(2025, 10, 14), dt.time(15)))

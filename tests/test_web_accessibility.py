@@ -117,13 +117,15 @@ def test_dsl_pages(open_as, site):
 def test_head_pages(open_as, site):
     base, world, _ = site
     check_pages(open_as, base, Role.HEADTEACHER, [
-        "/approvals", "/reports", "/reports?group=year:4", "/reports/policy", f"/cases/{world.cases['leave']}"])
+        "/approvals", "/reports", "/reports?group=year:4", "/reports/policy", f"/cases/{world.cases['leave']}",
+        "/reports/governors", "/reports/governors?term=autumn-2025"])
 
 
 def test_governor_pages(open_as, site):
     base, world, _ = site
     check_pages(open_as, base, Role.GOVERNOR, [
-        "/reports", "/reports?group=year:4", f"/pupils/{world.pupils['absent']}"])  # the last is refused
+        "/reports", "/reports?group=year:4", "/reports/governors",
+        f"/pupils/{world.pupils['absent']}"])  # the last is refused
 
 
 def test_admin_pages(open_as, site):

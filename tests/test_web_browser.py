@@ -185,7 +185,8 @@ def test_screens_of_every_page(page_for, site):
     world = site[1]
     for role, paths in [
         (Role.ATTENDANCE_OFFICER, ["/caseload", f"/pupils/{world.pupils['absent']}", "/pupils"]),
-        (Role.HEADTEACHER, ["/approvals", "/reports", "/reports/policy", f"/cases/{world.cases['leave']}"]),
+        (Role.HEADTEACHER, ["/approvals", "/reports", "/reports/policy", f"/cases/{world.cases['leave']}",
+                            "/reports/governors"]),
         (Role.ADMIN, ["/admin/users", "/admin/imports", "/admin/settings"]),
     ]:
         page = open_as(role)

@@ -21,6 +21,7 @@ from casework.cli import (
     web,
     workflows,
 )
+from casework.cli import reports as report_cmds
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,6 +57,7 @@ for _command in (
     workflows.workflow,
 ):
     main.add_command(_command)
+main.add_command(report_cmds.report)
 
 if __name__ == "__main__":
     main()

@@ -55,6 +55,11 @@ def workflow_check(file, db, as_json):
         "case_types": {k: {"states": list(c.states), "moves": list(c.moves)} for k, c in m.case_types.items()},
         "timers": {k: t.label for k, t in m.timers.items()},
         "letters": {k: v.label for k, v in m.letters.items()},
+        "roles": m.roles,
+        "phase": m.school.phase,
+        "descriptive_bands": m.descriptive_bands.model_dump(),
+        "codes": m.codes,
+        "retention": m.retention.model_dump(),
     }
     if db:
         with session_scope(ctx_of(db).engine) as s:
@@ -100,24 +105,79 @@ def _print_policy(file: str, m, summary: dict) -> None:
     for k, r in summary["rules"].items():
         settings = {kk: vv for kk, vv in r.items()
                     if kk not in ("opens", "proposes", "proposes_by_level", "letters_by_level")}
+        again = _again(m.rules[k].letter_again)
         proposes = "\n".join([r["proposes"] or "—"] + [f"{lvl}: {ev}" for lvl, ev in r["proposes_by_level"].items()]
-                             + [f"{lvl}: letter {lt} (automatic)" for lvl, lt in r["letters_by_level"].items()])
+                             + [f"{lvl}: letter {lt} (automatic, {again})" for lvl, lt in r["letters_by_level"].items()])
         tab.add_row(k, r["opens"] or "—", proposes, json.dumps(settings, default=str) if settings else "")
     console.print(tab)
+    _print_case_types(m)
+    _print_timers(m)
+    _print_letters(m)
+    _print_more(m)
+    console.print(f"{len(m.timers)} timers, {len(m.letters)} letters (every template and merge field checked).")
+    if "schools" in summary:
+        names = ", ".join(f"{x['name']} ({x['urn']})" for x in summary["schools"]) or "none"
+        console.print(f"Schools following it: {names}")
+
+
+def _again(again) -> str:
+    return {"half_term": "once a half term", "school_year": "once a school year"}.get(
+        again, f"again after {again} school weeks")
+
+
+def _print_case_types(m) -> None:
     tab = Table("Case type", "States", "Moves", title="Case types")
     for k, c in m.case_types.items():
         tab.add_row(f"{k}\n({c.label})", ", ".join(c.states), ", ".join(c.moves))
     console.print(tab)
+
+
+def _print_timers(m) -> None:
     tab = Table("Timer", "Due", "Met by", "Ends when the pupil returns", title="Timers")
     for k, t in m.timers.items():
         due = ", ".join(f"{kk.replace('_', ' ')} {vv}" for kk, vv in t.due.model_dump().items() if vv is not None)
         tab.add_row(f"{k}\n({t.label})", f"{due} from {t.from_.replace('_', ' ')}", ", ".join(t.met_by) or "—",
                     {"any": "yes", "unauthorised": "yes, or on authorised absence"}.get(t.while_absent or "", ""))
     console.print(tab)
-    console.print(f"{len(m.timers)} timers, {len(m.letters)} letters (every template and merge field checked).")
-    if "schools" in summary:
-        names = ", ".join(f"{x['name']} ({x['urn']})" for x in summary["schools"]) or "none"
-        console.print(f"Schools following it: {names}")
+
+
+def _print_letters(m) -> None:
+    tab = Table("Letter", "To", "Template", "Certificate", title="Letters")
+    for k, v in m.letters.items():
+        tab.add_row(f"{k}\n({v.label})", v.to.replace("_", " "), v.template or k, "yes" if v.certificate else "")
+    console.print(tab)
+
+
+def _print_more(m) -> None:
+    """The rest of what the file says: role groups, bands, code notes, notices to improve, retention."""
+    console.print("Role groups: " + "; ".join(f"{g} = {', '.join(r)}" for g, r in m.roles.items()), highlight=False)
+    nti, p = m.penalties.notice_to_improve, m.penalties
+    console.print(f"Notice to improve: improvement period {nti.weeks} weeks (between {nti.min_weeks} and "
+                  f"{nti.max_weeks})", highlight=False)
+    if p.exclusion:
+        e = p.exclusion
+        reduced = f"£{e.reduced_amount} within {e.reduced_days} days, " if e.reduced_amount else ""
+        console.print(f"Exclusion penalty: {reduced}£{e.amount} within {e.days} days", highlight=False)
+    bands = m.descriptive_bands
+    if bands.bands:
+        tops = [None] + [b.at_least_pct for b in bands.bands[:-1]]
+        words = [f"{b.name} " + (f"{b.at_least_pct:g}% and above" if top is None else f"under {top:g}%"
+                                 if not b.at_least_pct else f"{b.at_least_pct:g}% to under {top:g}%")
+                 for b, top in zip(bands.bands, tops)]
+        console.print(f"Descriptive bands (labels in reports; they never open a case): {'; '.join(words)}; "
+                      f"none before {bands.min_possible_sessions} possible sessions", highlight=False)
+    else:
+        console.print("Descriptive bands: none")
+    if m.codes:
+        console.print("Code notes:", highlight=False)
+        for code, note in m.codes.items():
+            console.print(f"  {code}: {note}", highlight=False, markup=False)
+    else:
+        console.print("Code notes: none")
+    console.print(f"Phase: {m.school.phase or 'not given (governors see every phase’s national figures)'}; "
+                  f"governors' reports hide groups under {m.school.report_min_group_size} pupils", highlight=False)
+    console.print(f"Retention: registers {m.retention.register_years} years, closed cases "
+                  f"{m.retention.closed_case_years} years", highlight=False)
 
 
 @workflow.command("diagram")

@@ -10,11 +10,12 @@ in every export. Which readers may see small groups is the web's permissions mat
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
 from casework.figures import stats, trends
+from casework.figures.bands import BandCount, band_counts
 from casework.store.models import School
 from casework.workflow import Workflow
 
@@ -50,6 +51,7 @@ class SchoolReport:
     weeks_suppressed: bool
     min_group_size: int
     suppressing: bool  # small groups are hidden from this reader
+    bands: list[BandCount] = field(default_factory=list)  # whole school, by the workflow's descriptive bands
 
     @property
     def suppressed_note(self) -> str:
@@ -86,4 +88,4 @@ def school_report(session: Session, school: School, workflow: Workflow, start: d
     weeks_hidden = hide and (shown is None or shown.pupils < minimum)
     weeks = [] if weeks_hidden else trends.weekly(session, school.id, start, end, year_group=year_group, flag=flag)
     return SchoolReport(start, end, th, workflow.model.school.target_attendance_pct, out, group_label, weeks,
-                        weeks_hidden, minimum, hide)
+                        weeks_hidden, minimum, hide, band_counts(rows, workflow.model.descriptive_bands))

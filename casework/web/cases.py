@@ -10,12 +10,14 @@ from casework.cases.caseload import caseload_filters, decisions_waiting, open_ca
 from casework.cases.moves import Actor, MoveRefused, findings, history, move_case, move_options
 from casework.cases.world import CaseWorld
 from casework.figures import stats
+from casework.figures.bands import pupil_bands
 from casework.notify.notifications import case_timeline
 from casework.register.calendar import school_year_start
 from casework.store.audit import record
 from casework.store.casemodels import Case, CaseNote
 from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg
 from casework.web.permissions import can, requires
+from casework.workflow import for_school
 
 bp = Blueprint("cases", __name__)
 PAGE = 50
@@ -63,8 +65,13 @@ def caseload():
     load = open_caseload(db(), school.id, clock().now(), state=args.get("state") or None,
                          case_type=args.get("type") or None, year_group=year, flag=flag,
                          limit=PAGE, offset=(page - 1) * PAGE)
+    # the school's descriptive band for each pupil this school year: a label beside the case, never a step
+    bands = for_school(school.workflow).model.descriptive_bands
+    today = clock().today()
+    labels = pupil_bands(db(), school.id, list({r.pupil.id for r in load.rows}), school_year_start(today), today,
+                         bands) if bands.bands else None
     return render_template("caseload.html", load=load, filters=filters, args=args, page=page,
-                           pages=max(1, -(-load.total // PAGE)))
+                           pages=max(1, -(-load.total // PAGE)), bands=labels)
 
 
 def group_findings(rows) -> list[dict]:

@@ -44,6 +44,8 @@ MATRIX: dict[str, tuple[str | Role, ...]] = {
     "approvals.view": ("leadership",),
     "reports.view": ("casework", Role.TEACHER, Role.GOVERNOR, TRUST),
     "reports.export": ("casework", Role.GOVERNOR, TRUST),
+    # the governors' termly report (and its CSV/Excel): the headteacher, deputies and governors
+    "reports.governors": ("leadership", Role.GOVERNOR, TRUST),
     # every group's figures, however small; anyone else (a governor) sees "fewer than N" for a small group
     "reports.small_groups": (*STAFF, TRUST),
     "policy.view": ("casework", Role.GOVERNOR, TRUST),

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, render_template, request
 
 from casework.cases.casefile import contacts_of, pupil_cases
 from casework.figures import stats, trends
+from casework.figures.bands import label_for
 from casework.register.calendar import school_year_start
 from casework.register.codes import LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
 from casework.register.store import amendments_for, find_pupils, pupil_marks_between, year_groups
@@ -40,7 +41,9 @@ def index():
     figs = {f.pupil_id: f.figures for f in stats.pupil_figures(db(), school.id, school_year_start(today), today,
                                                                 pupil_ids=[p.id for p in pupils])} if pupils else {}
     years = year_groups(db(), school.id)
-    return render_template("pupils.html", pupils=pupils, figs=figs, q=q, year=year, years=years)
+    bands = for_school(school.workflow).model.descriptive_bands
+    labels = {pid: label_for(f, bands) for pid, f in figs.items()} if bands.bands else None
+    return render_template("pupils.html", pupils=pupils, figs=figs, q=q, year=year, years=years, bands=labels)
 
 
 def heatmap(marks: list[Mark], start: dt.date, end: dt.date) -> list[dict]:
@@ -101,7 +104,8 @@ def show(pupil_id: int):
         "pupil.html", pupil=pupil, figures=figures, thresholds=t, target=target, weeks=weeks,
         chart_json=json.dumps(chart), months=heatmap(marks, start, today), lates=lates, cases=cases,
         case_labels=case_labels, contacts=contacts, amendments=amendments_for(s, pupil.id),
-        flags=[label for f, label in PUPIL_FLAGS.items() if getattr(pupil, f)], year_start=start)
+        flags=[label for f, label in PUPIL_FLAGS.items() if getattr(pupil, f)], year_start=start,
+        band=label_for(figures, wf.model.descriptive_bands))
 
 
 def _case_labels(case: Case) -> tuple[str, str]:

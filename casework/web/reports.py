@@ -10,8 +10,10 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from casework.figures import stats
 from casework.figures.export import Sheet, to_csv, to_xlsx
+from casework.figures.governors import ReportError, governors_report
 from casework.figures.reporting import GROUP_HEADER, WEEK_HEADER, school_report
 from casework.register.calendar import school_year_start
+from casework.register.terms import Term, TermError
 from casework.states.machine import diagram
 from casework.store.models import PUPIL_FLAGS
 from casework.web.context import YEAR_GROUPS, clock, current_school, db
@@ -93,9 +95,12 @@ def _sheets() -> tuple[list[Sheet], str]:
     school, rep = _report()
     note = f" (groups of {rep.suppressed_note} pupils are not shown)" if rep.suppressing else ""
     title = f"{school.name} attendance {rep.start.isoformat()} to {rep.end.isoformat()}{note}"
-    return ([Sheet("Groups", title, GROUP_HEADER, rep.group_rows()),
-             Sheet("Weeks", f"Week by week: {rep.group_label}", WEEK_HEADER, rep.week_rows())],
-            f"attendance-{rep.start}-{rep.end}")
+    sheets = [Sheet("Groups", title, GROUP_HEADER, rep.group_rows()),
+              Sheet("Weeks", f"Week by week: {rep.group_label}", WEEK_HEADER, rep.week_rows())]
+    if rep.bands:
+        sheets.append(Sheet("Bands", "Whole school: pupils in each descriptive band", ["band", "pupils"],
+                            [[b.name, b.pupils] for b in rep.bands]))
+    return sheets, f"attendance-{rep.start}-{rep.end}"
 
 
 @bp.route("/reports/export.csv")
@@ -130,3 +135,55 @@ def policy_svg(case_type: str):
 
     svg = diagram(wf, case_type, "svg")
     return Response(svg, mimetype="image/svg+xml")
+
+
+# -- the governors' termly report ----------------------------------------------------
+
+
+def _term_choices(today: dt.date) -> list[Term]:
+    """This term and the five before it (two school years), newest first."""
+    terms = [Term.of(today)]
+    while len(terms) < 6:
+        terms.append(terms[-1].previous())
+    return terms
+
+
+def _governors():
+    school = current_school()
+    today = clock().today()
+    try:
+        term = Term.parse(request.args["term"]) if request.args.get("term") else Term.of(today)
+        rep = governors_report(db(), school, for_school(school.workflow), term, today,
+                               see_small_groups=can("reports.small_groups"))
+    except (TermError, ReportError):
+        abort(400)
+    return rep
+
+
+@bp.route("/reports/governors")
+@requires("reports.governors")
+def governors():
+    rep = _governors()
+    return render_template("governors.html", report=rep, terms=_term_choices(clock().today()))
+
+
+def _governors_file(fmt: str) -> Response:
+    rep = _governors()
+    name = f"governors-report-{rep.term.key}.{fmt}"
+    if fmt == "csv":
+        return Response(to_csv(rep.sheets()), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(to_xlsx(rep.sheets()), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route("/reports/governors.csv")
+@requires("reports.governors")
+def governors_csv():
+    return _governors_file("csv")
+
+
+@bp.route("/reports/governors.xlsx")
+@requires("reports.governors")
+def governors_xlsx():
+    return _governors_file("xlsx")

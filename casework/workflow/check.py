@@ -52,6 +52,7 @@ class _MeaningCheck:
         for c in self.m.codes:
             if c not in CODES:
                 self.bad(("codes", c), f"unknown attendance code {c!r}")
+        self.descriptive_bands()
         return self.problems
 
     def bad(self, path: Path_, msg: str) -> None:
@@ -157,6 +158,32 @@ class _MeaningCheck:
                 if ev not in self.all_events:
                     self.bad(tp + ("met_by", i), f"unknown move {ev!r}")
             self.actions(tp + ("on_lapse",), t.on_lapse, None)
+
+    # -- descriptive bands ----------------------------------------------------
+
+    def descriptive_bands(self) -> None:
+        """Bands run from the highest figure to the lowest, no two start at the same figure (they would
+        cover the same attendance), names are distinct, and the lowest starts at 0 (every pupil has one)."""
+        bands = self.m.descriptive_bands.bands
+        base = ("descriptive_bands", "bands")
+        seen: dict[str, int] = {}
+        for i, b in enumerate(bands):
+            if b.name in seen:
+                self.bad(base + (i, "name"), f"two bands are called {b.name!r}")
+            seen.setdefault(b.name, i)
+            if i == 0:
+                continue
+            above = bands[i - 1]
+            if b.at_least_pct == above.at_least_pct:
+                self.bad(base + (i, "at_least_pct"), f"{b.name!r} starts at {b.at_least_pct:g}%, like {above.name!r}: "
+                         "two bands would cover the same attendance")
+            elif b.at_least_pct > above.at_least_pct:
+                self.bad(base + (i, "at_least_pct"), f"{b.name!r} ({b.at_least_pct:g}%) comes after {above.name!r} "
+                         f"({above.at_least_pct:g}%): list the bands from the highest figure to the lowest")
+        if bands and min(b.at_least_pct for b in bands) != 0:
+            low = min(range(len(bands)), key=lambda i: bands[i].at_least_pct)
+            self.bad(base + (low, "at_least_pct"), f"the lowest band ({bands[low].name!r}) must start at 0% so every "
+                     "pupil has a band")
 
     # -- rules ----------------------------------------------------------------
 

@@ -77,6 +77,9 @@ class SchoolSettings(_Strict):
     report_min_group_size: int = Field(
         5, ge=1, description="Smallest group whose figures a governor's reports show; a smaller group reads "
                              "'fewer than N' with no figures, in the page, its chart and every export.")
+    phase: Literal["primary", "secondary", "special"] | None = Field(
+        None, description="The school's phase: which national figures the governors' report compares it with "
+                          "(none given: every phase is shown).")
 
     _t = field_validator("report_absence_by", mode="before")(_time)
 
@@ -310,6 +313,35 @@ class Retention(_Strict):
                                    "school's records retention schedule.")
 
 
+class DescriptiveBand(_Strict):
+    name: str = Field(description="What the band is called in reports, e.g. 'Good'.")
+    at_least_pct: float = Field(ge=0, le=100, description="Attendance at or above this figure (and below the next "
+                                "higher band's) is in this band.")
+
+
+class DescriptiveBands(_Strict):
+    """Words a school's policy uses for attendance (excellent, good, ...). They label pupils in reports, the
+    pupil page and the caseload; they never open a case (that is ``rules.attendance_band``)."""
+
+    bands: list[DescriptiveBand] = Field(default_factory=list, description="From the highest figure to the lowest; "
+                                         "the lowest starts at 0 so every pupil has a band.")
+    min_possible_sessions: int = Field(20, ge=1, description="A pupil with fewer possible sessions than this in the "
+                                       "period has no band yet (too early to say).")
+
+    def band_for(self, attendance_pct: float | None, possible_sessions: int) -> str | None:
+        """The band's name for this attendance, or None (no bands, or too few sessions to say)."""
+        if attendance_pct is None or possible_sessions < self.min_possible_sessions:
+            return None
+        for band in self.bands:
+            if attendance_pct >= band.at_least_pct:
+                return band.name
+        return None
+
+    @property
+    def names(self) -> list[str]:
+        return [b.name for b in self.bands]
+
+
 class WorkflowModel(_Strict):
     name: str
     description: str = ""
@@ -324,6 +356,7 @@ class WorkflowModel(_Strict):
     case_types: dict[str, CaseTypeDef]
     codes: dict[str, str] = Field(default_factory=dict, description="Notes on how this school uses particular codes.")
     retention: Retention = Field(default_factory=Retention)
+    descriptive_bands: DescriptiveBands = Field(default_factory=DescriptiveBands)
 
 
 # -- the loaded workflow ------------------------------------------------------
