@@ -140,6 +140,7 @@ def test_import_of_a_bad_file_exits_non_zero_and_lists_every_problem(cli, school
 
 
 def test_import_to_an_unknown_school(cli, write_csv):
+    assert cli("school", "add", "--urn", "118001", "--name", "Another School").exit_code == 0
     path = write_csv("pupils.csv", "upn,forename,surname,date_of_birth,year_group", [])
     r = cli("import", "pupils", str(path), "--school", "424242")
     assert r.exit_code == 1 and "no school with URN 424242" in r.stderr

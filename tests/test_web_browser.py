@@ -50,7 +50,7 @@ def shot(page, name: str) -> None:
 
 HOMES = {Role.ATTENDANCE_OFFICER: "Today", Role.WELLBEING_LEAD: "Today", Role.DSL: "Today",
          Role.DEPUTY_DSL: "Today", Role.HEADTEACHER: "Today", Role.DEPUTY_HEAD: "Today", Role.TEACHER: "Pupils",
-         Role.GOVERNOR: "Attendance reports", Role.ADMIN: "Staff and roles"}
+         Role.GOVERNOR: "Attendance reports", Role.ADMIN: "Staff and roles", Role.TRUST_LEAD: "Trust overview"}
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
