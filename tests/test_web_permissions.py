@@ -24,6 +24,7 @@ EXPECTED = {
     "cases.caseload": ("GET", "/caseload", CASEWORK | TRUST),
     "cases.show": ("GET", "/cases/{absent}", CASEWORK | TRUST),
     "cases.move": ("POST", "/cases/{absent}/move", CASEWORK),
+    "cases.assign": ("POST", "/cases/{absent}/owner", CASEWORK),
     "cases.add_note": ("POST", "/cases/{absent}/notes", CASEWORK),
     "cases.approvals": ("GET", "/approvals", {R.HEADTEACHER, R.DEPUTY_HEAD}),
     "pupils.index": ("GET", "/pupils", CASEWORK | {R.TEACHER} | TRUST),

@@ -13,12 +13,18 @@ from sqlalchemy import String, cast, func, or_
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, select
 
+from casework.cases.assignment import owner_filter
 from casework.cases.moves import check_move
 from casework.cases.world import CaseWorld
+from casework.figures.stats import pupil_figures
+from casework.register.calendar import school_year_start
 from casework.store.casemodels import Case, CaseMove, Notification, Timer
-from casework.store.models import PUPIL_FLAGS, Contact, Pupil
+from casework.store.models import PUPIL_FLAGS, Contact, Pupil, User
 from casework.timers import Deadline, next_deadlines, outstanding
 from casework.workflow import for_school
+
+TREND_POINTS = 2.0  # recent attendance this many points above or below the year's is a rise or a fall
+RECENT_DAYS = 28  # "recent": the last four weeks
 
 
 @dataclass
@@ -26,6 +32,20 @@ class CaseloadRow:
     case: Case
     pupil: Pupil
     deadline: Deadline | None
+    owner: str = ""  # the owner's name ("" when nobody owns the case)
+    attendance: float | None = None  # this school year to date
+    recent: float | None = None  # the last four weeks
+
+    @property
+    def trend(self) -> str | None:
+        """up, down or steady: the last four weeks against the year to date."""
+        if self.attendance is None or self.recent is None:
+            return None
+        if self.recent >= self.attendance + TREND_POINTS:
+            return "up"
+        if self.recent <= self.attendance - TREND_POINTS:
+            return "down"
+        return "steady"
 
 
 @dataclass
@@ -33,17 +53,55 @@ class Caseload:
     rows: list[CaseloadRow]
     total: int
     overdue: int
+    counts: dict[str, int] = field(default_factory=dict)  # mine, team, unassigned (before the owner filter)
+
+
+SORTS = ("due", "pupil", "year", "attendance", "type", "state", "owner", "opened")
 
 
 def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: str | None = None,
                   case_type: str | None = None, year_group: int | None = None, flag: str | None = None,
-                  safeguarding_only: bool = False, limit: int = 100, offset: int = 0) -> Caseload:
-    """Open cases, overdue deadlines first, then the soonest due, then the longest open."""
+                  safeguarding_only: bool = False, who: str = "team", user_id: int | None = None,
+                  sort: str = "due", limit: int = 100, offset: int = 0) -> Caseload:
+    """Open cases, by default overdue deadlines first, then the soonest due, then the longest
+    open; ``who`` is mine (owned by ``user_id``), unassigned or the team's; ``sort`` one of SORTS."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r} (one of: {', '.join(SORTS)})")
     due = outstanding(select(Timer.case_id, func.min(Timer.due_at).label("due")).join(Case, Case.id == Timer.case_id)
                        .where(Timer.school_id == school_id)).group_by(Timer.case_id).subquery()
-    q = (select(Case, Pupil, due.c.due).join(Pupil, Pupil.id == Case.pupil_id)
-         .outerjoin(due, due.c.case_id == Case.id)
+    q = (select(Case, Pupil, due.c.due, User.name).join(Pupil, Pupil.id == Case.pupil_id)
+         .outerjoin(due, due.c.case_id == Case.id).outerjoin(User, User.id == Case.owner_id)
          .where(Case.school_id == school_id, Case.closed_at.is_(None)))
+    q = _filtered(q, state, case_type, year_group, flag, safeguarding_only)
+    everyone = q.subquery()
+    counts = dict(zip(("team", "mine", "unassigned"), session.exec(select(
+        func.count(), func.count(sql_case((everyone.c.owner_id == user_id, 1))),
+        func.count(sql_case((everyone.c.owner_id.is_(None), 1)))).select_from(everyone)).one()))
+    q = owner_filter(q, who, user_id)
+    counted = q.subquery()
+    # both counts in one pass over the open cases (the deadline grouping is the costly part)
+    total, overdue = session.exec(select(func.count(), func.count(sql_case((counted.c.due <= now, 1))))
+                                  .select_from(counted)).one()
+    by_due = (sql_case((due.c.due <= now, 0), (due.c.due.is_not(None), 1), else_=2), due.c.due)
+    order = {"due": by_due, "pupil": (Pupil.surname, Pupil.forename), "year": (Pupil.year_group, Pupil.surname),
+             "type": (Case.case_type, *by_due), "state": (Case.state, *by_due),
+             "owner": (User.name.is_(None), User.name, *by_due), "opened": (Case.opened_at,),
+             "attendance": by_due}[sort]
+    if sort == "attendance":  # a figure of the register, not a column: every matching case is read
+        rows = session.exec(q.order_by(*order, Case.opened_at, Case.id)).all()
+    else:
+        rows = session.exec(q.order_by(*order, Case.opened_at, Case.id).limit(limit).offset(offset)).all()
+    year_pct, recent_pct = _attendance(session, school_id, [p.id for _, p, _, _ in rows], now.date())
+    out = [CaseloadRow(c, p, None, owner or "", year_pct.get(p.id), recent_pct.get(p.id)) for c, p, _, owner in rows]
+    if sort == "attendance":
+        out = sorted(out, key=lambda r: (r.attendance is None, r.attendance or 0.0))[offset:offset + limit]
+    deadlines = next_deadlines(session, [r.case.id for r in out], now)
+    for r in out:
+        r.deadline = deadlines.get(r.case.id)
+    return Caseload(out, total, overdue, counts)
+
+
+def _filtered(q, state, case_type, year_group, flag, safeguarding_only):
     if state:
         q = q.where(Case.state == state)
     if case_type:
@@ -56,14 +114,19 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
         q = q.where(getattr(Pupil, flag).is_(True))
     if safeguarding_only:
         q = q.where(Case.safeguarding.is_(True))
-    counted = q.subquery()
-    # both counts in one pass over the open cases (the deadline grouping is the costly part)
-    total, overdue = session.exec(select(func.count(), func.count(sql_case((counted.c.due <= now, 1))))
-                                  .select_from(counted)).one()
-    order = (sql_case((due.c.due <= now, 0), (due.c.due.is_not(None), 1), else_=2), due.c.due, Case.opened_at, Case.id)
-    rows = session.exec(q.order_by(*order).limit(limit).offset(offset)).all()
-    deadlines = next_deadlines(session, [c.id for c, _, _ in rows], now)
-    return Caseload([CaseloadRow(c, p, deadlines.get(c.id)) for c, p, _ in rows], total, overdue)
+    return q
+
+
+def _attendance(session: Session, school_id: int, pupil_ids: list[int], today: dt.date):
+    """Each pupil's attendance this school year and in the last four weeks."""
+    if not pupil_ids:
+        return {}, {}
+    ids = list(dict.fromkeys(pupil_ids))
+    year = {r.pupil_id: r.figures.attendance_pct
+            for r in pupil_figures(session, school_id, school_year_start(today), today, pupil_ids=ids)}
+    recent = {r.pupil_id: r.figures.attendance_pct
+              for r in pupil_figures(session, school_id, today - dt.timedelta(days=RECENT_DAYS), today, pupil_ids=ids)}
+    return year, recent
 
 
 def caseload_filters(session: Session, school_id: int) -> dict:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from casework.cases.assignment import owner_for
 from casework.cases.evidence import case_evidence
 from casework.cases.penalties import record_penalty_notices
 from casework.cases.world import CaseWorld
@@ -346,6 +347,8 @@ def open_case(session: Session, school: School, pupil: Pupil, workflow: Workflow
     case = Case(school_id=school.id, pupil_id=pupil.id, case_type=case_type, state=state, concern=concern,
                 concern_start=concern_start, workflow=workflow.ref, opened_at=now, opened_by=actor.username,
                 updated_at=now)
+    owner = owner_for(session, workflow, case, pupil)
+    case.owner_id = owner.id if owner else None
     session.add(case)
     session.flush()
     move = CaseMove(case_id=case.id, event="open", from_state=None, to_state=state, actor=actor.username,

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from casework.cases import moves as cs
+from casework.cases.assignment import AssignmentError, reassign
 from casework.cases.casefile import case_timers
 from casework.cases.caseload import list_cases
 from casework.cases.evaluate import evaluate as run
@@ -218,6 +219,30 @@ def case_move(case_id, event, username, reason, params, db, as_of, as_json):
         emit_json({"moved": True, **out})
     else:
         console.print(f"Case {case_id}: {out['from']} → {out['to']}.")
+
+
+@case.command("assign")
+@click.argument("case_id", type=int)
+@click.option("--to", "owner", default=None, help="Username of the new owner (omit to leave the case unassigned).")
+@click.option("--as", "username", required=True, help="The user making the change.")
+@click.option("--reason", default="", help="Why: kept in the audit log.")
+@common_options
+def case_assign(case_id, owner, username, reason, db, as_of, as_json):
+    """Give a case to a colleague (someone with a casework role at the school)."""
+    c = ctx_of(db, as_of)
+    try:
+        with session_scope(c.engine) as s:
+            actor = _actor(s, username)
+            case_row = cs.get_case(s, case_id)
+            wf = CaseWorld.load(s, case_row, c.clock).workflow
+            new = reassign(s, case_row, wf, owner, by=actor.username, now=c.clock.now(), reason=reason)
+            out = {"case_id": case_id, "owner": new.username if new else None}
+    except (AssignmentError, LookupError) as exc:
+        fail(str(exc).strip("'\""))
+    if as_json:
+        emit_json(out)
+    else:
+        console.print(f"Case {case_id}: now {out['owner'] or 'unassigned'}.")
 
 
 @case.command("open")

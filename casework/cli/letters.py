@@ -19,13 +19,10 @@ from casework.cli.common import (
     school_option,
 )
 from casework.letters.bundle import BundleProblems, evidence_bundle
-from casework.letters.fields import LetterProblems
-from casework.letters.render import BatchProblems, check_letter, letters_dir, queued_letters, render_queued
+from casework.letters.queue import letter_queue
+from casework.letters.render import BatchProblems, letters_dir, render_queued
 from casework.register import store as reg
-from casework.store.casemodels import Case
 from casework.store.db import session_scope
-from casework.store.models import Pupil
-from casework.workflow import for_school
 
 
 @click.group()
@@ -49,19 +46,9 @@ def letters_queue(urn, db, as_of, as_json):
             sch = reg.get_school(s, urn)
         except reg.NotFound as exc:
             fail(str(exc))
-        rows = []
-        for r in queued_letters(s, sch, c.clock):
-            case = s.get(Case, r.case_id)
-            pupil = s.get(Pupil, case.pupil_id)
-            ldef = for_school(case.workflow).model.letters.get(r.template)
-            try:
-                ready = check_letter(s, r, c.clock)
-                to, problems = [x.addressee for x in ready.job.recipients], []
-            except LetterProblems as exc:
-                to, problems = [], exc.problems
-            rows.append({"id": r.id, "case_id": r.case_id, "upn": pupil.upn, "pupil": pupil.name,
-                         "letter": r.template, "label": ldef.label if ldef else r.template, "queued_at": r.queued_at,
-                         "to": to, "problems": problems})
+        rows = [{"id": q.request.id, "case_id": q.case.id, "upn": q.pupil.upn, "pupil": q.pupil.name,
+                 "letter": q.request.template, "label": q.label, "queued_at": q.request.queued_at,
+                 "to": q.recipients, "problems": q.problems} for q in letter_queue(s, sch, c.clock).letters]
         s.rollback()
     if as_json:
         emit_json(rows)

@@ -40,6 +40,7 @@ class Case(SQLModel, table=True):
     proposals: list = _json(list)  # [{event, reason, rule, proposed_at}]
     safeguarding: bool = False  # on the DSL's queue
     version: int = 1
+    owner_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)  # whose caseload it is on
 
 
 class CaseMove(SQLModel, table=True):

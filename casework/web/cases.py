@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from casework.cases.assignment import AssignmentError, may_own, reassign
 from casework.cases.casefile import case_file
-from casework.cases.caseload import caseload_filters, decisions_waiting, open_caseload
+from casework.cases.caseload import SORTS, caseload_filters, decisions_waiting, open_caseload
 from casework.cases.moves import Actor, MoveRefused, findings, history, move_case, move_options
 from casework.cases.world import CaseWorld
 from casework.figures import stats
@@ -15,6 +16,7 @@ from casework.notify.notifications import case_timeline
 from casework.register.calendar import school_year_start
 from casework.store.audit import record
 from casework.store.casemodels import Case, CaseNote
+from casework.store.models import User
 from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg
 from casework.web.permissions import can, requires
 from casework.workflow import for_school
@@ -62,16 +64,37 @@ def caseload():
     flag = args.get("flag") or None
     if flag and flag not in filters["flags"]:
         abort(400)
-    load = open_caseload(db(), school.id, clock().now(), state=args.get("state") or None,
-                         case_type=args.get("type") or None, year_group=year, flag=flag,
-                         limit=PAGE, offset=(page - 1) * PAGE)
+    sort = args.get("sort", "due")
+    who = args.get("who", "")
+    if sort not in SORTS or who not in ("", "mine", "team", "unassigned"):
+        abort(400)
+    query = dict(state=args.get("state") or None, case_type=args.get("type") or None, year_group=year, flag=flag,
+                 user_id=current_user.id, sort=sort, limit=PAGE, offset=(page - 1) * PAGE)
+    load = open_caseload(db(), school.id, clock().now(), who=who or "mine", **query)
+    if not who and load.counts["mine"] == 0:  # nothing of one's own (a head, a DSL): the team's
+        who, load = "team", open_caseload(db(), school.id, clock().now(), who="team", **query)
     # the school's descriptive band for each pupil this school year: a label beside the case, never a step
     bands = for_school(school.workflow).model.descriptive_bands
     today = clock().today()
     labels = pupil_bands(db(), school.id, list({r.pupil.id for r in load.rows}), school_year_start(today), today,
                          bands) if bands.bands else None
-    return render_template("caseload.html", load=load, filters=filters, args=args, page=page,
-                           pages=max(1, -(-load.total // PAGE)), bands=labels)
+    return render_template("caseload.html", load=load, filters=filters, args=args, page=page, who=who or "mine",
+                           sort=sort, pages=max(1, -(-load.total // PAGE)), bands=labels)
+
+
+@bp.route("/cases/<int:case_id>/owner", methods=["POST"])
+@requires("case.move")
+def assign(case_id: int):
+    case = school_case(case_id)
+    wf = CaseWorld.load(db(), case, clock()).workflow
+    username = request.form.get("owner", "").strip() or None
+    try:
+        new = reassign(db(), case, wf, username, by=current_user.username, now=clock().now())
+    except AssignmentError as exc:
+        flash(f"Not reassigned: {exc}.", "error")
+    else:
+        flash(f"This case is now {new.name}'s." if new else "This case is now unassigned.", "success")
+    return redirect(url_for("cases.show", case_id=case_id))
 
 
 def group_findings(rows) -> list[dict]:
@@ -108,7 +131,8 @@ def show(case_id: int):
                            findings=finding_groups, notes=f.notes, year_start=year_start,
                            attendance=figures[0].figures.attendance_pct if figures else None, letters=f.letters,
                            timers=f.timers, contacts=f.contacts, proposals=proposals, letter_defs=world.workflow.model.letters,
-                           now=clock().now())
+                           now=clock().now(), owner=s.get(User, case.owner_id) if case.owner_id else None,
+                           staff=may_own(s, world.workflow, case.school_id) if can("case.move") else [])
 
 
 @bp.route("/cases/<int:case_id>/move", methods=["POST"])

@@ -19,6 +19,14 @@ def when(moment: dt.datetime | None) -> str:
     return f"{m:%a} {m.day} {m:%b %Y, %H:%M}"
 
 
+def day_short(moment: dt.datetime | None) -> str:
+    """A deadline's day in a dense list: "Wed 2 Dec"."""
+    if moment is None:
+        return ""
+    m = local(moment)
+    return f"{m:%a} {m.day} {m:%b}"
+
+
 def day(d: dt.date | dt.datetime | None) -> str:
     if d is None:
         return ""
@@ -53,8 +61,13 @@ def code_label(code: str) -> str:
         return code
 
 
+def year_short(yg: int) -> str:
+    """A year group in a dense list: R, N, Y5."""
+    return {0: "R", -1: "N"}.get(yg, f"Y{yg}")
+
+
 def register_filters(app: Flask) -> None:
-    app.jinja_env.filters.update(when=when, day=day, pct=pct, role_label=role_label, year=year_group_label,
+    app.jinja_env.filters.update(when=when, day=day, day_short=day_short, year_short=year_short, pct=pct, role_label=role_label, year=year_group_label,
                                  code_category=code_category, code_label=code_label)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

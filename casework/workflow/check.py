@@ -53,6 +53,7 @@ class _MeaningCheck:
             if c not in CODES:
                 self.bad(("codes", c), f"unknown attendance code {c!r}")
         self.descriptive_bands()
+        self.assignment()
         return self.problems
 
     def bad(self, path: Path_, msg: str) -> None:
@@ -74,6 +75,19 @@ class _MeaningCheck:
             if r not in self.known_roles:
                 self.bad(path + (i,), f"unknown role {r!r} (roles: {_names(ROLE_NAMES)}; "
                                       f"groups: {_names(self.m.roles) or 'none'})")
+
+    def assignment(self) -> None:
+        for i, rule in enumerate(self.m.assignment):
+            if rule.to not in self.known_roles:
+                self.bad(("assignment", i, "to"), f"unknown role {rule.to!r} (roles: {_names(ROLE_NAMES)}; "
+                                                  f"groups: {_names(self.m.roles) or 'none'})")
+            for j, ct in enumerate(rule.case_types):
+                if ct not in self.m.case_types:
+                    self.bad(("assignment", i, "case_types", j), f"unknown case type {ct!r} "
+                                                                  f"(case types: {_names(self.m.case_types)})")
+            for j, yg in enumerate(rule.year_groups):
+                if not -1 <= yg <= 14:
+                    self.bad(("assignment", i, "year_groups", j), f"year group {yg} is not between -1 (nursery) and 14")
 
     # -- case types -----------------------------------------------------------
 

@@ -342,6 +342,15 @@ class DescriptiveBands(_Strict):
         return [b.name for b in self.bands]
 
 
+class AssignRule(_Strict):
+    """Who a new case goes to. The first rule that matches a case decides; within the role it
+    names, the active person with the fewest open cases takes it."""
+
+    case_types: list[str] = Field(default_factory=list, description="Case types the rule is for (none: any type).")
+    year_groups: list[int] = Field(default_factory=list, description="Pupils' year groups (none: any year).")
+    to: str = Field(description="A role or role group (see roles:) whose members own the case.")
+
+
 class WorkflowModel(_Strict):
     name: str
     description: str = ""
@@ -357,6 +366,7 @@ class WorkflowModel(_Strict):
     codes: dict[str, str] = Field(default_factory=dict, description="Notes on how this school uses particular codes.")
     retention: Retention = Field(default_factory=Retention)
     descriptive_bands: DescriptiveBands = Field(default_factory=DescriptiveBands)
+    assignment: list[AssignRule] = Field(default_factory=list, description="Who owns a new case (first match wins).")
 
 
 # -- the loaded workflow ------------------------------------------------------

@@ -1,4 +1,4 @@
-"""go live: a user's further schools, forced password change, provisional deadlines
+"""go live: a user's further schools, forced password change, provisional deadlines, case owners
 
 Revision ID: 0008
 Revises: 0007
@@ -28,9 +28,16 @@ def upgrade() -> None:
         b.add_column(sa.Column("provisional", sa.Boolean(), nullable=False, server_default=sa.false()))
         b.add_column(sa.Column("count_from", sa.Date(), nullable=True))
         b.add_column(sa.Column("school_days", sa.Integer(), nullable=True))
+    with op.batch_alter_table("pupil_case") as b:
+        b.add_column(sa.Column("owner_id", sa.Integer(), sa.ForeignKey("staff_user.id", name="fk_case_owner"),
+                               nullable=True))
+        b.create_index("ix_pupil_case_owner_id", ["owner_id"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("pupil_case") as b:
+        b.drop_index("ix_pupil_case_owner_id")
+        b.drop_column("owner_id")
     with op.batch_alter_table("timer") as b:
         b.drop_column("school_days")
         b.drop_column("count_from")
