@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 from pydantic import Field
 
 from casework.register import codes as C
@@ -23,7 +22,7 @@ from casework.register.calendar import SchoolCalendar
 
 from .base import Rule, RuleParams, school_days_back
 from .findings import Finding, fmt_date, plural
-from .register_data import RegisterMatrix, run_lengths
+from .register_data import RegisterMatrix
 
 RULE_ID = "continuous_absence"
 BREAKS_RUN = C.ATTENDING_CODES | C.AUTHORISED_CODES
@@ -35,20 +34,14 @@ class Params(RuleParams):
 
 
 def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_of: dt.date) -> list[Finding]:
-    latest = reg.days_to_latest_register(as_of)
-    if latest is None:
-        return []
-    days, dcols, last_day = latest
-    away = reg.day_any(reg.mask(C.UNAUTHORISED_CODES, dcols), days) & ~reg.day_any(reg.mask(BREAKS_RUN, dcols), days)
-    run = run_lengths(away)[:, -1]
+    def away(days, cols):  # unauthorised absence that day, and nothing that breaks the run
+        return reg.day_any(reg.mask(C.UNAUTHORISED_CODES, cols), days) & ~reg.day_any(reg.mask(BREAKS_RUN, cols), days)
+
     out = []
-    for p in np.flatnonzero(run >= params.days):
-        k = int(run[p])
-        first, last = reg.days[last_day - k + 1], reg.days[last_day]
+    for p, k, first, last in reg.runs_to_latest(as_of, away, params.days):
         evidence = reg.marks_where(p, C.UNAUTHORISED_CODES, reg.slot_slice(first, last))
-        out.append(Finding(
-            rule=RULE_ID, pupil_id=int(reg.pupil_ids[p]), upn=str(reg.upns[p]),
-            concern=f"{RULE_ID}:{first.isoformat()}",
+        out.append(reg.finding(
+            p, rule=RULE_ID, concern=f"{RULE_ID}:{first.isoformat()}",
             summary=(
                 f"Absent without the school's permission for {plural(k, 'continuous school day')} "
                 f"from {fmt_date(first)} to {fmt_date(last)} ({plural(len(evidence), 'session')}): "

@@ -167,15 +167,19 @@ class RegisterMatrix:
                 out.append((d, sess, CODE_TABLE[i]))
         return out
 
-    def days_to_latest_register(self, as_of: dt.date) -> tuple[slice, slice, int] | None:
-        """(days, their session columns, the last day's index) from the first day loaded to the
-        latest day with any mark up to ``as_of``; None if no register was taken."""
+    def runs_to_latest(self, as_of: dt.date, day_flags, at_least: int) -> list[tuple[int, int, dt.date, dt.date]]:
+        """Pupils whose run of flagged school days reaches the latest register taken up to
+        ``as_of`` and is at least ``at_least`` days long: (row, days in the run, first, last).
+        ``day_flags(days, cols)`` gives a pupils × days boolean matrix for those days and their
+        session columns (e.g. "absent with no reason given that day")."""
         taken = np.flatnonzero((self.codes[:, self.slot_slice(None, as_of)] != NO_MARK).any(axis=0))
         if len(taken) == 0:
-            return None
+            return []
         last_day = int(self.slot_day[taken[-1]])
         days = slice(0, last_day + 1)
-        return days, self.slots_of_days(days), last_day
+        run = run_lengths(day_flags(days, self.slots_of_days(days)))[:, -1]
+        return [(int(p), int(run[p]), self.days[last_day - int(run[p]) + 1], self.days[last_day])
+                for p in np.flatnonzero(run >= at_least)]
 
     def finding(self, p: int, **fields) -> Finding:
         """A finding about the pupil in row ``p``."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 from pydantic import Field
 
 from casework.register import codes as C
@@ -19,7 +18,7 @@ from casework.register.calendar import SchoolCalendar
 
 from .base import Rule, RuleParams, school_days_back
 from .findings import Finding, fmt_date, plural
-from .register_data import RegisterMatrix, run_lengths
+from .register_data import RegisterMatrix
 
 RULE_ID = "unexplained_absence"
 CODES = {C.REASON_NOT_ESTABLISHED}
@@ -31,17 +30,9 @@ class Params(RuleParams):
 
 
 def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_of: dt.date) -> list[Finding]:
-    latest = reg.days_to_latest_register(as_of)
-    if latest is None:
-        return []
-    days, dcols, last_day = latest
-    n_day = reg.day_any(reg.mask(CODES, dcols), days)
-    run = run_lengths(n_day)[:, -1]
     out = []
-    for p in np.flatnonzero(run >= params.min_consecutive_days):
-        k = int(run[p])
-        first = reg.days[last_day - k + 1]
-        last = reg.days[last_day]
+    for p, k, first, last in reg.runs_to_latest(
+            as_of, lambda days, cols: reg.day_any(reg.mask(CODES, cols), days), params.min_consecutive_days):
         evidence = reg.marks_where(p, CODES, reg.slot_slice(first, last))
         out.append(reg.finding(
             p, rule=RULE_ID, concern=f"{RULE_ID}:{first.isoformat()}",

@@ -103,20 +103,25 @@ def _sheets() -> tuple[list[Sheet], str]:
     return sheets, f"attendance-{rep.start}-{rep.end}"
 
 
+MIMETYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def spreadsheet(sheets: list[Sheet], name: str, fmt: str) -> Response:
+    """Sheets as a download: CSV (one after another) or an Excel workbook (one tab each)."""
+    data = to_csv(sheets) if fmt == "csv" else to_xlsx(sheets)
+    return Response(data, mimetype=MIMETYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
 @bp.route("/reports/export.csv")
 @requires("reports.export")
 def export_csv():
-    sheets, name = _sheets()
-    return Response(to_csv(sheets), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return spreadsheet(*_sheets(), "csv")
 
 
 @bp.route("/reports/export.xlsx")
 @requires("reports.export")
 def export_xlsx():
-    sheets, name = _sheets()
-    return Response(to_xlsx(sheets), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    return spreadsheet(*_sheets(), "xlsx")
 
 
 @bp.route("/reports/policy")
@@ -169,12 +174,7 @@ def governors():
 
 def _governors_file(fmt: str) -> Response:
     rep = _governors()
-    name = f"governors-report-{rep.term.key}.{fmt}"
-    if fmt == "csv":
-        return Response(to_csv(rep.sheets()), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return Response(to_xlsx(rep.sheets()), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return spreadsheet(rep.sheets(), f"governors-report-{rep.term.key}", fmt)
 
 
 @bp.route("/reports/governors.csv")
