@@ -22,6 +22,7 @@ from casework.cli.common import (
     emit_json,
     err,
     fail,
+    output,
     parse_day,
     school_option,
 )
@@ -215,10 +216,7 @@ def case_move(case_id, event, username, reason, params, db, as_of, as_json):
         sys.exit(1)
     except LookupError as exc:
         fail(str(exc).strip("'\""))
-    if as_json:
-        emit_json({"moved": True, **out})
-    else:
-        console.print(f"Case {case_id}: {out['from']} → {out['to']}.")
+    output({"moved": True, **out}, as_json, f"Case {case_id}: {out['from']} → {out['to']}.")
 
 
 @case.command("assign")
@@ -239,10 +237,7 @@ def case_assign(case_id, owner, username, reason, db, as_of, as_json):
             out = {"case_id": case_id, "owner": new.username if new else None}
     except (AssignmentError, LookupError) as exc:
         fail(str(exc).strip("'\""))
-    if as_json:
-        emit_json(out)
-    else:
-        console.print(f"Case {case_id}: now {out['owner'] or 'unassigned'}.")
+    output(out, as_json, f"Case {case_id}: now {out['owner'] or 'unassigned'}.")
 
 
 @case.command("open")
@@ -276,10 +271,7 @@ def case_open(urn, upn, case_type, start, username, reason, db, as_of, as_json):
             out = {"case_id": case_row.id, "state": case_row.state}
     except (reg.NotFound, LookupError) as exc:
         fail(str(exc).strip("'\""))
-    if as_json:
-        emit_json(out)
-    else:
-        console.print(f"Opened case {out['case_id']} at {out['state']}.")
+    output(out, as_json, f"Opened case {out['case_id']} at {out['state']}.")
 
 
 @click.command("timers")

@@ -87,6 +87,14 @@ def emit_json(data) -> None:
     click.echo(json.dumps(data, indent=2, default=_json_default))
 
 
+def output(data, as_json: bool, text: str) -> None:
+    """What a command found: ``data`` as JSON for scripts, else ``text`` for a person."""
+    if as_json:
+        emit_json(data)
+    else:
+        console.print(text)
+
+
 def _json_default(o):
     if isinstance(o, (dt.date, dt.datetime, dt.time)):
         return o.isoformat()

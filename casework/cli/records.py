@@ -16,6 +16,7 @@ from casework.cli.common import (
     emit_json,
     fail,
     json_option,
+    output,
     school_option,
 )
 from casework.register import store as reg
@@ -50,10 +51,7 @@ def restore_cmd(file, db, as_json):
         report = restore(ctx_of(db, creates=True).engine, file)
     except BackupError as exc:
         fail(str(exc))
-    if as_json:
-        emit_json(report.as_dict())
-    else:
-        console.print(f"Restored {report.total:,} rows into {len(report.rows)} tables from {file}.")
+    output(report.as_dict(), as_json, f"Restored {report.total:,} rows into {len(report.rows)} tables from {file}.")
 
 
 @click.group("export")

@@ -19,6 +19,7 @@ from casework.cli.common import (
     err,
     fail,
     json_option,
+    output,
     parse_day,
     parse_moment,
     report_problems,
@@ -63,10 +64,7 @@ def school_add(urn, name, local_authority, workflow, address, phone, email, head
             out = {"id": sch.id, "urn": sch.urn, "name": sch.name, "workflow": sch.workflow}
     except ValueError as exc:  # includes WorkflowError, which lists every problem
         fail(str(exc))
-    if as_json:
-        emit_json(out)
-    else:
-        console.print(f"Added {out['name']} (URN {out['urn']}), following workflow {out['workflow']}.")
+    output(out, as_json, f"Added {out['name']} (URN {out['urn']}), following workflow {out['workflow']}.")
 
 
 @school.command("check")

@@ -179,3 +179,8 @@ class CaseNote(SQLModel, table=True):
     at: dt.datetime = _at()
     text: str = Field(sa_column=Column(Text, nullable=False))
     safeguarding: bool = False  # seen by the DSL and deputies only
+
+
+# Everything kept about a case besides the case row, the tables that refer to others first
+# (what a retention purge removes with a case, in that order).
+CASE_PARTS = (LetterRequest, Notification, PenaltyNotice, Timer, CaseNote, CaseFinding, CaseMove)

@@ -11,20 +11,9 @@ from sqlmodel import Session
 
 from casework.cases.penalties import years_before
 from casework.store.audit import record
-from casework.store.casemodels import (
-    Case,
-    CaseFinding,
-    CaseMove,
-    CaseNote,
-    LetterRequest,
-    Notification,
-    PenaltyNotice,
-    Timer,
-)
+from casework.store.casemodels import CASE_PARTS, Case
 from casework.store.models import Mark, MarkAmendment, School
 from casework.workflow import for_school
-
-CASE_PARTS = (LetterRequest, Notification, PenaltyNotice, Timer, CaseNote, CaseFinding, CaseMove)  # referrers first
 
 
 @dataclass
