@@ -320,3 +320,21 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("figures")
         for name, n in sorted(_SUITE_FIGURES.items()):
             terminalreporter.write_line(f"{name}: {n:,}")
+
+
+# -- the web test world (tests/web_world.py) ----------------------------------------
+
+
+@pytest.fixture
+def world(engine, make_school, make_pupils):
+    """The small school every web test works in; a test module may define its own."""
+    from web_world import build_world
+
+    return build_world(engine, make_school, make_pupils)
+
+
+@pytest.fixture
+def app(engine, world):
+    from web_world import web_app
+
+    return web_app(engine, world, WTF_CSRF_ENABLED=False)

@@ -11,19 +11,13 @@ from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
-from test_web_permissions import login
-from web_world import build_world, web_app
+from web_world import login, web_app
 
 from casework.cli import main
 from casework.clock import LONDON
 from casework.register.store import Amender, amend_mark
 from casework.store.audit import record, verify
 from casework.store.models import AuditEvent, Mark, Role
-
-
-@pytest.fixture
-def world(engine, make_school, make_pupils):
-    return build_world(engine, make_school, make_pupils)
 
 
 def _actions(engine) -> list[str]:

@@ -9,7 +9,6 @@ import json
 import pytest
 from click.testing import CliRunner
 from sqlmodel import Session, select
-from web_world import build_world
 
 from casework.cli import main
 from casework.clock import LONDON
@@ -17,11 +16,6 @@ from casework.store.backup import BackupError, backup, restore, table_rows
 from casework.store.casemodels import Case, CaseMove, CaseNote
 from casework.store.db import make_engine
 from casework.store.models import AuditEvent, Contact, Mark, MarkAmendment, Pupil, School
-
-
-@pytest.fixture
-def world(engine, make_school, make_pupils):
-    return build_world(engine, make_school, make_pupils)
 
 
 def _restored_matches(source, target, tmp_path, suite_figures):

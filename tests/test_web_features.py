@@ -11,29 +11,12 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
-from test_web_permissions import login
-from web_world import build_world, web_app
+from web_world import client
 
 from casework.store.casemodels import Case, LetterBatch, LetterRequest, Notification
 from casework.store.models import Role
 
 R = Role
-
-
-@pytest.fixture
-def world(engine, make_school, make_pupils):
-    return build_world(engine, make_school, make_pupils)
-
-
-@pytest.fixture
-def app(engine, world):
-    return web_app(engine, world, WTF_CSRF_ENABLED=False)
-
-
-def client(app, role):
-    c = app.test_client()
-    assert login(c, role).status_code == 302
-    return c
 
 
 def flash(html: str, kind: str) -> str:

@@ -10,30 +10,13 @@ import re
 import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session
-from test_web_permissions import login
-from web_world import build_world, web_app
+from web_world import client
 
 from casework.register.store import load_calendar
 from casework.store.models import Role, School
 
 R = Role
 SURNAMES = ("Abernathy", "Calloway", "Vandermeer", "Lindqvist", "Fairweather")
-
-
-@pytest.fixture
-def world(engine, make_school, make_pupils):
-    return build_world(engine, make_school, make_pupils)
-
-
-@pytest.fixture
-def app(engine, world):
-    return web_app(engine, world, WTF_CSRF_ENABLED=False)
-
-
-def client(app, role):
-    c = app.test_client()
-    assert login(c, role).status_code == 302
-    return c
 
 
 def _text(html: str) -> str:

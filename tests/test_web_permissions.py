@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from web_world import PASSWORD, USERNAMES, build_world, web_app
+from web_world import PASSWORD, USERNAMES, login, web_app
 
 from casework.store.models import Role
 
@@ -58,11 +58,6 @@ EXPECTED = {
 PUBLIC = {"static", "auth.login", "auth.logout", "auth.home", "auth.password", "auth.choose_school"}
 
 
-@pytest.fixture
-def world(engine, make_school, make_pupils):
-    return build_world(engine, make_school, make_pupils)
-
-
 def stored_letter(engine, world, folder) -> int:
     """The world's ready letter as if produced (a small kept file and its SHA-256), and a print file
     of it: what the download routes serve. Returns the print file's id."""
@@ -89,15 +84,6 @@ def stored_letter(engine, world, folder) -> int:
         s.add(batch)
         s.commit()
         return batch.id
-
-
-@pytest.fixture
-def app(engine, world):
-    return web_app(engine, world, WTF_CSRF_ENABLED=False)
-
-
-def login(client, role: Role, password: str = PASSWORD):
-    return client.post("/login", data={"username": USERNAMES[role], "password": password})
 
 
 def urls(world, engine, role: Role = R.ATTENDANCE_OFFICER, batch: int = 1) -> dict[str, str]:

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from test_web_permissions import login
-from web_world import build_world, web_app
+from web_world import login, web_app
 
 from casework.store.models import Role, School
-
-
-@pytest.fixture
-def world(engine, make_school, make_pupils):
-    return build_world(engine, make_school, make_pupils)
 
 
 def test_policy_page_names_the_school_and_its_images_are_svg(engine, world):

@@ -213,5 +213,5 @@ def test_caseload_counts_agree_with_its_rows(app, world, pg_engine_web):
         assert load.total == len(load.rows) == 4
         assert load.overdue == sum(1 for r in load.rows if r.deadline and r.deadline.overdue) >= 1
         assert [r.deadline.overdue for r in load.rows if r.deadline][:load.overdue] == [True] * load.overdue
-    page = client(app, R.ATTENDANCE_OFFICER).get("/caseload").get_data(as_text=True)
+    page = client(app, R.ATTENDANCE_OFFICER).get("/caseload?who=team").get_data(as_text=True)
     assert f"{load.total} open cases" in page and f"{load.overdue} overdue" in page

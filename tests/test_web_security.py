@@ -7,22 +7,11 @@ from __future__ import annotations
 import io
 
 import pytest
-from test_web_permissions import login
-from web_world import PASSWORD, USERNAMES, build_world, web_app
+from web_world import PASSWORD, USERNAMES, login, web_app
 
 from casework.store.models import Role
 
 R = Role
-
-
-@pytest.fixture
-def world(engine, make_school, make_pupils):
-    return build_world(engine, make_school, make_pupils)
-
-
-@pytest.fixture
-def app(engine, world):
-    return web_app(engine, world, WTF_CSRF_ENABLED=False)
 
 
 @pytest.mark.parametrize("target", [

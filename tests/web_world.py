@@ -115,3 +115,15 @@ def web_app(engine, world: World, **config):
             "LOGIN_RATE_LIMIT": "10000 per minute", "LOGIN_ACCOUNT_LIMIT": "10000 per minute"}
     base.update(config)
     return create_app(base)
+
+
+def login(client, role: Role, password: str = PASSWORD):
+    """Sign in on a Flask test client as the world's user in ``role``."""
+    return client.post("/login", data={"username": USERNAMES[role], "password": password})
+
+
+def client(app, role):
+    """A test client signed in as ``role``."""
+    c = app.test_client()
+    assert login(c, role).status_code == 302
+    return c
