@@ -207,7 +207,7 @@ def test_officer_produces_the_days_letters_and_downloads_the_print_file(page_for
     assert "has no postal address" in blocked.inner_text() and blocked.locator("button").count() == 0
     assert "Pat Abernathy and Sam Abernathy" in page.locator(f"#letter-{world.letters['ready']}").inner_text()
     shot(page, "letters-queue")
-    page.click("button:has-text('Produce all ready letters as one print file')")
+    page.click("button:has-text('Produce all ready letters')")
     assert "1 letter produced as one print file" in page.locator(".flash-success").inner_text()
     assert page.locator(f"#letter-{world.letters['ready']}").count() == 0
     shot(page, "letters-produced")

@@ -35,7 +35,7 @@ def test_letters_page_lists_recipients_or_the_problems_from_the_letters_domain(a
     blocked = blocked[:blocked.index("</tr>")]
     assert "Pat Calloway (Mother, parental responsibility) has no postal address" in blocked
     assert "<button" not in blocked
-    assert "Produce all ready letters as one print file" in page
+    assert "Produce all ready letters" in page
 
 
 def test_produce_one_letter_then_download_it_checked_against_its_sha256(app, world, engine):

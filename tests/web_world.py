@@ -112,7 +112,8 @@ def web_app(engine, world: World, **config):
     from casework.web import create_app
 
     base = {"ENGINE": engine, "CLOCK": world.clock, "SECRET_KEY": "test-secret", "TESTING": True,
-            "LOGIN_RATE_LIMIT": "10000 per minute", "LOGIN_ACCOUNT_LIMIT": "10000 per minute"}
+            "LOGIN_RATE_LIMIT": "10000 per minute", "LOGIN_ACCOUNT_LIMIT": "10000 per minute",
+            "PRINT_INLINE": True}
     base.update(config)
     return create_app(base)
 

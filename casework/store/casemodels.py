@@ -129,6 +129,25 @@ class LetterBatch(SQLModel, table=True):
     sha256: str
 
 
+class PrintJob(SQLModel, table=True):
+    """Producing a school's queued letters in the background, a print file per chunk, with its
+    progress kept here so the letters page can show it (and a restart can tell it stopped)."""
+
+    __tablename__ = "print_job"
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id", index=True)
+    requested_by: str
+    requested_at: dt.datetime = _at()
+    status: str = "waiting"  # waiting | running | done | failed
+    total: int = 0  # letters queued when it started
+    done: int = 0  # letters looked at so far (produced or left with a problem)
+    produced: int = 0
+    problems: dict = _json(dict)  # letter id -> what stops it
+    batch_ids: list = _json(list)  # the print files made, in order
+    finished_at: dt.datetime | None = _at(nullable=True)
+    error: str = ""
+
+
 class Notification(SQLModel, table=True):
     """A nudge to a role (or a person), and the DSL's safeguarding queue."""
 

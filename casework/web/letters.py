@@ -3,10 +3,19 @@ as a print file, and handing back a kept PDF only if it is still exactly what wa
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+import threading
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from casework.letters.fields import LetterProblems
+from casework.letters.printjob import (
+    PrintJobError,
+    latest_job,
+    print_job_summary,
+    run_print_job,
+    start_print_job,
+)
 from casework.letters.queue import (
     FileProblem,
     batch_file,
@@ -14,7 +23,6 @@ from casework.letters.queue import (
     letter_file,
     letter_queue,
     produce_one,
-    produce_print_batch,
     produced_letters,
 )
 from casework.web.context import clock, current_school, db, int_arg
@@ -33,7 +41,7 @@ def index():
     return render_template("letters.html", queue=q.letters, total=q.total, page=page,
                            pages=max(1, -(-q.total // PAGE)), first=(page - 1) * PAGE + 1,
                            ready=sum(1 for x in q.letters if x.ready), batches=batches(db(), school.id),
-                           produced=produced_letters(db(), school.id))
+                           produced=produced_letters(db(), school.id), job=latest_job(db(), school.id))
 
 
 @bp.route("/letters/<int:letter_id>/produce", methods=["POST"])
@@ -53,29 +61,35 @@ def produce(letter_id: int):
     return redirect(url_for("letters.index") + f"#produced-{p.letter_id}")
 
 
-# A print file a person waits for in the browser: about 20 s of rendering at ~0.4 s a letter.
-PRINT_BATCH = 50
-
-
 @bp.route("/letters/print", methods=["POST"])
 @requires("letters.produce")
 def produce_all():
+    """Every ready letter, in print files of up to CHUNK: in the background (the letters page
+    shows how far it has got), or at once when the app is told to (tests)."""
     school = current_school()
-    result = produce_print_batch(db(), school, clock(), current_user.name, limit=PRINT_BATCH)
-    if result.batch is None:
-        flash("No letter is ready to produce." + (" Each queued letter has a problem to put right first."
-                                                  if result.problems else ""), "error")
+    try:
+        job = start_print_job(db(), school, current_user.name, clock())
+    except PrintJobError as exc:
+        flash(f"Not started: {exc}.", "error")
         return redirect(url_for("letters.index"))
-    n = len(result.produced)
-    msg = f"{n} letter{'s' if n != 1 else ''} produced as one print file."
-    if result.problems:
-        k = len(result.problems)
-        msg += f" {k} letter{'s' if k != 1 else ''} with problems {'were' if k != 1 else 'was'} left in the queue."
-    if result.remaining:
-        msg += (f" {result.remaining} more {'are' if result.remaining != 1 else 'is'} still queued: produce the next print "
-                f"file (up to {PRINT_BATCH} at a time).")
-    flash(msg, "success")
-    return redirect(url_for("letters.index") + f"#batch-{result.batch.id}")
+    db().commit()
+    engine = current_app.extensions["casework_engine"]
+    if current_app.config.get("PRINT_INLINE"):
+        return _finished(run_print_job(engine, job.id, clock()))
+    threading.Thread(target=run_print_job, args=(engine, job.id, clock()), daemon=True,
+                     name=f"print-job-{job.id}").start()
+    flash(f"Producing the {job.total} queued letter{'s' if job.total != 1 else ''} in the background; this page "
+          "shows how far it has got.", "info")
+    return redirect(url_for("letters.index") + "#print-job")
+
+
+def _finished(job) -> Response:
+    if not job.produced:
+        flash("No letter is ready to produce." + (" Each queued letter has a problem to put right first."
+                                                  if job.problems else ""), "error")
+        return redirect(url_for("letters.index"))
+    flash(print_job_summary(job), "success")
+    return redirect(url_for("letters.index") + f"#batch-{job.batch_ids[-1]}")
 
 
 def _pdf(data: bytes, name: str) -> Response:

@@ -1,4 +1,5 @@
-"""go live: a user's further schools, forced password change, provisional deadlines, case owners
+"""go live: a user's further schools, forced password change, provisional deadlines, case owners,
+background print jobs
 
 Revision ID: 0008
 Revises: 0007
@@ -6,6 +7,8 @@ Revises: 0007
 
 import sqlalchemy as sa
 from alembic import op
+
+from casework.store.dbtypes import UTCDateTime
 
 revision = "0008"
 down_revision = "0007"
@@ -21,6 +24,21 @@ def upgrade() -> None:
         sa.Column("school_id", sa.Integer(), sa.ForeignKey("school.id"), nullable=False, index=True),
         sa.Column("role", sa.String(), nullable=False),
         sa.UniqueConstraint("user_id", "school_id"),
+    )
+    op.create_table(
+        "print_job",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("school_id", sa.Integer(), sa.ForeignKey("school.id"), nullable=False, index=True),
+        sa.Column("requested_by", sa.String(), nullable=False),
+        sa.Column("requested_at", UTCDateTime(), nullable=False),
+        sa.Column("status", sa.String(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("produced", sa.Integer(), nullable=False),
+        sa.Column("problems", sa.JSON(), nullable=False),
+        sa.Column("batch_ids", sa.JSON(), nullable=False),
+        sa.Column("finished_at", UTCDateTime(), nullable=True),
+        sa.Column("error", sa.String(), nullable=False),
     )
     with op.batch_alter_table("staff_user") as b:
         b.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -45,3 +63,4 @@ def downgrade() -> None:
     with op.batch_alter_table("staff_user") as b:
         b.drop_column("must_change_password")
     op.drop_table("staff_membership")
+    op.drop_table("print_job")
