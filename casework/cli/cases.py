@@ -30,7 +30,7 @@ from casework.clock import LONDON
 from casework.register import store as reg
 from casework.register.store import active_user
 from casework.store.db import session_scope
-from casework.store.models import Pupil
+from casework.store.models import Pupil, User
 from casework.timers import caseload_deadlines, timer_history
 from casework.workflow import for_school
 from casework.workflow.model import ROLE_NAMES
@@ -72,6 +72,7 @@ def _case_dict(s, case, clock, actor=None, full=False) -> dict:
         "type": case.case_type, "type_label": ct.label, "state": case.state, "state_label": ct.states[case.state].label,
         "concern": case.concern, "opened_at": ldn(case.opened_at), "closed_at": ldn(case.closed_at),
         "safeguarding": case.safeguarding,
+        "owner": owner.username if (owner := s.get(User, case.owner_id) if case.owner_id else None) else None,
         "findings": [{"rule": f.rule, "explanation": f.summary, "found_on": f.found_on, "figures": f.figures,
                       **({"evidence": f.evidence} if full else {})} for f in cs.findings(s, case.id)],
         "proposed": case.proposals,
@@ -136,7 +137,8 @@ def case_show(case_id, username, db, as_of, as_json):
         return
     console.print(f"[bold]Case {d['id']}[/]: {d['pupil']} ({d['upn']}), {d['type_label']} — [bold]{d['state_label']}[/]"
                   + (" [red](safeguarding)[/]" if d["safeguarding"] else ""))
-    console.print(f"Opened {d['opened_at']:%d %b %Y}" + (f", closed {d['closed_at']:%d %b %Y}" if d["closed_at"] else ""))
+    console.print(f"Opened {d['opened_at']:%d %b %Y}" + (f", closed {d['closed_at']:%d %b %Y}" if d["closed_at"] else "")
+                  + f"; owner: {d['owner'] or 'unassigned'}")
     if d["findings"]:
         console.print("[bold]Findings[/] (the latest of each; --json lists them all)")
     latest: dict[str, tuple[dict, int]] = {}
