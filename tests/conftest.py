@@ -338,3 +338,14 @@ def app(engine, world):
     from web_world import web_app
 
     return web_app(engine, world, WTF_CSRF_ENABLED=False)
+
+
+# -- register helpers ------------------------------------------------------------------
+
+
+@pytest.fixture
+def great_chart(session, make_school):
+    """Great Chart Primary on its real 2025-26 Kent calendar, committed."""
+    school = make_school(session, "great-chart", urn="118001")
+    session.commit()
+    return school

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from register_helpers import first_sessions
 
 from casework.cli import main
 from casework.register.upn import make_upn
@@ -33,15 +34,6 @@ def cli(db_url, monkeypatch):
     return invoke
 
 
-def sessions_from(start: dt.date, n: int):
-    out, day = [], start
-    while len(out) < n:
-        if day.weekday() < 5:
-            out += [(day, "AM"), (day, "PM")]
-        day += dt.timedelta(days=1)
-    return out[:n]
-
-
 @pytest.fixture
 def school(cli, write_csv):
     assert cli("school", "add", "--urn", URN, "--name", "Great Chart Primary").exit_code == 0
@@ -52,8 +44,8 @@ def school(cli, write_csv):
     # The worked example of test_stats.py for UPN1 (20 sessions from Wed 3 Sep: 14 '/', 2 L, V, I, G, X);
     # UPN2 present at all 20.
     codes1 = ["L", "/", "I", "/", "/", "/", "/", "V", "L", "/", "/", "/", "/", "/", "/", "G", "/", "/", "/", "X"]
-    rows = [f"{UPN1},{d.isoformat()},{s},{c}" for (d, s), c in zip(sessions_from(dt.date(2025, 9, 3), 20), codes1)]
-    rows += [f"{UPN2},{d.isoformat()},{s},/" for d, s in sessions_from(dt.date(2025, 9, 3), 20)]
+    rows = [f"{UPN1},{d.isoformat()},{s},{c}" for (d, s), c in zip(first_sessions(20), codes1)]
+    rows += [f"{UPN2},{d.isoformat()},{s},/" for d, s in first_sessions(20)]
     marks = write_csv("marks.csv", "upn,date,session,code", rows)
     r = cli("import", "marks", str(marks), "--school", URN, "--as-of", "2025-09-16T18:00")
     assert r.exit_code == 0, r.output

@@ -9,21 +9,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from register_helpers import first_sessions
 
 from casework.figures.stats import Figures, Thresholds, breakdown, group_figures, pupil_figures, pupil_flags
 
 D = dt.date
 YEAR = (D(2025, 9, 1), D(2026, 8, 31))
-
-
-def first_sessions(n: int, start: D = D(2025, 9, 3)) -> list[tuple[D, str]]:
-    """The first n sessions at Great Chart from ``start`` (no holidays before 17 Oct)."""
-    out, day = [], start
-    while len(out) < n:
-        if day.weekday() < 5:
-            out += [(day, "AM"), (day, "PM")]
-        day += dt.timedelta(days=1)
-    return out[:n]
 
 
 def marks_from(codes: list[str], start: D = D(2025, 9, 3)) -> list[tuple]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
+from register_helpers import day_marks
 from sqlmodel import select
 
 from casework.cases.moves import Actor, move_case, open_case
@@ -20,17 +20,6 @@ from casework.workflow import for_school
 
 D = dt.date
 OFFICER = Actor("officer", "attendance_officer", "Ann Officer")
-
-
-def _week_marks(calendar, start, end, code="/"):
-    return [(d, s, code) for d in calendar.school_days(start, end) for s in ("AM", "PM")]
-
-
-@pytest.fixture
-def great_chart(session, make_school):
-    school = make_school(session, "great-chart", urn="118001")
-    session.commit()
-    return school
 
 
 def _timer(session, case_id, kind) -> Timer:
@@ -47,13 +36,13 @@ def test_friday_absence_before_half_term_home_visit_falls_due_on_the_tuesday_aft
     # day 3 is Tue 24 Feb, so "no contact by day 3" (2 school days after the first) is due Tue 24 Feb 12:00.
     assert cal.add_school_days(D(2026, 2, 13), 1) == D(2026, 2, 23)
     assert cal.add_school_days(D(2026, 2, 13), 2) == D(2026, 2, 24)
-    add_marks(session, present, _week_marks(cal, D(2026, 2, 9), D(2026, 2, 25)))
+    add_marks(session, present, day_marks(cal, D(2026, 2, 9), D(2026, 2, 25)))
     for p in (absent, called):
-        add_marks(session, p, _week_marks(cal, D(2026, 2, 9), D(2026, 2, 12)))
-    add_marks(session, absent, _week_marks(cal, D(2026, 2, 13), D(2026, 2, 25), "N"))
+        add_marks(session, p, day_marks(cal, D(2026, 2, 9), D(2026, 2, 12)))
+    add_marks(session, absent, day_marks(cal, D(2026, 2, 13), D(2026, 2, 25), "N"))
     # The family that is reached gives a reason (illness): the register says I from Monday.
-    add_marks(session, called, _week_marks(cal, D(2026, 2, 13), D(2026, 2, 13), "N"))
-    add_marks(session, called, _week_marks(cal, D(2026, 2, 23), D(2026, 2, 25), "I"))
+    add_marks(session, called, day_marks(cal, D(2026, 2, 13), D(2026, 2, 13), "N"))
+    add_marks(session, called, day_marks(cal, D(2026, 2, 23), D(2026, 2, 25), "I"))
     session.commit()
 
     days = replay(engine, great_chart.urn, D(2026, 2, 12), D(2026, 2, 22))
@@ -96,8 +85,8 @@ def test_friday_absence_before_the_may_bank_holiday(engine, session, great_chart
     # and day 3 is Wed 6 May: the home visit is due Wed 6 May 12:00 (BST, 11:00 UTC).
     assert cal.why_closed(D(2026, 5, 4)).startswith("bank holiday")
     assert cal.add_school_days(D(2026, 5, 1), 1) == D(2026, 5, 5)
-    add_marks(session, pupil, _week_marks(cal, D(2026, 4, 27), D(2026, 4, 30)))
-    add_marks(session, pupil, _week_marks(cal, D(2026, 5, 1), D(2026, 5, 7), "N"))
+    add_marks(session, pupil, day_marks(cal, D(2026, 4, 27), D(2026, 4, 30)))
+    add_marks(session, pupil, day_marks(cal, D(2026, 5, 1), D(2026, 5, 7), "N"))
     session.commit()
     days = replay(engine, great_chart.urn, D(2026, 4, 30), D(2026, 5, 7))
     assert [d["school_day"] for d in days] == [True, True, False, False, False, True, True, True]
