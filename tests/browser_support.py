@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from web_world import build_world, web_app
+from web_world import PASSWORD, USERNAMES, build_world, web_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -41,3 +41,13 @@ def site(engine, make_school, make_pupils):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", world, engine
     server.shutdown()
+
+
+def sign_in(page, base: str, role) -> None:
+    """Open the sign-in page and, for a role, sign in as the web world's user in it."""
+    page.goto(base + "/login")
+    if role is not None:
+        page.fill("#username", USERNAMES[role])
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()

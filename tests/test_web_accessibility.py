@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_support import ARGS, CHROMIUM, SHOTS  # noqa: F401  (fixtures: tests/conftest.py loads browser_support)
-from web_world import PASSWORD, USERNAMES
+from browser_support import ARGS, CHROMIUM, SHOTS, sign_in  # noqa: F401  (fixtures: tests/conftest.py loads browser_support)
 
 from casework.store.models import Role
 
@@ -30,12 +29,7 @@ def open_as(browser, site):
         ctx = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=bypass_csp)
         contexts.append(ctx)
         page = ctx.new_page()
-        page.goto(base + "/login")
-        if role is not None:
-            page.fill("#username", USERNAMES[role])
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_load_state()
+        sign_in(page, base, role)
         return page
 
     yield opener

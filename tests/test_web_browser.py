@@ -7,8 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from browser_support import ARGS, CHROMIUM, SHOTS  # noqa: F401  (fixtures: tests/conftest.py loads browser_support)
-from web_world import PASSWORD, USERNAMES
+from browser_support import ARGS, CHROMIUM, SHOTS, sign_in  # noqa: F401  (fixtures: tests/conftest.py loads browser_support)
 
 from casework.store.models import Role
 
@@ -29,12 +28,7 @@ def page_for(browser, site):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 40" not in m.text
                 else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(base + "/login")
-        if role is not None:
-            page.fill("#username", USERNAMES[role])
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_load_state()
+        sign_in(page, base, role)
         return page
 
     yield open_as, base, errors
