@@ -176,6 +176,19 @@ class GroupFigures:
         return d
 
 
+def group_pupils(school_id: int, year_group: int | None = None, flag: str | None = None, *columns):
+    """A query of the school's pupils (``columns``, default their ids), narrowed to a year group
+    and a flagged group (FSM, SEND, ...)."""
+    q = select(*(columns or (Pupil.id,))).where(Pupil.school_id == school_id)
+    if year_group is not None:
+        q = q.where(Pupil.year_group == year_group)
+    if flag is not None:
+        if flag not in PUPIL_FLAGS:
+            raise ValueError(f"unknown group {flag!r} (one of: {', '.join(PUPIL_FLAGS)})")
+        q = q.where(getattr(Pupil, flag).is_(True))
+    return q
+
+
 def pupil_figures(
     session: Session,
     school_id: int,
@@ -187,15 +200,8 @@ def pupil_figures(
     pupil_ids: list[int] | None = None,
 ) -> list[PupilFigures]:
     """Figures per pupil on roll (optionally a year group, a flagged group or given pupils)."""
-    pq = select(Pupil.id, Pupil.upn, Pupil.forename, Pupil.surname, Pupil.year_group).where(
-        Pupil.school_id == school_id
-    )
-    if year_group is not None:
-        pq = pq.where(Pupil.year_group == year_group)
-    if flag is not None:
-        if flag not in PUPIL_FLAGS:
-            raise ValueError(f"unknown group {flag!r} (one of: {', '.join(PUPIL_FLAGS)})")
-        pq = pq.where(getattr(Pupil, flag).is_(True))
+    pq = group_pupils(school_id, year_group, flag, Pupil.id, Pupil.upn, Pupil.forename, Pupil.surname,
+                      Pupil.year_group)
     if pupil_ids is not None:
         pq = pq.where(Pupil.id.in_(pupil_ids))
     pupils = {

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from casework.figures.stats import Figures
+from casework.figures.stats import Figures, group_pupils
 from casework.register.calendar import week_start
-from casework.store.models import PUPIL_FLAGS, Mark, Pupil
+from casework.store.models import Mark
 
 
 @dataclass
@@ -40,14 +40,7 @@ def weekly(session: Session, school_id: int, start: dt.date, end: dt.date, *, pu
     if pupil_ids is not None:
         q = q.where(Mark.pupil_id.in_(pupil_ids))
     if year_group is not None or flag is not None:
-        pq = select(Pupil.id).where(Pupil.school_id == school_id)
-        if year_group is not None:
-            pq = pq.where(Pupil.year_group == year_group)
-        if flag is not None:
-            if flag not in PUPIL_FLAGS:
-                raise ValueError(f"unknown group {flag!r}")
-            pq = pq.where(getattr(Pupil, flag).is_(True))
-        q = q.where(Mark.pupil_id.in_(pq))
+        q = q.where(Mark.pupil_id.in_(group_pupils(school_id, year_group, flag)))
     return weeks_of(session.execute(q))
 
 
