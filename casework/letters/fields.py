@@ -493,22 +493,22 @@ def _notice_to_improve(session, f, case, pupil, calendar, marks, today):
     return problems
 
 
-def _support_plan(session, f, case, pupil, calendar, marks, today):
+def _agreed(session, f, case, what: str, agreed: str) -> list[str]:
+    """A letter that sets down what was agreed (a support plan, a contract): its review date,
+    and the agreement itself, which is the reason on the move that agreed it."""
     due = _timer_due(session, case.id, "support_plan_review")
     f["review_date"] = long_date(due) if due else None
     if not (f["move"] and f["move"]["reason"].strip()):
-        return ["the support plan letter states what was agreed: record it as the reason on the move that "
-                "agreed the plan"]
+        return [f"the {what} letter states what was agreed: record it as the reason on the move that agreed the {agreed}"]
     return []
+
+
+def _support_plan(session, f, case, pupil, calendar, marks, today):
+    return _agreed(session, f, case, "support plan", "plan")
 
 
 def _contract(session, f, case, pupil, calendar, marks, today):
-    due = _timer_due(session, case.id, "support_plan_review")
-    f["review_date"] = long_date(due) if due else None
-    if not (f["move"] and f["move"]["reason"].strip()):
-        return ["the attendance contract letter states what was agreed: record it as the reason on the move that "
-                "agreed the contract"]
-    return []
+    return _agreed(session, f, case, "attendance contract", "contract")
 
 
 def _meeting(session, f, case, pupil, calendar, marks, today):

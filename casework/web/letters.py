@@ -106,20 +106,19 @@ def _refused(exc: FileProblem):
 @bp.route("/letters/<int:letter_id>/file")
 @requires("letters.download")
 def download(letter_id: int):
-    try:
-        data, name = letter_file(db(), current_school().id, letter_id)
-    except LookupError:
-        abort(404)
-    except FileProblem as exc:
-        return _refused(exc)
-    return _pdf(data, name)
+    return _kept_file(letter_file, letter_id)
 
 
 @bp.route("/letters/print/<int:batch_id>/file")
 @requires("letters.download")
 def download_batch(batch_id: int):
+    return _kept_file(batch_file, batch_id)
+
+
+def _kept_file(find, file_id: int):
+    """A kept PDF of this school's, only if it is still exactly what was produced."""
     try:
-        data, name = batch_file(db(), current_school().id, batch_id)
+        data, name = find(db(), current_school().id, file_id)
     except LookupError:
         abort(404)
     except FileProblem as exc:
