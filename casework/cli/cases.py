@@ -15,17 +15,7 @@ from casework.cases.caseload import list_cases
 from casework.cases.evaluate import evaluate as run
 from casework.cases.moves import Actor
 from casework.cases.world import CaseWorld
-from casework.cli.common import (
-    common_options,
-    console,
-    ctx_of,
-    emit_json,
-    err,
-    fail,
-    output,
-    parse_day,
-    school_option,
-)
+from casework.cli import common as cli
 from casework.clock import LONDON
 from casework.register import store as reg
 from casework.register.store import active_user
@@ -37,27 +27,27 @@ from casework.workflow.model import ROLE_NAMES
 
 
 @click.command()
-@school_option
-@common_options
+@cli.school_option
+@cli.common_options
 def evaluate(urn, db, as_of, as_json):
     """Run the rules and timers as of a date: open or add to cases, propose formal steps."""
 
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     try:
         report = run(c.engine, urn, c.clock)
     except reg.NotFound as exc:
-        fail(str(exc))
+        cli.fail(str(exc))
     if as_json:
-        emit_json(report.as_dict())
+        cli.emit_json(report.as_dict())
         return
-    console.print(f"Evaluated {urn} as of {report.as_of:%A %d %B %Y}.")
+    cli.console.print(f"Evaluated {urn} as of {report.as_of:%A %d %B %Y}.")
     if report.findings:
-        console.print("Findings: " + ", ".join(f"{k} {v}" for k, v in sorted(report.findings.items())))
-    console.print(f"{len(report.opened)} case(s) opened, {report.attached} finding(s) added to cases, "
-                  f"{len(report.proposed)} step(s) proposed, {report.notified} notification(s), "
-                  f"{len(report.timers)} deadline(s) lapsed.")
+        cli.console.print("Findings: " + ", ".join(f"{k} {v}" for k, v in sorted(report.findings.items())))
+    cli.console.print(f"{len(report.opened)} case(s) opened, {report.attached} finding(s) added to cases, "
+                      f"{len(report.proposed)} step(s) proposed, {report.notified} notification(s), "
+                      f"{len(report.timers)} deadline(s) lapsed.")
     for p in report.proposed:
-        console.print(f"  proposed: case {p['case_id']} ({p['upn']}): {p['event'].replace('_', ' ')} [{p['rule']}]")
+        cli.console.print(f"  proposed: case {p['case_id']} ({p['upn']}): {p['event'].replace('_', ' ')} [{p['rule']}]")
 
 
 def _case_dict(s, case, clock, actor=None, full=False) -> dict:
@@ -92,24 +82,24 @@ def _case_dict(s, case, clock, actor=None, full=False) -> dict:
 @click.option("--state", default=None)
 @click.option("--type", "case_type", default=None)
 @click.option("--all", "include_closed", is_flag=True, help="Include closed cases.")
-@common_options
+@cli.common_options
 def cases_cmd(urn, state, case_type, include_closed, db, as_of, as_json):
     """List cases, with their findings and the moves allowed now."""
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     with session_scope(c.engine) as s:
         school_id = _school_id(s, urn)
         rows = [_case_dict(s, case, c.clock)
                 for case in list_cases(s, school_id, state=state, case_type=case_type, include_closed=include_closed)]
     if as_json:
-        emit_json(rows)
+        cli.emit_json(rows)
         return
     tab = Table("ID", "Pupil", "UPN", "Type", "State", "Opened", "Findings", "Proposed")
     for r in rows:
         tab.add_row(str(r["id"]), r["pupil"], r["upn"], r["type_label"], r["state_label"], f"{r['opened_at']:%d %b %Y}",
                     ", ".join(sorted({f["rule"] for f in r["findings"]})),
                     ", ".join(p["event"].replace("_", " ") for p in r["proposed"]))
-    console.print(tab)
-    console.print(f"{len(rows)} case(s).")
+    cli.console.print(tab)
+    cli.console.print(f"{len(rows)} case(s).")
 
 
 @click.group()
@@ -120,54 +110,54 @@ def case() -> None:
 @case.command("show")
 @click.argument("case_id", type=int)
 @click.option("--as", "username", default=None, help="Show the moves this user may take.")
-@common_options
+@cli.common_options
 def case_show(case_id, username, db, as_of, as_json):
     """A case: state, findings with their evidence, timers, history, and what can be done now."""
 
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     with session_scope(c.engine) as s:
         try:
             case_row = cs.get_case(s, case_id)
             actor = _actor(s, username) if username else None
         except LookupError as exc:
-            fail(str(exc).strip("'\""))
+            cli.fail(str(exc).strip("'\""))
         d = _case_dict(s, case_row, c.clock, actor, full=True)
     if as_json:
-        emit_json(d)
+        cli.emit_json(d)
         return
-    console.print(f"[bold]Case {d['id']}[/]: {d['pupil']} ({d['upn']}), {d['type_label']} — [bold]{d['state_label']}[/]"
-                  + (" [red](safeguarding)[/]" if d["safeguarding"] else ""))
-    console.print(f"Opened {d['opened_at']:%d %b %Y}" + (f", closed {d['closed_at']:%d %b %Y}" if d["closed_at"] else "")
-                  + f"; owner: {d['owner'] or 'unassigned'}")
+    cli.console.print(f"[bold]Case {d['id']}[/]: {d['pupil']} ({d['upn']}), {d['type_label']} — [bold]{d['state_label']}[/]"
+                      + (" [red](safeguarding)[/]" if d["safeguarding"] else ""))
+    cli.console.print(f"Opened {d['opened_at']:%d %b %Y}" + (f", closed {d['closed_at']:%d %b %Y}" if d["closed_at"] else "")
+                      + f"; owner: {d['owner'] or 'unassigned'}")
     if d["findings"]:
-        console.print("[bold]Findings[/] (the latest of each; --json lists them all)")
+        cli.console.print("[bold]Findings[/] (the latest of each; --json lists them all)")
     latest: dict[str, tuple[dict, int]] = {}
     for f in d["findings"]:  # oldest first: the last of a rule is its current figure
         latest[f["rule"]] = (f, latest.get(f["rule"], (None, -1))[1] + 1)
     for f, earlier in reversed(latest.values()):
-        console.print(f"  • {f['rule'].replace('_', ' ').capitalize()}, {f['found_on']:%d %b %Y}: {f['explanation']}"
-                      + (f" ({earlier} earlier)" if earlier else ""), highlight=False, markup=False)
+        cli.console.print(f"  • {f['rule'].replace('_', ' ').capitalize()}, {f['found_on']:%d %b %Y}: {f['explanation']}"
+                          + (f" ({earlier} earlier)" if earlier else ""), highlight=False, markup=False)
     steps = {o["event"] for o in d["moves_allowed"] + d["moves_not_allowed"]}
     for p in [p for p in d["proposed"] if p["event"] in steps]:  # a step no longer open from here is stale
-        console.print(f"  Proposed: {p['event'].replace('_', ' ')} — {p['reason']}", highlight=False)
+        cli.console.print(f"  Proposed: {p['event'].replace('_', ' ')} — {p['reason']}", highlight=False)
     if d["timers"]:
         tab = Table("Deadline", "Due", "Status", title="Timers")
         for t in d["timers"]:
             tab.add_row(t["label"], f"{t['due']:%a %d %b %Y %H:%M}", t["status"])
-        console.print(tab)
-    console.print("[bold]History[/]")
+        cli.console.print(tab)
+    cli.console.print("[bold]History[/]")
     for m in d["history"]:
         step = f"{m['from']} → {m['to']}" if m["from"] else f"opened at {m['to']}"
-        console.print(f"  {m['at']:%d %b %Y %H:%M}  {m['event'].replace('_', ' ')} ({step}) by {m['by']}"
-                      + (f": {m['reason']}" if m["reason"] else ""), highlight=False, markup=False)
+        cli.console.print(f"  {m['at']:%d %b %Y %H:%M}  {m['event'].replace('_', ' ')} ({step}) by {m['by']}"
+                          + (f": {m['reason']}" if m["reason"] else ""), highlight=False, markup=False)
     if d["moves_allowed"]:
-        console.print("[bold]Steps open now[/]" + (" (to you)" if actor else ""))
+        cli.console.print("[bold]Steps open now[/]" + (" (to you)" if actor else ""))
     for o in d["moves_allowed"]:
-        console.print(f"  [green]can[/] {o['event']}: {o['label']}")
+        cli.console.print(f"  [green]can[/] {o['event']}: {o['label']}")
     if d["moves_not_allowed"]:
-        console.print("[bold]Not open now[/]")
+        cli.console.print("[bold]Not open now[/]")
     for o in d["moves_not_allowed"]:
-        console.print(f"  [red]cannot[/] {o['event']}: " + "; ".join(o["reasons"]), highlight=False)
+        cli.console.print(f"  [red]cannot[/] {o['event']}: " + "; ".join(o["reasons"]), highlight=False)
 
 
 def _school_id(s, urn: str | None) -> int | None:
@@ -177,7 +167,7 @@ def _school_id(s, urn: str | None) -> int | None:
     try:
         return reg.get_school(s, urn).id
     except reg.NotFound as exc:
-        fail(str(exc))
+        cli.fail(str(exc))
 
 
 def _actor(s, username):
@@ -190,16 +180,16 @@ def _actor(s, username):
 @click.option("--as", "username", required=True, help="The user taking the step.")
 @click.option("--reason", default="", help="Why: kept on the case.")
 @click.option("--param", "params", multiple=True, help="KEY=VALUE for the move (e.g. improvement_weeks=4, parents=Name).")
-@common_options
+@cli.common_options
 def case_move(case_id, event, username, reason, params, db, as_of, as_json):
     """Take a step on a case (refused, with every reason, if the rules or your role forbid it)."""
 
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     p: dict = {}
     for item in params:
         k, _, v = item.partition("=")
         if not _:
-            fail(f"--param {item!r} should be KEY=VALUE")
+            cli.fail(f"--param {item!r} should be KEY=VALUE")
         p[k] = [x.strip() for x in v.split(";")] if k == "parents" else (int(v) if v.isdigit() else v)
     try:
         with session_scope(c.engine) as s:
@@ -210,15 +200,15 @@ def case_move(case_id, event, username, reason, params, db, as_of, as_json):
             out = {"case_id": case_id, "event": event, "from": move.from_state, "to": move.to_state, "at": move.at}
     except cs.MoveRefused as exc:
         if as_json:
-            emit_json({"moved": False, "event": event, "reasons": exc.reasons})
+            cli.emit_json({"moved": False, "event": event, "reasons": exc.reasons})
         else:
-            err.print(f"[bold red]{event.replace('_', ' ')} refused[/] on case {case_id}:", highlight=False)
+            cli.err.print(f"[bold red]{event.replace('_', ' ')} refused[/] on case {case_id}:", highlight=False)
             for r in exc.reasons:
-                err.print(f"  - {r}", highlight=False, markup=False)
+                cli.err.print(f"  - {r}", highlight=False, markup=False)
         sys.exit(1)
     except LookupError as exc:
-        fail(str(exc).strip("'\""))
-    output({"moved": True, **out}, as_json, f"Case {case_id}: {out['from']} → {out['to']}.")
+        cli.fail(str(exc).strip("'\""))
+    cli.output({"moved": True, **out}, as_json, f"Case {case_id}: {out['from']} → {out['to']}.")
 
 
 @case.command("assign")
@@ -226,10 +216,10 @@ def case_move(case_id, event, username, reason, params, db, as_of, as_json):
 @click.option("--to", "owner", default=None, help="Username of the new owner (omit to leave the case unassigned).")
 @click.option("--as", "username", required=True, help="The user making the change.")
 @click.option("--reason", default="", help="Why: kept in the audit log.")
-@common_options
+@cli.common_options
 def case_assign(case_id, owner, username, reason, db, as_of, as_json):
     """Give a case to a colleague (someone with a casework role at the school)."""
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     try:
         with session_scope(c.engine) as s:
             actor = _actor(s, username)
@@ -238,22 +228,22 @@ def case_assign(case_id, owner, username, reason, db, as_of, as_json):
             new = reassign(s, case_row, wf, owner, by=actor.username, now=c.clock.now(), reason=reason)
             out = {"case_id": case_id, "owner": new.username if new else None}
     except (AssignmentError, LookupError) as exc:
-        fail(str(exc).strip("'\""))
-    output(out, as_json, f"Case {case_id}: now {out['owner'] or 'unassigned'}.")
+        cli.fail(str(exc).strip("'\""))
+    cli.output(out, as_json, f"Case {case_id}: now {out['owner'] or 'unassigned'}.")
 
 
 @case.command("open")
-@school_option
+@cli.school_option
 @click.option("--upn", required=True)
 @click.option("--type", "case_type", required=True)
 @click.option("--start", default=None, help="First day of the concern (e.g. first day of requested leave).")
 @click.option("--as", "username", required=True)
 @click.option("--reason", required=True)
-@common_options
+@cli.common_options
 def case_open(urn, upn, case_type, start, username, reason, db, as_of, as_json):
     """Open a case by hand (e.g. a leave request, a concern raised by a teacher)."""
 
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     try:
         with session_scope(c.engine) as s:
             sch = reg.get_school(s, urn)
@@ -261,19 +251,19 @@ def case_open(urn, upn, case_type, start, username, reason, db, as_of, as_json):
             actor = _actor(s, username)
             wf = for_school(sch.workflow)
             if case_type not in wf.model.case_types:
-                fail(f"unknown case type {case_type!r} (types: {', '.join(wf.model.case_types)})")
-            start_d = parse_day(start)
+                cli.fail(f"unknown case type {case_type!r} (types: {', '.join(wf.model.case_types)})")
+            start_d = cli.parse_day(start)
             ct = wf.case_type(case_type)
             concern = cs.concern_key(wf, case_type, start_d)
             existing = cs.find_open_case(s, pupil.id, case_type, concern)
             if existing is not None:
-                fail(f"{pupil.name} already has an open {ct.label.lower()} case for this concern: case {existing.id}")
+                cli.fail(f"{pupil.name} already has an open {ct.label.lower()} case for this concern: case {existing.id}")
             case_row = cs.open_case(s, sch, pupil, wf, case_type, concern=concern, concern_start=start_d,
                                     clock=c.clock, actor=actor, reason=reason)
             out = {"case_id": case_row.id, "state": case_row.state}
     except (reg.NotFound, LookupError) as exc:
-        fail(str(exc).strip("'\""))
-    output(out, as_json, f"Opened case {out['case_id']} at {out['state']}.")
+        cli.fail(str(exc).strip("'\""))
+    cli.output(out, as_json, f"Opened case {out['case_id']} at {out['state']}.")
 
 
 @click.command("timers")
@@ -284,13 +274,13 @@ def case_open(urn, upn, case_type, start, username, reason, db, as_of, as_json):
                    "or every timer that was met, lapsed, cancelled, or all.")
 @click.option("--role", default=None, help="Only deadlines this role is responsible for (e.g. dsl, attendance_officer).")
 @click.option("--wide", is_flag=True, help="Every column (the default fits 80 columns).")
-@common_options
+@cli.common_options
 def timers_cmd(urn, due_before, status, role, wide, db, as_of, as_json):
     """Deadlines on cases."""
     if role is not None and role not in ROLE_NAMES:
-        fail(f"--role: unknown role {role!r} (one of {', '.join(sorted(ROLE_NAMES))})")
-    c = ctx_of(db, as_of)
-    before = dt.datetime.combine(parse_day(due_before), dt.time(0), tzinfo=LONDON) if due_before else None
+        cli.fail(f"--role: unknown role {role!r} (one of {', '.join(sorted(ROLE_NAMES))})")
+    c = cli.ctx_of(db, as_of)
+    before = dt.datetime.combine(cli.parse_day(due_before), dt.time(0), tzinfo=LONDON) if due_before else None
     now = c.clock.now()
     with session_scope(c.engine) as s:
         school_id = _school_id(s, urn)
@@ -301,7 +291,7 @@ def timers_cmd(urn, due_before, status, role, wide, db, as_of, as_json):
         else:
             rows = timer_history(s, school_id, status, role, before, now)
     if as_json:
-        emit_json(rows)
+        cli.emit_json(rows)
         return
     tab = Table("ID", "Case", "Pupil", "Deadline", "Due", "Who", "Status") if wide else Table("Case", "Pupil", "Deadline", "Due")
     for r in rows:
@@ -310,4 +300,4 @@ def timers_cmd(urn, due_before, status, role, wide, db, as_of, as_json):
             tab.add_row(str(r["id"]), str(r["case_id"]), r["pupil"], r["label"], due, r["role"], r["status"])
         else:
             tab.add_row(str(r["case_id"]), r["pupil"], r["label"], due)
-    console.print(tab)
+    cli.console.print(tab)

@@ -7,18 +7,7 @@ from pathlib import Path
 
 import click
 
-from casework.cli.common import (
-    as_of_option,
-    common_options,
-    console,
-    ctx_of,
-    db_option,
-    emit_json,
-    fail,
-    json_option,
-    output,
-    school_option,
-)
+from casework.cli import common as cli
 from casework.register import store as reg
 from casework.store.backup import BackupError, backup, restore
 from casework.store.db import session_scope
@@ -29,29 +18,29 @@ from casework.store.subject_access import export_pupil
 @click.command("backup")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The backup file to write (gzip'd JSON lines).")
-@db_option
-@json_option
+@cli.db_option
+@cli.json_option
 def backup_cmd(out, db, as_json):
     """Write every row of every table to one file (portable between SQLite and PostgreSQL)."""
-    report = backup(ctx_of(db).engine, out)
+    report = backup(cli.ctx_of(db).engine, out)
     if as_json:
-        emit_json(report.as_dict())
+        cli.emit_json(report.as_dict())
     else:
-        console.print(f"Backed up {report.total:,} rows from {len(report.rows)} tables to {out} "
-                      f"(schema {report.revision}).")
+        cli.console.print(f"Backed up {report.total:,} rows from {len(report.rows)} tables to {out} "
+                          f"(schema {report.revision}).")
 
 
 @click.command("restore")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@db_option
-@json_option
+@cli.db_option
+@cli.json_option
 def restore_cmd(file, db, as_json):
     """Load a backup into a new, empty database (all of it, or nothing)."""
     try:
-        report = restore(ctx_of(db, creates=True).engine, file)
+        report = restore(cli.ctx_of(db, creates=True).engine, file)
     except BackupError as exc:
-        fail(str(exc))
-    output(report.as_dict(), as_json, f"Restored {report.total:,} rows into {len(report.rows)} tables from {file}.")
+        cli.fail(str(exc))
+    cli.output(report.as_dict(), as_json, f"Restored {report.total:,} rows into {len(report.rows)} tables from {file}.")
 
 
 @click.group("export")
@@ -61,21 +50,21 @@ def export() -> None:
 
 @export.command("pupil")
 @click.argument("upn")
-@school_option
+@cli.school_option
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@common_options
+@cli.common_options
 def export_pupil_cmd(upn, urn, out, db, as_of, as_json):
     """Everything held about one pupil, in one JSON file (a subject access request)."""
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     try:
         with session_scope(c.engine) as s:
             counts = export_pupil(s, reg.get_school(s, urn), upn.strip().upper(), out, c.clock.now())
     except (reg.NotFound, LookupError) as exc:
-        fail(str(exc))
+        cli.fail(str(exc))
     if as_json:
-        emit_json({"file": str(out), "items": counts})
+        cli.emit_json({"file": str(out), "items": counts})
     else:
-        console.print(f"Wrote {out}: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n))
+        cli.console.print(f"Wrote {out}: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n))
 
 
 @click.group("retention")
@@ -84,24 +73,24 @@ def retention() -> None:
 
 
 @retention.command("purge")
-@school_option
+@cli.school_option
 @click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
 @click.option("--by", "by", required=True, help="Your name, recorded in the audit log.")
-@db_option
-@as_of_option
-@json_option
+@cli.db_option
+@cli.as_of_option
+@cli.json_option
 def purge_cmd(urn, dry_run, by, db, as_of, as_json):
     """Remove marks and closed cases older than the workflow's retention periods."""
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     try:
         with session_scope(c.engine) as s:
             report = purge(s, reg.get_school(s, urn), c.clock.now(), by=by, dry_run=dry_run)
     except reg.NotFound as exc:
-        fail(str(exc))
+        cli.fail(str(exc))
     if as_json:
-        emit_json(report.as_dict())
+        cli.emit_json(report.as_dict())
         return
     verb = "Would remove" if dry_run else "Removed"
     gone = ", ".join(f"{n:,} {t}" for t, n in report.removed.items() if n) or "nothing"
-    console.print(f"{verb}: {gone} (registers before {report.registers_before:%d %B %Y}; cases closed before "
-                  f"{report.cases_closed_before:%d %B %Y}).")
+    cli.console.print(f"{verb}: {gone} (registers before {report.registers_before:%d %B %Y}; cases closed before "
+                      f"{report.cases_closed_before:%d %B %Y}).")
