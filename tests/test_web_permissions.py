@@ -34,6 +34,8 @@ EXPECTED = {
     "letters.index": ("GET", "/letters", LETTERS),
     "letters.produce": ("POST", "/letters/{blocked}/produce", LETTERS),
     "letters.produce_all": ("POST", "/letters/print", LETTERS),
+    "letters.supply": ("POST", "/letters/{blocked}/fact", LETTERS),
+    "letters.withdraw": ("POST", "/letters/{blocked}/withdraw", LETTERS),
     "letters.download": ("GET", "/letters/{ready}/file", LETTERS),
     "letters.download_batch": ("GET", "/letters/print/{batch}/file", LETTERS),
     "notifications.index": ("GET", "/notifications", STAFF),

@@ -295,6 +295,7 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
     params: dict = {}
     for m in moves:  # later moves override earlier ones
         params.update(m.params or {})
+    params.update(request.facts or {})  # and what a person supplied for this letter on the letters page
     wf_school = workflow.model.school
     lh = wf_school.letterhead
 
@@ -403,6 +404,8 @@ def penalty_window(session: Session, calendar: SchoolCalendar, pupil: Pupil, sch
                     pupil_marks(session, pupil.id, window_start, end) if c in UNAUTHORISED_CODES]
     return {"from": long_date(window_start), "to": long_date(end), "weeks": len(weeks),
             "unauthorised": unauthorised, "codes": sorted({(c, d) for _, _, c, d in unauthorised})}
+
+
 def facts_for(letter_id: str, ldef: LetterDef):
     """The fact-finder a letter gets: its own, or that of the template it borrows."""
     return _LETTER_FACTS.get(letter_id) or (_LETTER_FACTS.get(ldef.template) if ldef.template else None)

@@ -8,6 +8,7 @@ file (``LetterBatch``) with its SHA-256, as ``render_letter`` does for each lett
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,15 @@ from sqlmodel import Session, select
 from casework.clock import Clock, local
 from casework.letters.fields import LetterProblems
 from casework.letters.render import check_letter, letters_dir, queued_letters, render_letter, render_queued
-from casework.store.casemodels import Case, LetterBatch, LetterRequest
+from casework.store.audit import record
+from casework.store.casemodels import Case, CaseNote, LetterBatch, LetterRequest
 from casework.store.models import Pupil, School
 from casework.workflow import for_school
+
+# Facts a letter may be missing that a person can give on the letters page: key -> (label, input type).
+# A problem naming "key=" (e.g. "give leave_to=YYYY-MM-DD on the move") is put right by giving it.
+FACTS = {"leave_from": ("First day of the leave", "date"), "leave_to": ("Last day of the leave", "date"),
+         "meeting_at": ("Date and time of the meeting", "datetime-local")}
 
 
 @dataclass
@@ -34,6 +41,53 @@ class QueuedLetter:
     @property
     def ready(self) -> bool:
         return not self.problems
+
+    @property
+    def missing(self) -> list[tuple[str, str, str]]:
+        """The facts (key, label, input type) whose absence stops the letter and a person can give."""
+        return [(k, *FACTS[k]) for k in FACTS if any(f"{k}=" in p for p in self.problems)]
+
+
+class LetterError(ValueError):
+    """A change to a queued letter that cannot be made, in words a person can act on."""
+
+
+def supply_fact(session: Session, school_id: int, letter_id: int, key: str, value: str, *, by: str,
+                now: dt.datetime) -> LetterRequest:
+    """Record a fact the letter needs (kept on the letter, and in the audit log)."""
+    req = school_letter(session, school_id, letter_id)
+    if req.status != "queued":
+        raise LetterError(f"the letter is {req.status}, not queued")
+    if key not in FACTS:
+        raise LetterError(f"{key!r} is not a fact a letter can be given here (one of: {', '.join(FACTS)})")
+    label, kind = FACTS[key]
+    try:
+        parsed = dt.date.fromisoformat(value) if kind == "date" else dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise LetterError(f"{label}: {value!r} is not a {'date' if kind == 'date' else 'date and time'}") from None
+    req.facts = {**(req.facts or {}), key: parsed.isoformat()}
+    session.add(req)
+    record(session, now, by, "letter.fact", f"letter:{req.id}", school_id=school_id, case=req.case_id, key=key,
+           value=parsed.isoformat())
+    return req
+
+
+def withdraw_letter(session: Session, school_id: int, letter_id: int, reason: str, *, by: str,
+                    now: dt.datetime) -> LetterRequest:
+    """Take a queued letter out of the queue for good (it should not go), with the reason on the case."""
+    req = school_letter(session, school_id, letter_id)
+    if req.status != "queued":
+        raise LetterError(f"the letter is {req.status}, not queued")
+    if not reason.strip():
+        raise LetterError("say why the letter should not go: it is kept on the case")
+    req.status = "cancelled"
+    session.add(req)
+    case = session.get(Case, req.case_id)
+    session.add(CaseNote(case_id=case.id, author=by, at=now,
+                         text=f"Letter withdrawn before it went: {letter_label(case, req.template)}. {reason.strip()}"))
+    record(session, now, by, "letter.withdraw", f"letter:{req.id}", school_id=school_id, case=case.id,
+           reason=reason.strip())
+    return req
 
 
 def letter_label(case: Case, template: str) -> str:

@@ -114,6 +114,7 @@ class LetterRequest(SQLModel, table=True):
     recipients: list = _json(list)
     file: str = ""
     sha256: str = ""
+    facts: dict = _json(dict)  # facts a person supplied on the letters page (e.g. leave_to), over the moves' own
 
 
 class LetterBatch(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from casework.letters.fields import LetterProblems
@@ -17,13 +17,17 @@ from casework.letters.printjob import (
     start_print_job,
 )
 from casework.letters.queue import (
+    FACTS,
     FileProblem,
+    LetterError,
     batch_file,
     batches,
     letter_file,
     letter_queue,
     produce_one,
     produced_letters,
+    supply_fact,
+    withdraw_letter,
 )
 from casework.web.context import clock, current_school, db, int_arg
 from casework.web.permissions import requires
@@ -59,6 +63,39 @@ def produce(letter_id: int):
     flash(f"{p.pupil}: {p.label} produced for {'; '.join(p.recipients)} ({p.pages} page{'s' if p.pages != 1 else ''}).",
           "success")
     return redirect(url_for("letters.index") + f"#produced-{p.letter_id}")
+
+
+@bp.route("/letters/<int:letter_id>/fact", methods=["POST"])
+@requires("letters.produce")
+def supply(letter_id: int):
+    """Give a letter a fact it is missing (the last day of a leave, a meeting's time)."""
+    f = request.form
+    try:
+        req = supply_fact(db(), current_school().id, letter_id, f.get("key", ""), f.get("value", "").strip(),
+                          by=current_user.username, now=clock().now())
+    except LookupError:
+        abort(404)
+    except LetterError as exc:
+        flash(f"Not saved: {exc}.", "error")
+    else:
+        flash(f"Saved on the letter: {FACTS[f['key']][0].lower()} {req.facts[f['key']]}.", "success")
+    return redirect(url_for("letters.index") + f"#letter-{letter_id}")
+
+
+@bp.route("/letters/<int:letter_id>/withdraw", methods=["POST"])
+@requires("letters.produce")
+def withdraw(letter_id: int):
+    """A letter that should not go (the figures no longer call for it): out of the queue, with why."""
+    try:
+        withdraw_letter(db(), current_school().id, letter_id, request.form.get("reason", ""),
+                        by=current_user.username, now=clock().now())
+    except LookupError:
+        abort(404)
+    except LetterError as exc:
+        flash(f"Not withdrawn: {exc}.", "error")
+    else:
+        flash("The letter was withdrawn; the reason is on the case.", "success")
+    return redirect(url_for("letters.index"))
 
 
 @bp.route("/letters/print", methods=["POST"])

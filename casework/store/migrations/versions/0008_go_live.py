@@ -1,5 +1,5 @@
 """go live: a user's further schools, forced password change, provisional deadlines, case owners,
-background print jobs
+background print jobs, facts supplied for a letter
 
 Revision ID: 0008
 Revises: 0007
@@ -46,6 +46,8 @@ def upgrade() -> None:
         b.add_column(sa.Column("provisional", sa.Boolean(), nullable=False, server_default=sa.false()))
         b.add_column(sa.Column("count_from", sa.Date(), nullable=True))
         b.add_column(sa.Column("school_days", sa.Integer(), nullable=True))
+    with op.batch_alter_table("letter") as b:
+        b.add_column(sa.Column("facts", sa.JSON(), nullable=False, server_default="{}"))
     with op.batch_alter_table("pupil_case") as b:
         b.add_column(sa.Column("owner_id", sa.Integer(), sa.ForeignKey("staff_user.id", name="fk_case_owner"),
                                nullable=True))
@@ -53,6 +55,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("letter") as b:
+        b.drop_column("facts")
     with op.batch_alter_table("pupil_case") as b:
         b.drop_index("ix_pupil_case_owner_id")
         b.drop_column("owner_id")
