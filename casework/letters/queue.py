@@ -43,6 +43,12 @@ class QueuedLetter:
         return not self.problems
 
     @property
+    def problems_on_page(self) -> list[str]:
+        """The problems as the letters page shows them: a missing fact without the CLI's hint of how
+        to give it on a move (the page gives a form for it instead)."""
+        return [p.split(" (", 1)[0] if any(f"{k}=" in p for k in FACTS) else p for p in self.problems]
+
+    @property
     def missing(self) -> list[tuple[str, str, str]]:
         """The facts (key, label, input type) whose absence stops the letter and a person can give."""
         return [(k, *FACTS[k]) for k in FACTS if any(f"{k}=" in p for p in self.problems)]
