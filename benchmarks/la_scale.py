@@ -159,7 +159,7 @@ def duckdb_aggregates(world, columns: int, results: list, db: str) -> dict | Non
         print("  (DuckDB is not installed: pip install -e '.[bench]')")
         return None
     meaning = [C.meaning(c) for c in CODE_TABLE]
-    code_table = {"idx"  # noqa: F841 (read by DuckDB by name): np.arange(len(CODE_TABLE), dtype=np.int16),
+    code_table = {"idx": np.arange(len(CODE_TABLE), dtype=np.int16),  # noqa: F841 (read by DuckDB by name)
                   "possible": np.array([m.possible for m in meaning]),
                   "attending": np.array([m.attending for m in meaning]),
                   "absent": np.array([m.absent for m in meaning])}
