@@ -1,4 +1,4 @@
-"""The register loaded in bulk (COPY BINARY on PostgreSQL, per-pupil aggregates on SQLite)
+"""The register loaded in bulk (per-pupil binary and text aggregates parsed by numpy)
 equals one built mark by mark from the ORM, on a real calendar, chunk boundaries included."""
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ def any_engine(request):
 def small_chunks(monkeypatch):
     """Chunks far smaller than the school, so a pupil's marks straddle chunk boundaries."""
     monkeypatch.setattr(marks_bulk, "CHUNK_PUPILS", 7)
-    monkeypatch.setattr(marks_bulk, "CHUNK_MARKS", 1000)
 
 
 def _school(s, urn: str) -> int:

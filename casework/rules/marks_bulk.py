@@ -5,15 +5,17 @@ not needed here: ``(date - start) * 2``, plus 1 for PM) and its index in the cod
 numpy then places a whole chunk at once: the pupil's row by a sorted-array lookup, the
 column by one table from session offset to slot (-1 on a closed session), the code as is.
 
-- **PostgreSQL**: ``COPY (SELECT ...) TO STDOUT (FORMAT BINARY)`` computes the three
-  integers in the server and streams fixed-size 26-byte tuples, read by numpy as a
-  structured array (no Python object per mark, no text to parse).
-- **SQLite**: the marks of each pupil are concatenated in SQL into fixed-width text records
-  (``YYYY-MM-DD`` + session + code padded to two), fetched ``CHUNK_PUPILS`` pupils at a time
-  and parsed by numpy (dates with ``datetime64``). Fetching one tuple per mark costs more
-  on SQLite (each becomes Python objects), so the aggregate is kept; the chunks bound memory.
+- **PostgreSQL**: one row per pupil: the server computes each mark's session offset and
+  packs them as int4 into one ``bytea`` (``string_agg(int4send(...))``), read by numpy with
+  ``frombuffer``; the codes come as one comma-separated text. ``COPY ... TO STDOUT`` was
+  tried first and is slower: the server sends one message per row, which psycopg hands to
+  Python one at a time (3 µs a mark).
+- **SQLite**: one row per pupil with three plain aggregates (dates, sessions, codes), parsed
+  by numpy. A string built per mark in SQL (``||``) costs SQLite more than the aggregates,
+  and fetching a tuple per mark (``fetchmany``) costs more again: each becomes Python objects.
 
-Memory is the matrix plus one chunk (``CHUNK_MARKS`` marks, or ``CHUNK_PUPILS`` pupils).
+Rows are placed ``CHUNK_PUPILS`` pupils at a time. Memory is the matrix plus one chunk (and,
+on PostgreSQL, the school's result set held by the driver: 4 bytes and a code a mark).
 """
 
 from __future__ import annotations
@@ -26,25 +28,21 @@ from sqlalchemy.engine import Connection
 
 from casework.store.models import Mark, Pupil
 
-CHUNK_MARKS = 1 << 20  # PostgreSQL: place this many marks at a time (26 MiB of tuples)
-CHUNK_PUPILS = 2000  # SQLite: place this many pupils' records at a time
+CHUNK_PUPILS = 2000  # place this many pupils' marks at a time
 
-_PG_HEADER = b"PGCOPY\n\xff\r\n\x00"
-_PG_TRAILER = b"\xff\xff"
-# One COPY BINARY tuple of three non-null int4: field count, then (length, value) per field.
-_PG_TUPLE = np.dtype([("fields", ">i2"), ("l1", ">i4"), ("pupil", ">i4"), ("l2", ">i4"), ("offset", ">i4"),
-                      ("l3", ">i4"), ("code", ">i4")])
-
+# One row per pupil: the session offsets as big-endian int4 in one bytea, the codes as
+# comma-separated text. Both aggregates are fed the same rows in the same order by one
+# aggregate node, so the n-th offset and the n-th code are one mark.
 _PG_MARKS = """
-COPY (
-  SELECT m.pupil_id::int4,
-         ((m.date - %(start)s::date) * 2 + CASE m.session WHEN 'AM' THEN 0 WHEN 'PM' THEN 1 ELSE -1000000 END)::int4,
-         (coalesce(array_position(%(codes)s::text[], m.code::text), 0) - 1)::int4
-  FROM mark m
-  WHERE m.pupil_id IN (SELECT p.id FROM pupil p WHERE p.school_id = %(school)s AND (%(off_roll)s OR p.on_roll)
-                       AND (%(only)s::int4[] IS NULL OR p.id = ANY(%(only)s::int4[])))
-    AND m.date >= %(start)s::date AND m.date <= %(end)s::date
-) TO STDOUT (FORMAT BINARY)
+SELECT m.pupil_id,
+       string_agg(int4send(((m.date - %(start)s::date) * 2
+                            + CASE m.session WHEN 'AM' THEN 0 WHEN 'PM' THEN 1 ELSE -1000000 END)::int4), ''::bytea),
+       string_agg(m.code, ',')
+FROM mark m
+WHERE m.pupil_id IN (SELECT p.id FROM pupil p WHERE p.school_id = %(school)s AND (%(off_roll)s OR p.on_roll)
+                     AND (%(only)s::int4[] IS NULL OR p.id = ANY(%(only)s::int4[])))
+  AND m.date >= %(start)s::date AND m.date <= %(end)s::date
+GROUP BY m.pupil_id
 """
 
 
@@ -84,7 +82,7 @@ def fill_marks(conn: Connection, matrix: np.ndarray, pupil_ids: np.ndarray, slot
     Raises ValueError naming a code the table does not know."""
     placer = _Placer(matrix, pupil_ids, slots, start, end, code_table)
     if conn.dialect.name == "postgresql":
-        _copy_postgres(conn, placer, school_id, start, end, include_off_roll, only)
+        _aggregates_postgres(conn, placer, school_id, start, end, include_off_roll, only)
     else:
         _chunks_sqlite(conn, placer, school_id, start, end, include_off_roll, only)
     return placer.unplaced
@@ -94,62 +92,21 @@ def _unknown_code(code: str) -> ValueError:
     return ValueError(f"the register holds an unknown attendance code {code!r}")
 
 
-# -- PostgreSQL: COPY BINARY -----------------------------------------------------------
+# -- PostgreSQL: per-pupil binary aggregates ------------------------------------------
 
 
-def _copy_postgres(conn: Connection, placer: _Placer, school_id: int, start: dt.date, end: dt.date,
-                   include_off_roll: bool, only: list[int] | None) -> None:
-    params = {"start": start, "end": end, "codes": list(placer.code_table), "school": school_id,
-              "off_roll": include_off_roll, "only": only}
-    buf = bytearray()
-    header_done, unknown = False, False
+def _aggregates_postgres(conn: Connection, placer: _Placer, school_id: int, start: dt.date, end: dt.date,
+                         include_off_roll: bool, only: list[int] | None) -> None:
+    params = {"start": start, "end": end, "school": school_id, "off_roll": include_off_roll, "only": only}
+    lut = _code_lut(placer.code_table)
     with conn.connection.driver_connection.cursor() as cur:
-        with cur.copy(_PG_MARKS, params) as copy:
-            for block in copy:
-                buf += block
-                if not header_done and len(buf) >= 19:
-                    buf, header_done = _strip_header(buf), True
-                if header_done and len(buf) >= CHUNK_MARKS * _PG_TUPLE.itemsize:
-                    unknown |= _place_tuples(placer, buf, len(buf) // _PG_TUPLE.itemsize)
-        if not header_done:
-            buf = _strip_header(buf)
-        if bytes(buf[-2:]) != _PG_TRAILER or (len(buf) - 2) % _PG_TUPLE.itemsize:
-            raise ValueError("unexpected COPY stream from PostgreSQL: marks not in the expected binary layout")
-        unknown |= _place_tuples(placer, buf, (len(buf) - 2) // _PG_TUPLE.itemsize)
-        if unknown:
-            cur.execute(_PG_UNKNOWN, params)
-            raise _unknown_code((cur.fetchone() or ("?",))[0])
-
-
-_PG_UNKNOWN = """
-SELECT m.code FROM mark m
-WHERE m.pupil_id IN (SELECT p.id FROM pupil p WHERE p.school_id = %(school)s AND (%(off_roll)s OR p.on_roll)
-                     AND (%(only)s::int4[] IS NULL OR p.id = ANY(%(only)s::int4[])))
-  AND m.date >= %(start)s::date AND m.date <= %(end)s::date AND NOT (m.code::text = ANY(%(codes)s::text[]))
-LIMIT 1
-"""
-
-
-def _strip_header(buf: bytearray) -> bytearray:
-    if bytes(buf[:11]) != _PG_HEADER:
-        raise ValueError("unexpected COPY stream from PostgreSQL: no binary header")
-    extension = int.from_bytes(buf[15:19], "big")
-    return buf[19 + extension:]
-
-
-def _place_tuples(placer: _Placer, buf: bytearray, n: int) -> bool:
-    """Place the first ``n`` tuples of ``buf`` and drop them from it; whether any holds a
-    code the table does not know (those are left out)."""
-    t = np.frombuffer(buf, dtype=_PG_TUPLE, count=n)
-    if not (t["fields"] == 3).all():
-        raise ValueError("unexpected COPY stream from PostgreSQL: a mark tuple without three fields")
-    codes = t["code"].astype(np.int16)
-    known = codes >= 0
-    placer.place(placer.rows_of(t["pupil"].astype(np.int64)[known]), t["offset"].astype(np.int64)[known],
-                 codes[known])
-    del t
-    del buf[: n * _PG_TUPLE.itemsize]
-    return not known.all()
+        cur.execute(_PG_MARKS, params, binary=True)
+        while rows := cur.fetchmany(CHUNK_PUPILS):
+            offsets = np.frombuffer(b"".join(r[1] for r in rows), dtype=">i4").astype(np.int64)
+            per_pupil = np.fromiter((len(r[1]) // 4 for r in rows), dtype=np.int64, count=len(rows))
+            codes = _codes(",".join(r[2] for r in rows), len(offsets), lut)
+            pupils = placer.rows_of(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+            placer.place(np.repeat(pupils, per_pupil), offsets, codes)
 
 
 # -- SQLite: per-pupil text records, a chunk of pupils at a time --------------------------

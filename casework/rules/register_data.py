@@ -241,8 +241,8 @@ def load_register(
 
     Two queries in all, no ORM objects and no Python object per mark: the pupils, then
     the marks of the school's pupils in range, in bulk and a chunk at a time
-    (``casework.rules.marks_bulk``: ``COPY ... (FORMAT BINARY)`` read by numpy on PostgreSQL,
-    per-pupil text records parsed by numpy on SQLite). Marks on a session the calendar
+    (``casework.rules.marks_bulk``: one row per pupil, its marks packed by the database and
+    parsed by numpy). Marks on a session the calendar
     says is closed are counted in
     ``unplaced_marks`` and left out. ``session`` is a SQLAlchemy/SQLModel session or
     connection. Pupils off roll are left out unless ``include_off_roll``; ``pupil_ids``
