@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from casework.store.models import Mark, Pupil
 
-CHUNK_PUPILS = 2000  # place this many pupils' marks at a time
+CHUNK_PUPILS = 500  # place this many pupils' marks at a time
 
 # One row per pupil: the session offsets as big-endian int4 in one bytea, the codes as
 # comma-separated text. Both aggregates are fed the same rows in the same order by one
@@ -137,7 +137,7 @@ def _chunks_sqlite(conn: Connection, placer: _Placer, school_id: int, start: dt.
          .group_by(mt.c.pupil_id))
     lut = _code_lut(placer.code_table)
     day_keys = np.array([int((start + dt.timedelta(days=i)).strftime("%Y%m%d")) for i in range((end - start).days + 1)],
-                        dtype=np.int64)
+                        dtype=np.int32)
     for rows in conn.execute(q).partitions(CHUNK_PUPILS):
         per_pupil = np.fromiter((len(r[1] or "") // 10 for r in rows), dtype=np.int64, count=len(rows))
         n = int(per_pupil.sum())
@@ -153,8 +153,9 @@ def _chunks_sqlite(conn: Connection, placer: _Placer, school_id: int, start: dt.
 
 def _day_offsets(d: np.ndarray, day_keys: np.ndarray) -> np.ndarray:
     """Days since ``start`` of each ``YYYY-MM-DD`` row of ``d`` (a big negative number if out of range)."""
-    digits = d[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - 48
-    ymd = digits @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
+    ymd = np.zeros(len(d), dtype=np.int32)
+    for col in (0, 1, 2, 3, 5, 6, 8, 9):  # YYYYMMDD as a number, a digit at a time (little memory)
+        ymd = ymd * 10 + (d[:, col].astype(np.int32) - 48)
     at = np.minimum(np.searchsorted(day_keys, ymd), len(day_keys) - 1)
     return np.where(day_keys[at] == ymd, at, -(1 << 40))
 
