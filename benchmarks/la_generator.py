@@ -199,6 +199,7 @@ def _write_history(engine: Engine, sd: SchoolData, history) -> None:
                 "VALUES (?, ?, ?, ?, ?, NULL, 'history', ?)",
                 [(sd.id, pid, d, sess, c, stamp) for d, sess, c in zip(days, sessions, codes)])
         raw.commit()
+        cur.execute("PRAGMA cache_size=-2000")  # SQLite's default again, before casework has the connection
     finally:
         raw.close()
 
