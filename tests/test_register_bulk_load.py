@@ -117,7 +117,7 @@ def test_bulk_load_of_an_unmarked_school_is_all_no_mark(any_engine):
     assert reg.codes.shape == (len(reg.pupil_ids), DEMO.session_count(START, END)) and (reg.codes == -1).all()
 
 
-@pytest.mark.parametrize("bad", ["ZZ", "/X", "ABC"])
+@pytest.mark.parametrize("bad", ["ZZ", "/X", "ABC", "é"])
 def test_an_unknown_code_in_the_register_is_named(any_engine, bad):
     rng = np.random.default_rng(2)
     with session_scope(any_engine) as s:

@@ -92,6 +92,15 @@ def _unknown_code(code: str) -> ValueError:
     return ValueError(f"the register holds an unknown attendance code {code!r}")
 
 
+def _code_lut(code_table: tuple[str, ...]) -> np.ndarray:
+    """Code index by the code's two bytes (a one-letter code padded with a space); -1 if unknown."""
+    lut = np.full(1 << 16, -1, dtype=np.int16)
+    for i, c in enumerate(code_table):
+        b = c.ljust(2).encode("ascii")
+        lut[(b[0] << 8) | b[1]] = i
+    return lut
+
+
 # -- PostgreSQL: per-pupil binary aggregates ------------------------------------------
 
 
@@ -109,15 +118,7 @@ def _aggregates_postgres(conn: Connection, placer: _Placer, school_id: int, star
             placer.place(np.repeat(pupils, per_pupil), offsets, codes)
 
 
-# -- SQLite: per-pupil text records, a chunk of pupils at a time --------------------------
-
-def _code_lut(code_table: tuple[str, ...]) -> np.ndarray:
-    """Code index by the code's two bytes (a one-letter code padded with a space); -1 if unknown."""
-    lut = np.full(1 << 16, -1, dtype=np.int16)
-    for i, c in enumerate(code_table):
-        b = c.ljust(2).encode("ascii")
-        lut[(b[0] << 8) | b[1]] = i
-    return lut
+# -- SQLite: per-pupil text aggregates ----------------------------------------------------
 
 
 def _chunks_sqlite(conn: Connection, placer: _Placer, school_id: int, start: dt.date, end: dt.date,
@@ -169,7 +170,13 @@ def _pm(sess: np.ndarray) -> np.ndarray:
 
 def _codes(text: str, n: int, lut: np.ndarray) -> np.ndarray:
     """Code indexes of ``n`` comma-separated codes; ValueError naming an unknown one."""
-    buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    if n == 0:
+        return np.zeros(0, dtype=np.int16)
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise _unknown_code(next(c for c in text.split(",") if not c.isascii())) from None
+    buf = np.frombuffer(raw, dtype=np.uint8)
     ends = np.append(np.flatnonzero(buf == ord(",")), buf.size)
     starts = np.insert(ends[:-1] + 1, 0, 0)
     if len(starts) != n:
