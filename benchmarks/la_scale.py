@@ -148,7 +148,8 @@ def casework_aggregates(world, as_of: dt.date, results: list, db: str) -> dict:
             with np.errstate(invalid="ignore", divide="ignore"):
                 pct.update(zip(reg.pupil_ids.tolist(), (100.0 * c.attending / c.possible).tolist()))
             pa[sd.id] = int(np.count_nonzero((c.possible > 0) & (c.absent * 10 >= c.possible)))
-    row["rate"] = f"{len(pct):,} pupils, {sum(pa.values()):,} persistent absentees"
+    row.update(pupils=len(pct), persistent_absentees=sum(pa.values()),
+               rate=f"{len(pct):,} pupils, {sum(pa.values()):,} persistent absentees")
     return {"pct": pct, "pa": pa}
 
 
@@ -185,7 +186,8 @@ def duckdb_aggregates(world, columns: int, results: list, db: str) -> dict | Non
     pa: dict[int, int] = {}
     for school, is_pa in zip(got["school"].tolist(), got["pa"].tolist()):
         pa[school] = pa.get(school, 0) + int(bool(is_pa))
-    row["rate"] = f"{len(got['pupil']):,} pupils, {sum(pa.values()):,} persistent absentees"
+    row.update(pupils=len(got["pupil"]), persistent_absentees=sum(pa.values()),
+               rate=f"{len(got['pupil']):,} pupils, {sum(pa.values()):,} persistent absentees")
     return {"pct": dict(zip(got["pupil"].tolist(), [float(x) for x in got["pct"].tolist()])), "pa": pa}
 
 
