@@ -102,7 +102,7 @@ def test_load_register_places_every_mark(engine):
 
 @pytest.mark.postgres
 def test_load_register_on_postgresql_equals_sqlite(engine, pg_engine):
-    """string_agg on PostgreSQL, group_concat on SQLite: the same matrix."""
+    """Per-pupil aggregates on PostgreSQL and on SQLite: the same matrix."""
     regs = []
     for eng in (engine, pg_engine):
         with session_scope(eng) as s:

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from casework.cases.evidence import rule_config
-from casework.cases.moves import Actor, concern_key, find_open_case, open_case, propose
+from casework.cases.known import Known
+from casework.cases.moves import Actor, concern_key, open_case, propose
 from casework.clock import Clock
 from casework.register.calendar import school_year_start
 from casework.register.store import get_school, load_calendar
@@ -64,31 +65,36 @@ def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
             return report
         found = evaluate_school(s, school.id, calendar, rule_config(wf), as_of)
         pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id))}
+        known = Known.load(s, school.id)
         still_found: set[tuple[int, str]] = set()
         for f in found:
             if not pupil_matches(pupils[f.pupil_id], wf.model.rules[f.rule].pupils):
                 continue  # the workflow acts on this rule only for some pupils (e.g. RAG-listed)
             report.findings[f.rule] += 1
             still_found.add((f.pupil_id, f.rule))
-            _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report)
+            _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report, known)
         report.withdrawn = _withdraw_stale_proposals(s, school, still_found)
     report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school.id).lapsed
     return report
 
 
-def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Clock, report: EvaluationReport) -> None:
+def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Clock, report: EvaluationReport,
+            known: Known) -> None:
+    """Act on one finding. What was done before is looked up in ``known`` (no query), and
+    ``known`` is kept up to date with what this does."""
     wiring = wf.model.rules[f.rule]
     now = clock.now()
     for role in sorted(wf.roles_for(wiring.notify)):
         key = f"finding:{f.rule}:{pupil.id}:{f.concern}:{role}"
-        if s.exec(select(Notification.id).where(Notification.dedupe_key == key)).first() is None:
+        if key not in known.notified:
             s.add(Notification(school_id=school.id, role=role, message=f"{pupil.name}: {f.summary}",
                                created_at=now, dedupe_key=key))
+            known.notified.add(key)
             report.notified += 1
     if wiring.opens is None:
         return
     ct = wf.case_type(wiring.opens)
-    case = find_open_case(s, pupil.id, wiring.opens)
+    case = known.open_cases.get((pupil.id, wiring.opens))
     if case is None and _recently_closed(s, pupil, ct, wiring.opens, f, calendar, clock):
         return
     if case is None:
@@ -99,18 +105,20 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
         case = open_case(s, school, pupil, wf, wiring.opens, concern=concern, concern_start=start, clock=clock,
                          actor=Actor.system(), reason=f"opened by rule {f.rule}: {f.summary}", calendar=calendar,
                          evidence={"finding": f.as_dict()}, state=wiring.open_state)
+        known.open_cases[(pupil.id, wiring.opens)] = case
         report.opened.append({"case_id": case.id, "upn": pupil.upn, "type": wiring.opens, "rule": f.rule})
     key = f.concern
-    if s.exec(select(CaseFinding.id).where(CaseFinding.case_id == case.id, CaseFinding.rule == f.rule,
-                                           CaseFinding.key == key)).first() is None:
+    if (case.id, f.rule, key) not in known.attached:
+        known.attached.add((case.id, f.rule, key))
         d = f.as_dict()
         s.add(CaseFinding(case_id=case.id, rule=f.rule, key=key, found_on=clock.today(), summary=f.summary,
                           figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal))
         report.attached += 1
         s.flush()
     letter = wiring.letters_by_level.get(f.level)
-    if letter and _letter_due_again(s, pupil, letter, wiring.letter_again, calendar, clock):
+    if letter and _letter_due_again(known.last_letter.get((pupil.id, letter)), wiring.letter_again, calendar, clock):
         s.add(LetterRequest(school_id=school.id, case_id=case.id, move_id=None, template=letter, queued_at=now))
+        known.last_letter[(pupil.id, letter)] = now
         s.flush()
         report.letters.append({"case_id": case.id, "upn": pupil.upn, "letter": letter, "rule": f.rule,
                                "level": f.level})
@@ -125,13 +133,10 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
             report.proposed.append({"case_id": case.id, "upn": pupil.upn, "event": event, "rule": f.rule})
 
 
-def _letter_due_again(s: Session, pupil: Pupil, letter: str, again, calendar, clock: Clock) -> bool:
-    """Whether an automatic letter may be queued: never twice for one crossing, and after
-    the last one only as the workflow's ``letter_again`` allows (a new half term, a new
-    school year, or N school weeks later)."""
-    last = s.exec(select(LetterRequest.queued_at).join(Case, Case.id == LetterRequest.case_id)
-                  .where(Case.pupil_id == pupil.id, LetterRequest.template == letter)
-                  .order_by(LetterRequest.queued_at.desc())).first()
+def _letter_due_again(last: dt.datetime | None, again, calendar, clock: Clock) -> bool:
+    """Whether an automatic letter may be queued, ``last`` being when the same letter was last
+    queued for the pupil: never twice for one crossing, and after the last one only as the
+    workflow's ``letter_again`` allows (a new half term, a new school year, or N school weeks later)."""
     if last is None:
         return True
     last_day, today = last.astimezone(clock.now().tzinfo).date(), clock.today()

@@ -21,12 +21,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from casework.register import codes as C
 from casework.register.calendar import SchoolCalendar, school_year_start, week_start
 from casework.rules.findings import Finding
-from casework.store.models import PUPIL_FLAGS, Mark, Pupil
+from casework.store.models import PUPIL_FLAGS, Pupil
+
+from .marks_bulk import fill_marks
 
 # Every code the register may hold (2024 codes, then the legacy ones), by index.
 CODE_TABLE: tuple[str, ...] = tuple(C.CODES)
@@ -240,13 +243,11 @@ def load_register(
 ) -> RegisterMatrix:
     """Load a school's register between ``start`` and ``end`` (both included) set-wise.
 
-    Two SQLAlchemy Core queries in all, no ORM objects: the pupils, then the marks of
-    the school's pupils in range. Each mark comes back as a fixed-width text record
-    ``YYYY-MM-DD`` + session + code (``CAST(date AS VARCHAR)`` is ISO text on SQLite and
-    PostgreSQL alike), concatenated per pupil in SQL (``group_concat`` / ``string_agg``),
-    so a 2,000-pupil year is 2,000 rows rather than 760,000 tuples; numpy then maps the
-    records to columns and code indexes with sorted-array lookups, never one mark at a
-    time in Python. Marks on a session the calendar says is closed are counted in
+    Two queries in all, no ORM objects and no Python object per mark: the pupils, then
+    the marks of the school's pupils in range, in bulk and a chunk at a time
+    (``casework.rules.marks_bulk``: one row per pupil, its marks packed by the database and
+    parsed by numpy). Marks on a session the calendar
+    says is closed are counted in
     ``unplaced_marks`` and left out. ``session`` is a SQLAlchemy/SQLModel session or
     connection. Pupils off roll are left out unless ``include_off_roll``; ``pupil_ids``
     limits the load to those pupils (a guard asking about one child).
@@ -274,67 +275,15 @@ def load_register(
     matrix = np.full((P, S), NO_MARK, dtype=np.int16)
     unplaced = 0
     if P and S:
-        mt = Mark.__table__
-        # One fixed-width record per mark, "YYYY-MM-DDAMc " (date, session, code padded to 2),
-        # concatenated per pupil in SQL: 2,000 rows to fetch instead of 760,000, parsed by numpy.
-        record = cast(mt.c.date, String) + mt.c.session + func.substr(mt.c.code + "  ", 1, 2)
-        dialect = session.get_bind().dialect.name if hasattr(session, "get_bind") else session.dialect.name
-        agg = func.string_agg(record, "") if dialect == "postgresql" else func.group_concat(record, "")
-        pupils_of_school = select(pt.c.id).where(pt.c.school_id == school_id)
-        if not include_off_roll:
-            pupils_of_school = pupils_of_school.where(pt.c.on_roll.is_(True))
-        if only is not None:
-            pupils_of_school = pupils_of_school.where(pt.c.id.in_(only))
-        mq = (
-            select(mt.c.pupil_id, agg)
-            .where(mt.c.pupil_id.in_(pupils_of_school), mt.c.date >= start, mt.c.date <= end)
-            .group_by(mt.c.pupil_id)
-        )
-        rows = session.execute(mq).all()
-        if rows:
-            matrix, unplaced = _place(rows, ids, meta["slots"], matrix)
+        conn = session if isinstance(session, Connection) else session.connection()
+        unplaced = fill_marks(conn, matrix, ids, meta["slots"], school_id, start, end,
+                              include_off_roll=include_off_roll, only=only, code_table=CODE_TABLE)
 
     return RegisterMatrix(
         school_id=school_id, start=start, end=end,
         pupil_ids=ids, upns=upns, names=names, year_groups=year_groups,
         traveller=flags["traveller"], flags=flags, codes=matrix, unplaced_marks=unplaced, **meta,
     )
-
-
-_RECORD = 14  # len("YYYY-MM-DD") + len("AM") + 2
-_CODE_KEYS = np.array([c.ljust(2).encode("ascii") for c in CODE_TABLE], dtype="S2")
-_CODE_ORDER = np.argsort(_CODE_KEYS)
-
-
-def _place(rows, pupil_ids: np.ndarray, slots, matrix: np.ndarray) -> tuple[np.ndarray, int]:
-    """Put the concatenated mark records of each pupil into the matrix, vectorised."""
-    texts = [t or "" for _, t in rows]
-    per_pupil = np.fromiter((len(t) // _RECORD for t in texts), dtype=np.int64, count=len(texts))
-    raw = np.frombuffer("".join(texts).encode("ascii"), dtype=np.uint8)
-    if raw.size != per_pupil.sum() * _RECORD:
-        raise ValueError("unexpected mark record length: is a mark's code longer than two characters?")
-    raw = raw.reshape(-1, _RECORD)
-    keys = np.ascontiguousarray(raw[:, :12]).view("S12").ravel()
-    code_keys = np.ascontiguousarray(raw[:, 12:]).view("S2").ravel()
-    slot_keys = np.array([(d.isoformat() + s).encode("ascii") for d, s in slots], dtype="S12")
-    col = np.searchsorted(slot_keys, keys)
-    col_ok = col < len(slot_keys)
-    col_ok[col_ok] = slot_keys[col[col_ok]] == keys[col_ok]
-    sorted_codes = _CODE_KEYS[_CODE_ORDER]
-    ci = np.searchsorted(sorted_codes, code_keys)
-    ci_ok = ci < len(sorted_codes)
-    ci_ok[ci_ok] = sorted_codes[ci[ci_ok]] == code_keys[ci_ok]
-    if not ci_ok.all():
-        bad = code_keys[~ci_ok][0].decode("ascii").strip()
-        raise ValueError(f"the register holds an unknown attendance code {bad!r}")
-    pids = np.fromiter((pid for pid, _ in rows), dtype=np.int64, count=len(rows))
-    prow = np.searchsorted(pupil_ids, pids)
-    prow_ok = prow < len(pupil_ids)
-    prow_ok[prow_ok] = pupil_ids[prow[prow_ok]] == pids[prow_ok]
-    row = np.repeat(np.where(prow_ok, prow, -1), per_pupil)
-    ok = col_ok & (row >= 0)
-    matrix[row[ok], col[ok]] = _CODE_ORDER[ci[ok]].astype(np.int16)
-    return matrix, int(np.count_nonzero(~col_ok & (row >= 0)))
 
 
 def register_from_marks(
