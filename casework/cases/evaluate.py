@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from casework.cases.evidence import rule_config
 from casework.cases.moves import Actor, concern_key, find_open_case, open_case, propose
+from casework.cases.provenance import FindingTrail
 from casework.clock import Clock
 from casework.register.calendar import school_year_start
 from casework.register.store import get_school, load_calendar
@@ -65,18 +66,20 @@ def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
         found = evaluate_school(s, school.id, calendar, rule_config(wf), as_of)
         pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id))}
         still_found: set[tuple[int, str]] = set()
+        trail = FindingTrail(wf, clock.now(), as_of)
         for f in found:
             if not pupil_matches(pupils[f.pupil_id], wf.model.rules[f.rule].pupils):
                 continue  # the workflow acts on this rule only for some pupils (e.g. RAG-listed)
             report.findings[f.rule] += 1
             still_found.add((f.pupil_id, f.rule))
-            _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report)
+            _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report, trail.of(f))
         report.withdrawn = _withdraw_stale_proposals(s, school, still_found)
     report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school.id).lapsed
     return report
 
 
-def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Clock, report: EvaluationReport) -> None:
+def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Clock, report: EvaluationReport,
+            provenance: dict) -> None:
     wiring = wf.model.rules[f.rule]
     now = clock.now()
     for role in sorted(wf.roles_for(wiring.notify)):
@@ -98,19 +101,23 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
         concern = concern_key(wf, wiring.opens, start)
         case = open_case(s, school, pupil, wf, wiring.opens, concern=concern, concern_start=start, clock=clock,
                          actor=Actor.system(), reason=f"opened by rule {f.rule}: {f.summary}", calendar=calendar,
-                         evidence={"finding": f.as_dict()}, state=wiring.open_state)
+                         evidence={"finding": f.as_dict(), "provenance": provenance}, state=wiring.open_state)
         report.opened.append({"case_id": case.id, "upn": pupil.upn, "type": wiring.opens, "rule": f.rule})
     key = f.concern
     if s.exec(select(CaseFinding.id).where(CaseFinding.case_id == case.id, CaseFinding.rule == f.rule,
                                            CaseFinding.key == key)).first() is None:
         d = f.as_dict()
         s.add(CaseFinding(case_id=case.id, rule=f.rule, key=key, found_on=clock.today(), summary=f.summary,
-                          figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal))
+                          figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal,
+                          provenance=provenance))
         report.attached += 1
         s.flush()
     letter = wiring.letters_by_level.get(f.level)
     if letter and _letter_due_again(s, pupil, letter, wiring.letter_again, calendar, clock):
-        s.add(LetterRequest(school_id=school.id, case_id=case.id, move_id=None, template=letter, queued_at=now))
+        d = f.as_dict()
+        s.add(LetterRequest(school_id=school.id, case_id=case.id, move_id=None, template=letter, queued_at=now,
+                            provenance={**provenance, "summary": f.summary, "figures": d["figures"],
+                                        "evidence": d["evidence"]}))
         s.flush()
         report.letters.append({"case_id": case.id, "upn": pupil.upn, "letter": letter, "rule": f.rule,
                                "level": f.level})

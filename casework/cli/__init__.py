@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from casework.cli import audit, cases, demo, letters, nightly, records, register, scheduler, web, workflows
+from casework.cli import explain as explain_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +44,7 @@ for _command in (
     workflows.workflow,
 ):
     main.add_command(_command)
+main.add_command(explain_cli.explain)
 
 if __name__ == "__main__":
     main()

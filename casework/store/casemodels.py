@@ -69,6 +69,7 @@ class CaseFinding(SQLModel, table=True):
     figures: dict = _json()
     evidence: list = _json(list)
     formal: bool = False
+    provenance: dict = _json()  # rule and workflow versions, settings, period (casework.cases.provenance)
 
 
 class Timer(SQLModel, table=True):
@@ -108,6 +109,7 @@ class LetterRequest(SQLModel, table=True):
     recipients: list = _json(list)
     file: str = ""
     sha256: str = ""
+    provenance: dict = _json()  # for a letter a rule queued: the finding's trail (casework.cases.provenance)
 
 
 class LetterBatch(SQLModel, table=True):
