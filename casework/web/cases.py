@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from casework.cases.casefile import case_file
 from casework.cases.caseload import caseload_filters, decisions_waiting, open_caseload
+from casework.cases.early_warnings import early_warnings
 from casework.cases.moves import Actor, MoveRefused, findings, history, move_case, move_options
 from casework.cases.world import CaseWorld
 from casework.figures import stats
@@ -63,8 +64,9 @@ def caseload():
     load = open_caseload(db(), school.id, clock().now(), state=args.get("state") or None,
                          case_type=args.get("type") or None, year_group=year, flag=flag,
                          limit=PAGE, offset=(page - 1) * PAGE)
+    warned = {w.pupil_id: w for w in early_warnings(db(), school, clock().today())}
     return render_template("caseload.html", load=load, filters=filters, args=args, page=page,
-                           pages=max(1, -(-load.total // PAGE)))
+                           pages=max(1, -(-load.total // PAGE)), warned=warned)
 
 
 def group_findings(rows) -> list[dict]:
