@@ -42,6 +42,7 @@ EXPECTED = {
     "reports.export_xlsx": ("GET", "/reports/export.xlsx", CASEWORK | {R.GOVERNOR}),
     "reports.policy": ("GET", "/reports/policy", CASEWORK | {R.GOVERNOR}),
     "reports.policy_svg": ("GET", "/reports/policy/attendance.svg", CASEWORK | {R.GOVERNOR}),
+    "whatif.index": ("GET", "/whatif", {R.HEADTEACHER, R.DEPUTY_HEAD, R.GOVERNOR}),
     "admin.users": ("GET", "/admin/users", {R.ADMIN}),
     "admin.update_user": ("POST", "/admin/users/{user}", {R.ADMIN}),
     "admin.imports": ("GET", "/admin/imports", {R.ADMIN}),

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from casework.cases.evidence import rule_config
-from casework.cases.moves import Actor, concern_key, find_open_case, open_case, propose
+from casework.cases.moves import Actor, concern_key, open_case, propose
 from casework.cases.provenance import FindingTrail
 from casework.clock import Clock
 from casework.register.calendar import school_year_start
@@ -66,33 +66,68 @@ def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
         found = evaluate_school(s, school.id, calendar, rule_config(wf), as_of)
         pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id))}
         still_found: set[tuple[int, str]] = set()
-        trail = FindingTrail(wf, clock.now(), as_of)
+        seen = _Seen.load(s, school.id, FindingTrail(wf, clock.now(), as_of))
         for f in found:
             if not pupil_matches(pupils[f.pupil_id], wf.model.rules[f.rule].pupils):
                 continue  # the workflow acts on this rule only for some pupils (e.g. RAG-listed)
             report.findings[f.rule] += 1
             still_found.add((f.pupil_id, f.rule))
-            _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report, trail.of(f))
+            _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report, seen)
         report.withdrawn = _withdraw_stale_proposals(s, school, still_found)
     report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school.id).lapsed
     return report
 
 
+@dataclass
+class _Seen:
+    """What the school's open cases already hold, read once per evaluation rather than once per
+    finding (most findings are found again day after day and change nothing)."""
+
+    trail: FindingTrail
+    open_cases: dict[tuple[int, str], Case]  # (pupil, case type) -> the earliest open case
+    findings: set[tuple[int, str, str]]  # (case, rule, key) attached
+    notified: set[str]  # finding notifications' dedupe keys
+    last_letter: dict[tuple[int, str], dt.datetime]  # (pupil, letter) -> when last queued (any case)
+    closed: set[tuple[int, str]]  # (pupil, case type) with a closed case
+
+    @classmethod
+    def load(cls, s: Session, school_id: int, trail: FindingTrail) -> _Seen:
+        open_cases: dict[tuple[int, str], Case] = {}
+        for c in s.exec(select(Case).where(Case.school_id == school_id, Case.closed_at.is_(None))
+                        .order_by(Case.opened_at, Case.id)):
+            open_cases.setdefault((c.pupil_id, c.case_type), c)
+        found = s.exec(select(CaseFinding.case_id, CaseFinding.rule, CaseFinding.key).join(Case, Case.id == CaseFinding.case_id)
+                       .where(Case.school_id == school_id, Case.closed_at.is_(None))).all()
+        notified = s.exec(select(Notification.dedupe_key).where(Notification.school_id == school_id,
+                                                                Notification.dedupe_key.like("finding:%"))).all()
+        last: dict[tuple[int, str], dt.datetime] = {}
+        for pid, template, at in s.exec(select(Case.pupil_id, LetterRequest.template, LetterRequest.queued_at)
+                                        .join(Case, Case.id == LetterRequest.case_id)
+                                        .where(Case.school_id == school_id)):
+            if (pid, template) not in last or at > last[(pid, template)]:
+                last[(pid, template)] = at
+        closed = s.exec(select(Case.pupil_id, Case.case_type).where(Case.school_id == school_id,
+                                                                    Case.closed_at.is_not(None)).distinct()).all()
+        return cls(trail, open_cases, {tuple(r) for r in found}, set(notified), last, {tuple(r) for r in closed})
+
+
 def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Clock, report: EvaluationReport,
-            provenance: dict) -> None:
+            seen: _Seen) -> None:
     wiring = wf.model.rules[f.rule]
     now = clock.now()
     for role in sorted(wf.roles_for(wiring.notify)):
         key = f"finding:{f.rule}:{pupil.id}:{f.concern}:{role}"
-        if s.exec(select(Notification.id).where(Notification.dedupe_key == key)).first() is None:
+        if key not in seen.notified:
             s.add(Notification(school_id=school.id, role=role, message=f"{pupil.name}: {f.summary}",
                                created_at=now, dedupe_key=key))
+            seen.notified.add(key)
             report.notified += 1
     if wiring.opens is None:
         return
     ct = wf.case_type(wiring.opens)
-    case = find_open_case(s, pupil.id, wiring.opens)
-    if case is None and _recently_closed(s, pupil, ct, wiring.opens, f, calendar, clock):
+    case = seen.open_cases.get((pupil.id, wiring.opens))
+    if case is None and (pupil.id, wiring.opens) in seen.closed \
+            and _recently_closed(s, pupil, ct, wiring.opens, f, calendar, clock):
         return
     if case is None:
         # The concern starts with its first piece of evidence (the first day of a holiday or
@@ -101,23 +136,25 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
         concern = concern_key(wf, wiring.opens, start)
         case = open_case(s, school, pupil, wf, wiring.opens, concern=concern, concern_start=start, clock=clock,
                          actor=Actor.system(), reason=f"opened by rule {f.rule}: {f.summary}", calendar=calendar,
-                         evidence={"finding": f.as_dict(), "provenance": provenance}, state=wiring.open_state)
+                         evidence={"finding": f.as_dict(), "provenance": seen.trail.of(f)}, state=wiring.open_state)
+        seen.open_cases[(pupil.id, wiring.opens)] = case
         report.opened.append({"case_id": case.id, "upn": pupil.upn, "type": wiring.opens, "rule": f.rule})
     key = f.concern
-    if s.exec(select(CaseFinding.id).where(CaseFinding.case_id == case.id, CaseFinding.rule == f.rule,
-                                           CaseFinding.key == key)).first() is None:
+    if (case.id, f.rule, key) not in seen.findings:
         d = f.as_dict()
         s.add(CaseFinding(case_id=case.id, rule=f.rule, key=key, found_on=clock.today(), summary=f.summary,
                           figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal,
-                          provenance=provenance))
+                          provenance=seen.trail.of(f)))
+        seen.findings.add((case.id, f.rule, key))
         report.attached += 1
         s.flush()
     letter = wiring.letters_by_level.get(f.level)
-    if letter and _letter_due_again(s, pupil, letter, wiring.letter_again, calendar, clock):
+    if letter and _letter_due_again(seen.last_letter.get((pupil.id, letter)), wiring.letter_again, calendar, clock):
         d = f.as_dict()
         s.add(LetterRequest(school_id=school.id, case_id=case.id, move_id=None, template=letter, queued_at=now,
-                            provenance={**provenance, "summary": f.summary, "figures": d["figures"],
+                            provenance={**seen.trail.of(f), "summary": f.summary, "figures": d["figures"],
                                         "evidence": d["evidence"]}))
+        seen.last_letter[(pupil.id, letter)] = now
         s.flush()
         report.letters.append({"case_id": case.id, "upn": pupil.upn, "letter": letter, "rule": f.rule,
                                "level": f.level})
@@ -132,13 +169,10 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
             report.proposed.append({"case_id": case.id, "upn": pupil.upn, "event": event, "rule": f.rule})
 
 
-def _letter_due_again(s: Session, pupil: Pupil, letter: str, again, calendar, clock: Clock) -> bool:
-    """Whether an automatic letter may be queued: never twice for one crossing, and after
-    the last one only as the workflow's ``letter_again`` allows (a new half term, a new
-    school year, or N school weeks later)."""
-    last = s.exec(select(LetterRequest.queued_at).join(Case, Case.id == LetterRequest.case_id)
-                  .where(Case.pupil_id == pupil.id, LetterRequest.template == letter)
-                  .order_by(LetterRequest.queued_at.desc())).first()
+def _letter_due_again(last: dt.datetime | None, again, calendar, clock: Clock) -> bool:
+    """Whether an automatic letter may be queued, given when the pupil was last sent it
+    automatically: never twice for one crossing, and after the last one only as the workflow's
+    ``letter_again`` allows (a new half term, a new school year, or N school weeks later)."""
     if last is None:
         return True
     last_day, today = last.astimezone(clock.now().tzinfo).date(), clock.today()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import update
 from sqlmodel import Session, select
@@ -331,7 +332,8 @@ def open_case(session: Session, school: School, pupil: Pupil, workflow: Workflow
     now = clock.now()
     state = state or ct.initial
     case = Case(school_id=school.id, pupil_id=pupil.id, case_type=case_type, state=state, concern=concern,
-                concern_start=concern_start, workflow=workflow.key, opened_at=now, opened_by=actor.username,
+                concern_start=concern_start, workflow=_workflow_name(school, workflow), opened_at=now,
+                opened_by=actor.username,
                 updated_at=now)
     session.add(case)
     session.flush()
@@ -345,6 +347,14 @@ def open_case(session: Session, school: School, pupil: Pupil, workflow: Workflow
     for action in ct.states[state].on_enter:
         run_action(world, action, move=move, source=f"move:{move.id}")
     return case
+
+
+def _workflow_name(school: School, workflow: Workflow) -> str:
+    """How the case finds its workflow again: its key, or the school's path to the file when the
+    school follows a file outside workflows/ by its path (a what-if's copy)."""
+    if Path(school.workflow).suffix in (".yaml", ".yml") and Path(school.workflow).resolve() == workflow.path.resolve():
+        return school.workflow
+    return workflow.key
 
 
 def concern_key(workflow: Workflow, case_type: str, start: dt.date | None) -> str:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 NOT_RECORDED = "not recorded"
 
 
+@cache
 def casework_release() -> str:
     try:
         return version("casework")
@@ -95,6 +96,7 @@ class FindingTrail:
     def __init__(self, wf: Workflow, moment: dt.datetime, as_of: dt.date) -> None:
         self.wf, self.moment, self.as_of = wf, moment, as_of
         self._rules: dict[str, dict] = {}
+        self._step: dict | None = None
 
     def _rule(self, rule_id: str) -> dict:
         if rule_id not in self._rules:
@@ -105,7 +107,9 @@ class FindingTrail:
 
     def of(self, f: Finding) -> dict:
         out = dict(self._rule(f.rule))
-        out.update(step_provenance(self.wf, self.moment))
+        if self._step is None:
+            self._step = step_provenance(self.wf, self.moment)
+        out.update(self._step)
         out["as_of"] = self.as_of.isoformat()
         out["level"] = f.level
         out["period"] = None if f.period is None else [f.period[0].isoformat(), f.period[1].isoformat()]

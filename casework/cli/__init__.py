@@ -10,6 +10,7 @@ import click
 
 from casework.cli import audit, cases, demo, letters, nightly, records, register, scheduler, web, workflows
 from casework.cli import explain as explain_cli
+from casework.cli import whatif as whatif_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,6 +46,7 @@ for _command in (
 ):
     main.add_command(_command)
 main.add_command(explain_cli.explain)
+main.add_command(whatif_cli.whatif_cmd)
 
 if __name__ == "__main__":
     main()

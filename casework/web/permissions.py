@@ -46,6 +46,8 @@ MATRIX: dict[str, tuple[str | Role, ...]] = {
     # every group's figures, however small; anyone else (a governor) sees "fewer than N" for a small group
     "reports.small_groups": STAFF,
     "policy.view": ("casework", Role.GOVERNOR),
+    "whatif.view": ("leadership", Role.GOVERNOR),  # what another workflow would have done: figures and a chart
+    "whatif.pupils": ("leadership",),  # ... and the pupils for whom it differs (names: never governors)
     "admin.users": (Role.ADMIN,),
     "admin.imports": (Role.ADMIN,),
     "admin.settings": (Role.ADMIN,),
