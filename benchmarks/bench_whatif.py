@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.util
+import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +41,12 @@ rules:
 """
 
 
+def _cpu() -> float:
+    """CPU seconds used by this process and the worker processes it has waited for."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pupils", type=int, default=1000)
@@ -60,17 +68,18 @@ def main() -> None:
         other.write_text(BAND_96)
         built = time.perf_counter() - t0
         days = {"own": 0, "other": 0}
-        t1 = time.perf_counter()
+        t1, cpu0 = time.perf_counter(), _cpu()
         result = whatif(engine, urn, other, start, end, on_day=lambda label, d: days.__setitem__(label, days[label] + 1),
                         workers=args.workers)
-        took = time.perf_counter() - t1
+        took, cpu = time.perf_counter() - t1, _cpu() - cpu0
     print(f"school: {args.pupils} pupils, {n_marks:,} marks (built in {built:.1f} s, not timed)")
     print(f"period: {start} to {end}, {len(calendar.school_days(start, end))} school days, "
           f"{days['own']} days replayed under each workflow")
     for label, own, oth in result.rows():
         print(f"  {label:<48} {own:>6} {oth:>6} {oth - own:>+6}")
     print(f"pupils who differ: {len(result.differing)}")
-    print(f"what-if: {took:.1f} s (target < 30 s)")
+    print(f"what-if: {took:.1f} s wall, {cpu:.1f} s of CPU in all ({args.workers} worker(s); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores) (target < 30 s)")
 
 
 if __name__ == "__main__":

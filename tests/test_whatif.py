@@ -155,3 +155,44 @@ def test_cli_whatif(db_url, engine, school, tmp_path):
     assert "Letter band at 96%" in r.output and "Pupils for whom the two differ: 3" in r.output
     r = CliRunner().invoke(main, [*args[:4], str(tmp_path / "nothing.yaml"), *args[5:]])
     assert r.exit_code == 1 and "nothing.yaml" in r.output
+
+
+def test_the_web_page_shows_the_table_and_chart_and_names_pupils_only_to_leadership(engine, session, school):
+    from argon2 import PasswordHasher
+
+    from casework.clock import LONDON, FixedClock
+    from casework.store.models import User
+    from casework.web import create_app
+
+    sch, cal, pupils, own = school
+    hashed = PasswordHasher().hash("a long enough password")
+    for username, role in (("head", "headteacher"), ("gov", "governor"), ("officer", "attendance_officer")):
+        session.add(User(school_id=sch.id, username=username, name=username, position=role, role=role,
+                         password_hash=hashed))
+    session.commit()
+    app = create_app({"ENGINE": engine, "CLOCK": FixedClock(dt.datetime(2026, 3, 20, 18, 0, tzinfo=LONDON)),
+                      "SECRET_KEY": "t", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                      "LOGIN_RATE_LIMIT": "1000 per minute", "LOGIN_ACCOUNT_LIMIT": "1000 per minute"})
+    expected = whatif(engine, sch.urn, "national", START, END, workers=1)
+    url = f"/whatif?workflow=national.yaml&from={START}&to={END}"
+    pages = {}
+    for username in ("head", "gov", "officer"):
+        c = app.test_client()
+        assert c.post("/login", data={"username": username, "password": "a long enough password"}).status_code == 302
+        r = c.get(url)
+        pages[username] = (r.status_code, r.get_data(as_text=True))
+    assert pages["officer"][0] == 403
+    head, gov = pages["head"][1], pages["gov"][1]
+    for html in (head, gov):
+        assert "National framework (England)" in html and "<svg" in html and html.count("<rect") >= 2 * 8
+        for label, a, b in expected.rows():
+            assert f'<th scope="row">{label}</th><td class="num">{a}</td><td class="num">{b}</td>' in html
+    names = [d["name"] for d in expected.differing]
+    assert names and all(n in head for n in names)
+    assert not any(n in gov for n in names) and "Pupils are not named on this page for your role" in gov
+    # the form alone (no file chosen) offers every workflow file
+    c = app.test_client()
+    c.post("/login", data={"username": "gov", "password": "a long enough password"})
+    form = c.get("/whatif").get_data(as_text=True)
+    assert 'value="staplehurst.yaml"' in form and 'value="national.yaml"' in form
+    assert c.get("/whatif?workflow=../secrets.yaml").status_code == 400
