@@ -3,17 +3,17 @@
 The school's register (the school, its calendar, pupils, contacts, and the marks the rules
 read for the period: from the earliest date any rule looks back to, up to ``end``) is copied
 into a throwaway SQLite file; a second copy of that file gets the other workflow. Each copy is
-replayed day by day from ``start`` to ``end`` with ``casework.jobs.replay`` (the scheduler's two
-evening run each school day, the deadlines alone on other days: nobody acts during the day
-in a what-if, so the morning run would change nothing that is counted), starting from no open
-cases in both, so the two are compared like for like. Nobody acts in a replay: a deadline
-that falls due lapses, a formal step stays a proposal. Both files are deleted afterwards; nothing is written to the school's database (it
-is only read).
+replayed day by day from ``start`` to ``end`` with ``casework.jobs.replay``: the evening run
+each school day and the deadlines alone on other days (nobody acts during the day in a
+what-if, so the morning run would change nothing that is counted). Both copies start with no
+open cases, so the two are compared like for like; a deadline that falls due lapses, and a
+formal step stays a proposal. With two workers the replays run side by side in two processes.
+Both files are deleted afterwards; the school's database is only read.
 
-The outcome of each run: cases opened by type, letters queued, meetings, notices to improve,
-penalty notice proposals and CME referrals (a step proposed or taken whose target state is
-one of those), deadlines missed, and for each pupil what happened, so the pupils for whom the
-two workflows differ can be listed.
+The outcome of each run: cases opened by type, letters queued and the letters proposed steps
+would send, meetings, notices to improve, penalty notice proposals and CME referrals (a step
+proposed or taken whose target state is one of those), deadlines missed, and for each pupil
+what happened, so the pupils for whom the two workflows differ can be listed.
 """
 
 from __future__ import annotations
