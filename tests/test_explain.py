@@ -191,3 +191,29 @@ def test_the_evidence_bundle_holds_the_trail(session, letter_world, letters_dir,
     sha = trail["workflow_now"]["sha256"][:16]
     assert text.count(sha) >= 1 + len(trail["steps"])  # the workflow now, then each step's version
     assert "Issue a notice to improve (formal)" in text and "the same" in text
+
+
+def test_a_letter_a_rule_queued_carries_the_findings_trail(engine, session, make_school, make_pupils, add_marks,
+                                                          tmp_path):
+    wf_file = tmp_path / "letters-at-95.yaml"
+    wf_file.write_text("extends: national\nname: Letters at 95%\nrules:\n  attendance_band:\n    opens: attendance\n"
+                       "    min_possible_sessions: 20\n    bands:\n      - {name: letter, below_pct: 95}\n"
+                       "    letters_by_level: {letter: attendance_concern}\n")
+    school = make_school(session, workflow=str(wf_file))
+    pupil = make_pupils(session, school)[0]
+    cal = load_calendar(session, school.id)
+    marks, _ = _marks(cal)
+    add_marks(session, pupil, marks)
+    session.commit()
+    clock = FixedClock(dt.datetime(2025, 10, 17, 18, 0, tzinfo=LONDON))
+    evaluate(engine, school.urn, clock)
+    case = session.exec(select(Case).where(Case.pupil_id == pupil.id)).one()
+    assert case.workflow == str(wf_file)  # the case finds its workflow again by the school's path to it
+    trail = explain_case(session, case.id, clock)
+    [letter] = trail["letters"]
+    f = _attendance_finding(session, case.id)
+    assert letter["made_by"] == "rule attendance_band (letter) as of 2025-10-17"
+    assert letter["trail"]["figures"] == f.figures and letter["trail"]["marks"] == f.evidence
+    assert letter["trail"]["rule_version"] == rule_version("attendance_band")
+    assert letter["trail"]["workflow"]["name"] == "Letters at 95%"
+    assert letter["trail"]["workflow"]["file"] == "letters-at-95.yaml"
