@@ -212,3 +212,21 @@ def test_a_school_on_postgresql_gives_the_same_answer(pg_engine, make_school, ma
         extra = hand_count(s, sch, cal, START, END, 96) - hand_count(s, sch, cal, START, END, 95)
     assert r.other.totals["letters"] - r.own.totals["letters"] == len(extra) == 3
     assert {d["upn"] for d in r.differing} == extra
+
+
+def test_a_window_of_a_register_loaded_once_is_the_register_read_for_those_dates(engine, session, school):
+    import numpy as np
+
+    from casework.rules import load_register
+
+    sch, cal, pupils, own = school
+    full = load_register(session, sch.id, cal, dt.date(2025, 9, 1), END)
+    for a, b in ((dt.date(2025, 9, 1), START), (dt.date(2025, 12, 1), dt.date(2026, 3, 11)), (START, END)):
+        w, fresh = full.window(cal, a, b), load_register(session, sch.id, cal, a, b)
+        assert (w.start, w.end, w.slots, w.days, w.weeks) == (fresh.start, fresh.end, fresh.slots, fresh.days,
+                                                                fresh.weeks)
+        for name in ("codes", "slot_day", "slot_week", "slot_half_term", "slot_year", "day_first_slot",
+                     "pupil_ids"):
+            assert np.array_equal(getattr(w, name), getattr(fresh, name)), name
+    with pytest.raises(ValueError, match="outside the loaded register"):
+        full.window(cal, dt.date(2025, 8, 1), END)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -21,7 +22,7 @@ from casework.cases.provenance import FindingTrail
 from casework.clock import Clock
 from casework.register.calendar import school_year_start
 from casework.register.store import get_school, load_calendar
-from casework.rules import evaluate_school
+from casework.rules import RegisterMatrix, evaluate_all, evaluate_school, evaluation_start
 from casework.states.machine import sources
 from casework.store.casemodels import Case, CaseFinding, LetterRequest, Notification
 from casework.store.db import session_scope
@@ -52,8 +53,10 @@ class EvaluationReport:
         }
 
 
-def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
-    """Rules, then timers, as of the clock's today."""
+def evaluate(engine: Engine, urn: str, clock: Clock,
+             registers: Callable[[dt.date, dt.date], RegisterMatrix] | None = None) -> EvaluationReport:
+    """Rules, then timers, as of the clock's today. ``registers(start, end)``, when given, hands
+    the rules the register instead of reading it (a replay over a copy whose marks never change)."""
 
     as_of = clock.today()
     with session_scope(engine) as s:
@@ -63,7 +66,11 @@ def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
         report = EvaluationReport(urn, as_of)
         if calendar.first_day is None or as_of < calendar.first_day:
             return report
-        found = evaluate_school(s, school.id, calendar, rule_config(wf), as_of)
+        config = rule_config(wf)
+        if registers is None:
+            found = evaluate_school(s, school.id, calendar, config, as_of)
+        else:
+            found = evaluate_all(registers(evaluation_start(calendar, config, as_of), as_of), calendar, config, as_of)
         pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id))}
         still_found: set[tuple[int, str]] = set()
         seen = _Seen.load(s, school.id, FindingTrail(wf, clock.now(), as_of))

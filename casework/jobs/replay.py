@@ -37,13 +37,13 @@ def _high_water(s) -> dict[str, int]:
             (("case", Case), ("timer", Timer), ("notification", Notification))}
 
 
-def _step(engine: Engine, urn: str, moment: dt.datetime, name: str, rules: bool = True) -> dict:
+def _step(engine: Engine, urn: str, moment: dt.datetime, name: str, rules: bool = True, registers=None) -> dict:
     clock = FixedClock(moment)
     with session_scope(engine) as s:
         before = _high_water(s)
         school_id = get_school(s, urn).id
     if rules:
-        report = evaluate(engine, urn, clock)
+        report = evaluate(engine, urn, clock, registers)
     else:
         report = EvaluationReport(urn, moment.date())
         report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school_id).lapsed
@@ -70,8 +70,9 @@ def _step(engine: Engine, urn: str, moment: dt.datetime, name: str, rules: bool 
 
 def replay(engine: Engine, urn: str, start: dt.date, end: dt.date,
            on_day: Callable[[dict], None] | None = None, *, register_close: bool = True,
-           rules_on_closed_days: bool = True) -> list[dict]:
-    """Evaluate ``urn`` day by day from ``start`` to ``end`` (both included)."""
+           rules_on_closed_days: bool = True, registers=None) -> list[dict]:
+    """Evaluate ``urn`` day by day from ``start`` to ``end`` (both included). ``registers(start,
+    end)`` hands the rules the register when the marks cannot change (a what-if's copy)."""
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
     with session_scope(engine) as s:
@@ -83,9 +84,9 @@ def replay(engine: Engine, urn: str, start: dt.date, end: dt.date,
     while day <= end:
         steps = []
         if cal.is_school_day(day) and register_close:
-            steps.append(_step(engine, urn, at(day, am_close), "register_close"))
+            steps.append(_step(engine, urn, at(day, am_close), "register_close", registers=registers))
         steps.append(_step(engine, urn, at(day, NIGHTLY_AT), "end_of_day",
-                           rules=rules_on_closed_days or cal.is_school_day(day)))
+                           rules=rules_on_closed_days or cal.is_school_day(day), registers=registers))
         record = {"date": day.isoformat(), "school_day": cal.is_school_day(day), "why_closed": cal.why_closed(day),
                   "steps": steps}
         days.append(record)

@@ -38,7 +38,7 @@ from casework.jobs.replay import replay
 from casework.register.calendar import school_year_start
 from casework.register.schools import apply_workflow_settings
 from casework.register.store import get_school, load_calendar
-from casework.rules import evaluation_start
+from casework.rules import evaluation_start, load_register
 from casework.store.casemodels import Case, CaseMove, LetterRequest, Timer
 from casework.store.db import make_engine
 from casework.store.models import CalendarDay, Contact, Mark, Pupil, School
@@ -224,11 +224,18 @@ def _fast(engine: Engine) -> Engine:
     return engine
 
 
-def replay_copy(db_file: str, urn: str, workflow: str, start: dt.date, end: dt.date) -> tuple[Outcome, list[dict]]:
-    """Replay one throwaway copy (in this process or a worker) and read what it did."""
+def replay_copy(db_file: str, urn: str, workflow: str, start: dt.date, end: dt.date,
+                marks_from: dt.date) -> tuple[Outcome, list[dict]]:
+    """Replay one throwaway copy (in this process or a worker) and read what it did. Its marks
+    never change, so the register is read once and handed to the rules day by day."""
     eng = _fast(make_engine(f"sqlite:///{db_file}", migrate=False))
     try:
-        days = replay(eng, urn, start, end, register_close=False, rules_on_closed_days=False)
+        with Session(eng) as s:
+            school = get_school(s, urn)
+            calendar = load_calendar(s, school.id)
+            full = load_register(s, school.id, calendar, marks_from, end)
+        days = replay(eng, urn, start, end, register_close=False, rules_on_closed_days=False,
+                      registers=lambda a, b: full.window(calendar, max(a, marks_from), b))
         return _outcome(eng, for_school(workflow), days), days
     finally:
         eng.dispose()
@@ -265,7 +272,7 @@ def whatif(engine: Engine, urn: str, other_workflow: str | Path, start: dt.date,
             eng = make_engine(f"sqlite:///{f}", migrate=False)
             _set_workflow(eng, school_id, names[label])
             eng.dispose()
-        args = {label: (str(files[label]), urn, names[label], start, end) for label in files}
+        args = {label: (str(files[label]), urn, names[label], start, end, marks_from) for label in files}
         if workers > 1:
             # spawned, not forked: a worker never holds a copy of the school's own connections
             with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
