@@ -71,7 +71,9 @@ def evaluate(engine: Engine, urn: str, clock: Clock,
             found = evaluate_school(s, school.id, calendar, config, as_of)
         else:
             found = evaluate_all(registers(evaluation_start(calendar, config, as_of), as_of), calendar, config, as_of)
-        pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id))}
+        found_for = sorted({f.pupil_id for f in found})  # only the pupils a rule found something about
+        pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id,
+                                                              Pupil.id.in_(found_for)))} if found_for else {}
         still_found: set[tuple[int, str]] = set()
         seen = _Seen.load(s, school.id, FindingTrail(wf, clock.now(), as_of))
         for f in found:
