@@ -50,7 +50,7 @@ def _cpu() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pupils", type=int, default=1000)
-    ap.add_argument("--workers", type=int, default=2, help="2: the two replays side by side; 1: one after the other")
+    ap.add_argument("--workers", type=int, default=1, help="1: one replay after the other; 2: side by side")
     ap.add_argument("--from", dest="start", default="2025-11-03", help="first day (default: Term 2 2025 begins)")
     ap.add_argument("--to", dest="end", default="2025-12-19", help="last day (default: Term 2 2025 ends)")
     args = ap.parse_args()

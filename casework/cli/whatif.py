@@ -26,7 +26,7 @@ from casework.workflow import WorkflowError
 @click.option("--workflow", "other", required=True, help="The other workflow: a file (OTHER.yaml) or a name in workflows/.")
 @click.option("--from", "start", required=True, help="First day to replay (YYYY-MM-DD).")
 @click.option("--to", "end", required=True, help="Last day to replay (YYYY-MM-DD).")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 2),
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 2),
               help="2: the two replays side by side in two processes; 1: one after the other.")
 @common_options
 def whatif_cmd(urn, other, start, end, workers, db, as_of, as_json):

@@ -7,7 +7,9 @@ replayed day by day from ``start`` to ``end`` with ``casework.jobs.replay``: the
 each school day and the deadlines alone on other days (nobody acts during the day in a
 what-if, so the morning run would change nothing that is counted). Both copies start with no
 open cases, so the two are compared like for like; a deadline that falls due lapses, and a
-formal step stays a proposal. With two workers the replays run side by side in two processes.
+formal step stays a proposal. Each copy's register is read once and handed to the rules day by
+day (its marks never change). With two workers the replays run side by side in two processes
+(worth it only on free cores: each worker starts casework afresh).
 Both files are deleted afterwards; the school's database is only read.
 
 The outcome of each run: cases opened by type, letters queued and the letters proposed steps
@@ -243,7 +245,7 @@ def replay_copy(db_file: str, urn: str, workflow: str, start: dt.date, end: dt.d
 
 def whatif(engine: Engine, urn: str, other_workflow: str | Path, start: dt.date, end: dt.date,
            on_day: Callable[[str, dict], None] | None = None, workdir: Path | None = None,
-           workers: int = 2) -> WhatIf:
+           workers: int = 1) -> WhatIf:
     """Replay ``start``..``end`` under the school's workflow and under ``other_workflow`` on
     throwaway copies of its register, and compare them. The school's database is only read.
     With ``workers`` 2 the two replays run side by side in two processes (each its own file)."""
