@@ -1,5 +1,5 @@
 """The daily job touches only what changed: what earlier evaluations did is read once per
-school (casework/cases/known.py), so a finding already acted on costs no query and writes nothing."""
+school (casework/cases/evaluate.py, _Seen), so a finding already acted on costs no query and writes nothing."""
 
 from __future__ import annotations
 

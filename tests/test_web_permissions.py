@@ -50,6 +50,7 @@ EXPECTED = {
     "reports.governors_xlsx": ("GET", "/reports/governors.xlsx", {R.HEADTEACHER, R.DEPUTY_HEAD, R.GOVERNOR} | TRUST),
     "reports.policy_svg": ("GET", "/reports/policy/attendance.svg", CASEWORK | {R.GOVERNOR} | TRUST),
     "trust.overview": ("GET", "/trust", TRUST),
+    "whatif.index": ("GET", "/whatif", {R.HEADTEACHER, R.DEPUTY_HEAD, R.GOVERNOR} | TRUST),
     "admin.users": ("GET", "/admin/users", {R.ADMIN}),
     "admin.update_user": ("POST", "/admin/users/{user}", {R.ADMIN}),
     "admin.reset_password": ("POST", "/admin/users/{user}/password", {R.ADMIN}),

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from casework.cases.evidence import rule_config
-from casework.cases.known import Known
 from casework.cases.moves import Actor, concern_key, open_case, propose
+from casework.cases.provenance import FindingTrail
 from casework.clock import Clock
 from casework.register.calendar import school_year_start
 from casework.register.store import get_school, load_calendar
-from casework.rules import evaluate_school
+from casework.rules import RegisterMatrix, evaluate_all, evaluate_school, evaluation_start
 from casework.states.machine import sources
 from casework.store.casemodels import Case, CaseFinding, LetterRequest, Notification
 from casework.store.db import session_scope
@@ -52,8 +53,10 @@ class EvaluationReport:
         }
 
 
-def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
-    """Rules, then timers, as of the clock's today."""
+def evaluate(engine: Engine, urn: str, clock: Clock,
+             registers: Callable[[dt.date, dt.date], RegisterMatrix] | None = None) -> EvaluationReport:
+    """Rules, then timers, as of the clock's today. ``registers(start, end)``, when given, hands
+    the rules the register instead of reading it (a replay over a copy whose marks never change)."""
 
     as_of = clock.today()
     with session_scope(engine) as s:
@@ -63,39 +66,77 @@ def evaluate(engine: Engine, urn: str, clock: Clock) -> EvaluationReport:
         report = EvaluationReport(urn, as_of)
         if calendar.first_day is None or as_of < calendar.first_day:
             return report
-        found = evaluate_school(s, school.id, calendar, rule_config(wf), as_of)
-        pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id))}
-        known = Known.load(s, school.id)
+        config = rule_config(wf)
+        if registers is None:
+            found = evaluate_school(s, school.id, calendar, config, as_of)
+        else:
+            found = evaluate_all(registers(evaluation_start(calendar, config, as_of), as_of), calendar, config, as_of)
+        found_for = sorted({f.pupil_id for f in found})  # only the pupils a rule found something about
+        pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.school_id == school.id,
+                                                              Pupil.id.in_(found_for)))} if found_for else {}
         still_found: set[tuple[int, str]] = set()
+        seen = _Seen.load(s, school.id, FindingTrail(wf, clock.now(), as_of))
         for f in found:
             if not pupil_matches(pupils[f.pupil_id], wf.model.rules[f.rule].pupils):
                 continue  # the workflow acts on this rule only for some pupils (e.g. RAG-listed)
             report.findings[f.rule] += 1
             still_found.add((f.pupil_id, f.rule))
-            _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report, known)
+            _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report, seen)
         report.withdrawn = _withdraw_stale_proposals(s, school, still_found)
     report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school.id).lapsed
     return report
 
 
+@dataclass
+class _Seen:
+    """What the school's open cases already hold, read once per evaluation rather than once per
+    finding (most findings are found again day after day and change nothing)."""
+
+    trail: FindingTrail
+    open_cases: dict[tuple[int, str], Case]  # (pupil, case type) -> the earliest open case
+    findings: set[tuple[int, str, str]]  # (case, rule, key) attached
+    notified: set[str]  # finding notifications' dedupe keys
+    last_letter: dict[tuple[int, str], dt.datetime]  # (pupil, letter) -> when last queued (any case)
+    closed: set[tuple[int, str]]  # (pupil, case type) with a closed case
+
+    @classmethod
+    def load(cls, s: Session, school_id: int, trail: FindingTrail) -> _Seen:
+        open_cases: dict[tuple[int, str], Case] = {}
+        for c in s.exec(select(Case).where(Case.school_id == school_id, Case.closed_at.is_(None))
+                        .order_by(Case.opened_at, Case.id)):
+            open_cases.setdefault((c.pupil_id, c.case_type), c)
+        found = s.exec(select(CaseFinding.case_id, CaseFinding.rule, CaseFinding.key).join(Case, Case.id == CaseFinding.case_id)
+                       .where(Case.school_id == school_id, Case.closed_at.is_(None))).all()
+        notified = s.exec(select(Notification.dedupe_key).where(Notification.school_id == school_id,
+                                                                Notification.dedupe_key.like("finding:%"))).all()
+        last: dict[tuple[int, str], dt.datetime] = {}
+        for pid, template, at in s.exec(select(Case.pupil_id, LetterRequest.template, LetterRequest.queued_at)
+                                        .join(Case, Case.id == LetterRequest.case_id)
+                                        .where(Case.school_id == school_id)):
+            if (pid, template) not in last or at > last[(pid, template)]:
+                last[(pid, template)] = at
+        closed = s.exec(select(Case.pupil_id, Case.case_type).where(Case.school_id == school_id,
+                                                                    Case.closed_at.is_not(None)).distinct()).all()
+        return cls(trail, open_cases, {tuple(r) for r in found}, set(notified), last, {tuple(r) for r in closed})
+
+
 def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Clock, report: EvaluationReport,
-            known: Known) -> None:
-    """Act on one finding. What was done before is looked up in ``known`` (no query), and
-    ``known`` is kept up to date with what this does."""
+            seen: _Seen) -> None:
     wiring = wf.model.rules[f.rule]
     now = clock.now()
     for role in sorted(wf.roles_for(wiring.notify)):
         key = f"finding:{f.rule}:{pupil.id}:{f.concern}:{role}"
-        if key not in known.notified:
+        if key not in seen.notified:
             s.add(Notification(school_id=school.id, role=role, message=f"{pupil.name}: {f.summary}",
                                created_at=now, dedupe_key=key))
-            known.notified.add(key)
+            seen.notified.add(key)
             report.notified += 1
     if wiring.opens is None:
         return
     ct = wf.case_type(wiring.opens)
-    case = known.open_cases.get((pupil.id, wiring.opens))
-    if case is None and _recently_closed(s, pupil, ct, wiring.opens, f, calendar, clock):
+    case = seen.open_cases.get((pupil.id, wiring.opens))
+    if case is None and (pupil.id, wiring.opens) in seen.closed \
+            and _recently_closed(s, pupil, ct, wiring.opens, f, calendar, clock):
         return
     if case is None:
         # The concern starts with its first piece of evidence (the first day of a holiday or
@@ -104,21 +145,25 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
         concern = concern_key(wf, wiring.opens, start)
         case = open_case(s, school, pupil, wf, wiring.opens, concern=concern, concern_start=start, clock=clock,
                          actor=Actor.system(), reason=f"opened by rule {f.rule}: {f.summary}", calendar=calendar,
-                         evidence={"finding": f.as_dict()}, state=wiring.open_state)
-        known.open_cases[(pupil.id, wiring.opens)] = case
+                         evidence={"finding": f.as_dict(), "provenance": seen.trail.of(f)}, state=wiring.open_state)
+        seen.open_cases[(pupil.id, wiring.opens)] = case
         report.opened.append({"case_id": case.id, "upn": pupil.upn, "type": wiring.opens, "rule": f.rule})
     key = f.concern
-    if (case.id, f.rule, key) not in known.attached:
-        known.attached.add((case.id, f.rule, key))
+    if (case.id, f.rule, key) not in seen.findings:
         d = f.as_dict()
         s.add(CaseFinding(case_id=case.id, rule=f.rule, key=key, found_on=clock.today(), summary=f.summary,
-                          figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal))
+                          figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal,
+                          provenance=seen.trail.of(f)))
+        seen.findings.add((case.id, f.rule, key))
         report.attached += 1
         s.flush()
     letter = wiring.letters_by_level.get(f.level)
-    if letter and _letter_due_again(known.last_letter.get((pupil.id, letter)), wiring.letter_again, calendar, clock):
-        s.add(LetterRequest(school_id=school.id, case_id=case.id, move_id=None, template=letter, queued_at=now))
-        known.last_letter[(pupil.id, letter)] = now
+    if letter and _letter_due_again(seen.last_letter.get((pupil.id, letter)), wiring.letter_again, calendar, clock):
+        d = f.as_dict()
+        s.add(LetterRequest(school_id=school.id, case_id=case.id, move_id=None, template=letter, queued_at=now,
+                            provenance={**seen.trail.of(f), "summary": f.summary, "figures": d["figures"],
+                                        "evidence": d["evidence"]}))
+        seen.last_letter[(pupil.id, letter)] = now
         s.flush()
         report.letters.append({"case_id": case.id, "upn": pupil.upn, "letter": letter, "rule": f.rule,
                                "level": f.level})
@@ -134,9 +179,9 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
 
 
 def _letter_due_again(last: dt.datetime | None, again, calendar, clock: Clock) -> bool:
-    """Whether an automatic letter may be queued, ``last`` being when the same letter was last
-    queued for the pupil: never twice for one crossing, and after the last one only as the
-    workflow's ``letter_again`` allows (a new half term, a new school year, or N school weeks later)."""
+    """Whether an automatic letter may be queued, given when the pupil was last sent it
+    automatically: never twice for one crossing, and after the last one only as the workflow's
+    ``letter_again`` allows (a new half term, a new school year, or N school weeks later)."""
     if last is None:
         return True
     last_day, today = last.astimezone(clock.now().tzinfo).date(), clock.today()

@@ -25,6 +25,7 @@ _FROM_THRESHOLDS = {
     "penalty_threshold": {"sessions": "penalty_sessions", "school_weeks": "penalty_school_weeks"},
     "persistent_absence": {"pct": "persistent_absence_pct"},
     "severe_absence": {"pct": "severe_absence_pct"},
+    "early_warning": {"persistent_absence_pct": "persistent_absence_pct"},
 }
 
 
@@ -37,6 +38,11 @@ def rule_params(workflow: Workflow, rule_id: str) -> dict:
     if rule_id == "penalty_threshold" and "decision" not in params:
         pen = workflow.model.penalties
         params["decision"] = pen.route.decision(pen)  # who decides, in the workflow's words
+    if rule_id == "early_warning" and params.get("school_bands", True) and "bands" not in params:
+        # the school's own attendance bands are lines to watch too (one source: attendance_band)
+        band = workflow.model.rules.get("attendance_band")
+        if band is not None and band.enabled:
+            params["bands"] = band.params.get("bands", [b.model_dump() for b in RULES["attendance_band"].Params().bands])
     return params
 
 

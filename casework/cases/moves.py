@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from casework.cases.assignment import owner_for
 from casework.cases.evidence import case_evidence
 from casework.cases.penalties import record_penalty_notices
+from casework.cases.provenance import step_provenance
 from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
 from casework.notify.notifications import resolve_case_alerts
@@ -161,6 +162,7 @@ def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", p
     new = fire(wf, case.case_type, old, event)
     evidence = snapshot(world)
     evidence["guards"] = [{"ok": v.ok, "reason": v.reason, **({"evidence": v.evidence} if v.evidence else {})} for v in verdicts]
+    evidence["provenance"] = step_provenance(wf, now)
     move = CaseMove(case_id=case.id, event=event, from_state=old, to_state=new, actor=actor.username,
                     actor_role=actor.role, at=now, reason=reason or "", params=params, evidence=evidence)
     s.add(move)
@@ -351,8 +353,10 @@ def open_case(session: Session, school: School, pupil: Pupil, workflow: Workflow
     case.owner_id = owner.id if owner else None
     session.add(case)
     session.flush()
+    evidence = dict(evidence or {})
+    evidence.setdefault("provenance", step_provenance(workflow, now))
     move = CaseMove(case_id=case.id, event="open", from_state=None, to_state=state, actor=actor.username,
-                    actor_role=actor.role, at=now, reason=reason, evidence=evidence or {})
+                    actor_role=actor.role, at=now, reason=reason, evidence=evidence)
     session.add(move)
     session.flush()
     world = CaseWorld(session, case, pupil, school, workflow, calendar or load_calendar(session, school.id), clock)

@@ -21,7 +21,9 @@ from casework.cli import (
     web,
     workflows,
 )
+from casework.cli import explain as explain_cli
 from casework.cli import reports as report_cmds
+from casework.cli import whatif as whatif_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,6 +60,8 @@ for _command in (
 ):
     main.add_command(_command)
 main.add_command(report_cmds.report)
+main.add_command(explain_cli.explain)
+main.add_command(whatif_cli.whatif_cmd)
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,10 @@ school get the evening run only, as calendar-day deadlines (penalty payments) st
 due on them. What each run changed is read back from the tables, so the replay shows what
 a real term would have done: cases opened, timers started and lapsed, nudges and
 safeguarding escalations.
+
+A what-if (``casework.jobs.whatif``), where nobody acts during the day, asks for the evening
+run only (``register_close=False``) and for the deadlines alone on days without school
+(``rules_on_closed_days=False``: the register has not changed since the last school day).
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from casework.cases.evaluate import evaluate
+from casework.cases.evaluate import EvaluationReport, evaluate
 from casework.clock import LONDON, FixedClock, at
 from casework.jobs.scheduler import NIGHTLY_AT
 from casework.register.store import get_school, load_calendar
 from casework.store.casemodels import Case, Notification, Timer
 from casework.store.db import session_scope
 from casework.store.models import Pupil
+from casework.timers import sweep
 
 
 def _high_water(s) -> dict[str, int]:
@@ -32,11 +37,16 @@ def _high_water(s) -> dict[str, int]:
             (("case", Case), ("timer", Timer), ("notification", Notification))}
 
 
-def _step(engine: Engine, urn: str, moment: dt.datetime, name: str) -> dict:
+def _step(engine: Engine, urn: str, moment: dt.datetime, name: str, rules: bool = True, registers=None) -> dict:
     clock = FixedClock(moment)
     with session_scope(engine) as s:
         before = _high_water(s)
-    report = evaluate(engine, urn, clock)
+        school_id = get_school(s, urn).id
+    if rules:
+        report = evaluate(engine, urn, clock, registers)
+    else:
+        report = EvaluationReport(urn, moment.date())
+        report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school_id).lapsed
     with session_scope(engine) as s:
         opened = [{"case_id": c.id, "upn": p.upn, "type": c.case_type, "state": c.state}
                   for c, p in s.exec(select(Case, Pupil).join(Pupil, Pupil.id == Case.pupil_id)
@@ -59,8 +69,10 @@ def _step(engine: Engine, urn: str, moment: dt.datetime, name: str) -> dict:
 
 
 def replay(engine: Engine, urn: str, start: dt.date, end: dt.date,
-           on_day: Callable[[dict], None] | None = None) -> list[dict]:
-    """Evaluate ``urn`` day by day from ``start`` to ``end`` (both included)."""
+           on_day: Callable[[dict], None] | None = None, *, register_close: bool = True,
+           rules_on_closed_days: bool = True, registers=None) -> list[dict]:
+    """Evaluate ``urn`` day by day from ``start`` to ``end`` (both included). ``registers(start,
+    end)`` hands the rules the register when the marks cannot change (a what-if's copy)."""
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
     with session_scope(engine) as s:
@@ -71,9 +83,10 @@ def replay(engine: Engine, urn: str, start: dt.date, end: dt.date,
     day = start
     while day <= end:
         steps = []
-        if cal.is_school_day(day):
-            steps.append(_step(engine, urn, at(day, am_close), "register_close"))
-        steps.append(_step(engine, urn, at(day, NIGHTLY_AT), "end_of_day"))
+        if cal.is_school_day(day) and register_close:
+            steps.append(_step(engine, urn, at(day, am_close), "register_close", registers=registers))
+        steps.append(_step(engine, urn, at(day, NIGHTLY_AT), "end_of_day",
+                           rules=rules_on_closed_days or cal.is_school_day(day), registers=registers))
         record = {"date": day.isoformat(), "school_day": cal.is_school_day(day), "why_closed": cal.why_closed(day),
                   "steps": steps}
         days.append(record)

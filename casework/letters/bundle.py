@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from casework.cases.explain import explain_case
 from casework.cases.moves import findings
 from casework.clock import Clock, local
 from casework.figures import stats
@@ -47,6 +48,7 @@ SECTIONS = [
     ("letters", "Letters sent"),
     ("register", "Register extract: absences, late arrivals and amendments"),
     ("certificate", "Registration certificate"),
+    ("trail", "The evidence trail: the marks, figures and versions behind each finding, letter and step"),
 ]
 
 
@@ -124,6 +126,7 @@ def bundle_context(session: Session, case: Case, clock: Clock) -> dict:
         "extract": extract, "amendments": amendments,
         "certificate": registration_certificate(session, school.id, pupil, cal, start, end),
         "sections": SECTIONS, "long_date": long_date, "local": local, "workflow": wf,
+        "trail": explain_case(session, case.id, clock),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import or_, update
 from sqlmodel import Session, select
@@ -45,10 +46,15 @@ def get_pupil(session: Session, school: School, upn: str) -> Pupil:
 
 
 def load_calendar(session: Session, school_id: int) -> SchoolCalendar:
-    rows = session.exec(select(CalendarDay).where(CalendarDay.school_id == school_id)).all()
-    return SchoolCalendar(
-        [CalendarEntry(r.start, r.end, r.kind, r.label, r.session) for r in rows]
-    )
+    rows = session.exec(select(CalendarDay).where(CalendarDay.school_id == school_id).order_by(CalendarDay.id)).all()
+    return _calendar(tuple(CalendarEntry(r.start, r.end, r.kind, r.label, r.session) for r in rows))
+
+
+@lru_cache(maxsize=64)
+def _calendar(entries: tuple[CalendarEntry, ...]) -> SchoolCalendar:
+    """One calendar per set of term dates (working out the school days and bank holidays is
+    the slow part, and a calendar is never changed once made)."""
+    return SchoolCalendar(entries)
 
 
 def session_close_time(school: School, session_name: str) -> dt.time:

@@ -29,6 +29,7 @@ from . import (
     absent_today,
     attendance_band,
     continuous_absence,
+    early_warning,
     lateness,
     leave_refused_taken,
     medical_evidence,
@@ -50,7 +51,7 @@ RULES: dict[str, Rule] = {
     for m in (
         attendance_band, persistent_absence, severe_absence, penalty_threshold, lateness,
         unexplained_absence, sickness_return, medical_evidence, traveller_sessions,
-        leave_refused_taken, stale_n, weekday_pattern, absent_today, continuous_absence,
+        leave_refused_taken, stale_n, weekday_pattern, absent_today, continuous_absence, early_warning,
     )
 }
 

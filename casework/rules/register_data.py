@@ -184,6 +184,22 @@ class RegisterMatrix:
         return [(int(p), int(run[p]), self.days[last_day - int(run[p]) + 1], self.days[last_day])
                 for p in np.flatnonzero(run >= at_least)]
 
+    def window(self, calendar: SchoolCalendar, start: dt.date, end: dt.date) -> RegisterMatrix:
+        """The register between ``start`` and ``end`` (inside what is loaded), exactly as
+        ``load_register`` would read it from the same marks: for a replay over a copy whose marks
+        do not change, loaded once and windowed day by day."""
+        if start < self.start or end > self.end:
+            raise ValueError(f"{start} to {end} is outside the loaded register ({self.start} to {self.end})")
+        cols = self.slot_slice(start, end)
+        meta = _slot_metadata(calendar, start, end)
+        if len(meta["slots"]) != cols.stop - cols.start:
+            raise ValueError("the calendar does not match the loaded register")
+        return RegisterMatrix(
+            school_id=self.school_id, start=start, end=end, pupil_ids=self.pupil_ids, upns=self.upns,
+            names=self.names, year_groups=self.year_groups, traveller=self.traveller, flags=self.flags,
+            codes=self.codes[:, cols], **meta,
+        )
+
     def finding(self, p: int, **fields) -> Finding:
         """A finding about the pupil in row ``p``."""
         return Finding(pupil_id=int(self.pupil_ids[p]), upn=str(self.upns[p]), **fields)

@@ -70,6 +70,7 @@ class CaseFinding(SQLModel, table=True):
     figures: dict = _json()
     evidence: list = _json(list)
     formal: bool = False
+    provenance: dict = _json()  # rule and workflow versions, settings, period (casework.cases.provenance)
 
 
 class Timer(SQLModel, table=True):
@@ -115,6 +116,7 @@ class LetterRequest(SQLModel, table=True):
     file: str = ""
     sha256: str = ""
     facts: dict = _json(dict)  # facts a person supplied on the letters page (e.g. leave_to), over the moves' own
+    provenance: dict = _json()  # for a letter a rule queued: the finding's trail (casework.cases.provenance)
 
 
 class LetterBatch(SQLModel, table=True):

@@ -28,6 +28,7 @@ from casework.register.store import load_calendar
 from casework.store.db import make_engine
 from casework.store.models import ROLE_LABELS, Role, User
 from casework.web import admin, auth, cases, dsl, letters, notifications, pupils, reports, today, trust
+from casework.web import whatif as whatif_web
 from casework.web.context import SCHOOL_KEY, WebUser, clock, current_school, db
 from casework.web.filters import register_filters
 from casework.web.permissions import can
@@ -131,6 +132,7 @@ def create_app(config: dict | None = None) -> Flask:
     for bp in (auth.bp, today.bp, cases.bp, pupils.bp, dsl.bp, letters.bp, notifications.bp, reports.bp, admin.bp,
                trust.bp):
         app.register_blueprint(bp)
+    app.register_blueprint(whatif_web.bp)
     auth.limit_logins(app)
 
     @app.teardown_request

@@ -8,6 +8,7 @@ from flask_login import current_user
 from casework.cases.assignment import AssignmentError, may_own, reassign
 from casework.cases.casefile import case_file
 from casework.cases.caseload import SORTS, caseload_filters, decisions_waiting, open_caseload
+from casework.cases.early_warnings import early_warnings
 from casework.cases.moves import Actor, MoveRefused, findings, history, move_case, move_options
 from casework.cases.world import CaseWorld
 from casework.figures import stats
@@ -78,8 +79,9 @@ def caseload():
     today = clock().today()
     labels = pupil_bands(db(), school.id, list({r.pupil.id for r in load.rows}), school_year_start(today), today,
                          bands) if bands.bands else None
+    warned = {w.pupil_id: w for w in early_warnings(db(), school, today)}
     return render_template("caseload.html", load=load, filters=filters, args=args, page=page, who=who or "mine",
-                           sort=sort, pages=max(1, -(-load.total // PAGE)), bands=labels)
+                           sort=sort, pages=max(1, -(-load.total // PAGE)), bands=labels, warned=warned)
 
 
 @bp.route("/cases/<int:case_id>/owner", methods=["POST"])

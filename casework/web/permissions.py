@@ -50,6 +50,8 @@ MATRIX: dict[str, tuple[str | Role, ...]] = {
     "reports.small_groups": (*STAFF, TRUST),
     "policy.view": ("casework", Role.GOVERNOR, TRUST),
     "trust.view": (TRUST,),
+    "whatif.view": ("leadership", Role.GOVERNOR, TRUST),  # what another workflow would have done: figures and a chart
+    "whatif.pupils": ("leadership",),  # ... and the pupils for whom it differs (names: never governors)
     "admin.users": (Role.ADMIN,),
     "admin.imports": (Role.ADMIN,),
     "admin.settings": (Role.ADMIN,),

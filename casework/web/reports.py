@@ -8,6 +8,7 @@ import json
 
 from flask import Blueprint, Response, abort, render_template, request
 
+from casework.cases.early_warnings import counted, early_warnings
 from casework.figures import stats
 from casework.figures.export import Sheet, to_csv, to_xlsx
 from casework.figures.governors import ReportError, governors_report
@@ -74,7 +75,8 @@ def index():
     groups = [r.group for r in rep.groups]
     return render_template("reports.html", report=rep, chart_json=json.dumps(chart), start=rep.start, end=rep.end,
                            target=target, thresholds=th, group_label=label, group=request.args.get("group", ""),
-                           flags=PUPIL_FLAGS, year_groups=sorted({int(g) for g in _year_values(groups)}))
+                           flags=PUPIL_FLAGS, year_groups=sorted({int(g) for g in _year_values(groups)}),
+                           warnings=counted(early_warnings(db(), school, clock().today())))
 
 
 def _year_values(groups):

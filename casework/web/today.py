@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from casework.cases.caseload import decisions_waiting, first_day_calls
+from casework.cases.early_warnings import early_warnings
 from casework.clock import LONDON
 from casework.store.casemodels import LetterRequest
 from casework.timers import outstanding_deadlines
@@ -36,7 +37,7 @@ def index():
         LetterRequest.school_id == school.id, LetterRequest.status == "queued", LetterRequest.queued_at < end_of_day)).one()
     decisions = len(decisions_waiting(s, school.id))
     return render_template("today.html", calls=calls, overdue=overdue, due_today=due_today, letters=letters,
-                           decisions=decisions)
+                           decisions=decisions, warnings=early_warnings(s, school, clock().today()))
 
 
 @bp.route("/today/call/<int:case_id>", methods=["POST"])
