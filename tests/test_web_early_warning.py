@@ -65,7 +65,7 @@ def test_the_declining_pupil_is_on_today_the_caseload_and_the_reports(app, world
     assert "Dee Decline" in section and f"{w.projected_pct:.1f}%" in section and w.confidence.capitalize() in section
     assert "Abernathy" not in section  # already under the line: nothing to warn of
     assert "<strong>1</strong> early warning" in today
-    caseload = page(app, Role.ATTENDANCE_OFFICER, "/caseload")
+    caseload = page(app, Role.ATTENDANCE_OFFICER, "/caseload?who=team")
     assert "1 pupil is heading under a line by the end of term" in caseload
     assert f"Early warning: {w.projected_pct:.1f}% by term end" in caseload
     reports = page(app, Role.GOVERNOR, "/reports")

@@ -91,9 +91,10 @@ class WhatIf:
         """(label, own, other): the totals, then cases opened by type."""
         out = [(label, self.own.totals[k], self.other.totals[k]) for k, label in ROWS]
         for t in sorted(set(self.own.cases_by_type) | set(self.other.cases_by_type)):
-            out.append((f"  {t.replace('_', ' ')} cases", self.own.cases_by_type[t], self.other.cases_by_type[t]))
+            out.append((f"  {t.replace('_', ' ').capitalize()} cases", self.own.cases_by_type[t],
+                        self.other.cases_by_type[t]))
         for t in sorted(set(self.own.letters_by_template) | set(self.other.letters_by_template)):
-            out.append((f"  letter: {t.replace('_', ' ')}", self.own.letters_by_template[t],
+            out.append((f"  Letter: {t.replace('_', ' ')}", self.own.letters_by_template[t],
                         self.other.letters_by_template[t]))
         return out
 
