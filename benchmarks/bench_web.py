@@ -20,7 +20,6 @@ import datetime as dt
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 from argon2 import PasswordHasher
+from pg_throwaway import free_port, throwaway_postgres  # benchmarks/, beside this script
 from sqlalchemy import insert
 from sqlmodel import Session
 
@@ -49,7 +49,6 @@ CAL = Path(__file__).resolve().parent.parent / "casework" / "data" / "demo-calen
 USER_AGENT = "casework-bench/1"  # the session is bound to it (Flask-Login "strong" protection)
 PAGES = [("caseload", "/caseload"), ("caseload filtered", "/caseload?year=3"),
          ("case", "/cases/{n}"), ("pupil", "/pupils/{p}")]
-PG_BIN = Path(os.environ.get("CASEWORK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
 def build(url: str, pupils: int, cases: int) -> None:
@@ -95,16 +94,10 @@ def build(url: str, pupils: int, cases: int) -> None:
 # -- the real server -------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serving(url: str, threads: int = 8) -> Iterator[str]:
     """``casework serve`` (waitress) on 127.0.0.1 on a free port; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([str(Path(sys.executable).parent / "casework"), "serve", "--db", url, "--port", str(port),
                                "--threads", str(threads), "--as-of", TODAY.isoformat()],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -271,36 +264,6 @@ def load(base: str, a, label: str) -> list[tuple]:
 
 
 # -- a throwaway PostgreSQL server (as tests/conftest.py starts one) --------------------------
-
-
-@contextlib.contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    initdb = PG_BIN / "initdb"
-    if not initdb.exists():
-        raise SystemExit(f"PostgreSQL is not installed ({initdb} is missing); pass --postgres URL")
-    as_root = os.geteuid() == 0
-    base = Path(tempfile.mkdtemp(prefix="casework-pg-bench-"))
-    datadir, sockdir = base / "data", base / "sock"
-    sockdir.mkdir()
-    if as_root:
-        shutil.chown(base, "postgres", "postgres")
-        shutil.chown(sockdir, "postgres", "postgres")
-    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-
-    def run(*args: str) -> None:
-        subprocess.run([*prefix, *args], capture_output=True, text=True, check=True)
-
-    port = _free_port()
-    run(str(initdb), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
-    run(str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-l", str(base / "server.log"), "-w", "-t", "60",
-        "-o", f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    try:
-        run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "casework")
-        yield f"postgresql://postgres@127.0.0.1:{port}/casework"
-    finally:
-        subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"],
-                       capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def main() -> None:

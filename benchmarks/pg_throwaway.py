@@ -21,7 +21,7 @@ from pathlib import Path
 PG_BIN = Path(os.environ.get("CASEWORK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -43,7 +43,7 @@ def throwaway_postgres() -> Iterator[str]:
         cmd = ["runuser", "-u", "postgres", "--", *args] if as_root else list(args)
         subprocess.run(cmd, capture_output=True, text=True, check=True)  # nosec B603
 
-    port = _free_port()
+    port = free_port()
     pg_ctl = str(PG_BIN / "pg_ctl")
     try:
         run(str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")

@@ -10,10 +10,8 @@ import collections
 import csv
 import datetime as dt
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,8 +19,11 @@ import pytest
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from casework.clock import LONDON, FixedClock
-from casework.store.db import make_engine
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from pg_throwaway import PG_BIN, free_port, throwaway_postgres  # noqa: E402
+
+from casework.clock import LONDON, FixedClock  # noqa: E402
+from casework.store.db import make_engine  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 GREAT_CHART_CSV = DATA / "kent-great-chart-2025-26.csv"  # a real Kent primary, 2025-26: 190 days
@@ -160,18 +161,10 @@ def write_csv(tmp_path):
 
 # -- PostgreSQL ----------------------------------------------------------------
 
-PG_BIN = Path(os.environ.get("CASEWORK_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
-    """A throwaway PostgreSQL 15 cluster for the test session; yields a URL to an empty database.
+    """A throwaway PostgreSQL 15 cluster for the test session (benchmarks/pg_throwaway.py, the same
+    one the benchmarks start); yields a URL to an empty database.
 
     Skipped when PostgreSQL is not installed, unless CASEWORK_REQUIRE_POSTGRES=1 (CI), which fails instead.
     """
@@ -181,39 +174,11 @@ def postgres_url():
         if os.environ.get("CASEWORK_REQUIRE_POSTGRES") == "1":
             pytest.fail(message + " and CASEWORK_REQUIRE_POSTGRES=1")
         pytest.skip(message)
-
-    as_root = os.geteuid() == 0
-    base = Path(tempfile.mkdtemp(prefix="casework-pg-"))
-    datadir, sockdir = base / "data", base / "sock"
-    sockdir.mkdir()
-    if as_root:
-        # initdb refuses to run as root: the cluster belongs to the postgres user.
-        shutil.chown(base, "postgres", "postgres")
-        shutil.chown(sockdir, "postgres", "postgres")
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        cmd = ["runuser", "-u", "postgres", "--", *args] if as_root else list(args)
-        return subprocess.run(cmd, capture_output=True, text=True, check=True)
-
-    port = _free_port()
     try:
-        run(str(initdb), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
-        run(str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-l", str(base / "server.log"), "-w", "-t", "60",
-            "-o", f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        with throwaway_postgres() as url:
+            yield url
     except subprocess.CalledProcessError as exc:
-        log = (base / "server.log").read_text() if (base / "server.log").exists() else ""
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"could not start PostgreSQL: {exc.stderr}\n{log}")
-    try:
-        run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "casework")
-        yield f"postgresql://postgres@127.0.0.1:{port}/casework"
-    finally:
-        subprocess.run(
-            (["runuser", "-u", "postgres", "--"] if as_root else [])
-            + [str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"could not start PostgreSQL: {exc.stderr}")
 
 
 @pytest.fixture
@@ -280,7 +245,7 @@ def smtp_server():
     from aiosmtpd.controller import Controller
 
     sink = SMTPSink()
-    port = _free_port()
+    port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     env = {"CASEWORK_SMTP_HOST": "127.0.0.1", "CASEWORK_SMTP_PORT": str(port),
