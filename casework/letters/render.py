@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -178,7 +179,7 @@ def check_letter(session: Session, request: LetterRequest, clock: Clock) -> _Rea
     return _Ready(job, [render_html(job, i, env) for i in range(len(job.recipients))])
 
 
-def _produce(session: Session, ready: _Ready, clock: Clock, by: str) -> tuple[ProducedLetter, list]:
+def _produce(session: Session, ready: _Ready, clock: Clock, by: str) -> tuple[ProducedLetter, bytes]:
     from weasyprint import HTML
 
     job, req = ready.job, ready.job.request
@@ -201,7 +202,7 @@ def _produce(session: Session, ready: _Ready, clock: Clock, by: str) -> tuple[Pr
                               f"by {by} on {local(now):%d %B %Y at %H:%M}; kept as {path} (sha256 {digest})"))
     session.flush()
     return ProducedLetter(req.id, job.case.id, job.pupil.name, job.letter_id, job.definition.label,
-                          [r.addressee for r in job.recipients], str(path), digest, len(pages)), pages
+                          [r.addressee for r in job.recipients], str(path), digest, len(pages)), data
 
 
 def render_letter(session: Session, letter_request_id: int, clock: Clock, by: str) -> ProducedLetter:
@@ -246,16 +247,25 @@ def render_queued(session: Session, school: School, clock: Clock, by: str, *, sk
             problems[req.id] = exc.problems
     if problems and not skip_problems:
         raise BatchProblems(problems)
-    produced, all_pages, first_doc = [], [], None
+    produced, files = [], []
     for r in ready:
-        p, pages = _produce(session, r, clock, by)
+        p, data = _produce(session, r, clock, by)
         produced.append(p)
-        all_pages += pages
+        files.append(data)
     written = None
-    if print_file is not None and all_pages:
-        from weasyprint import HTML
-
-        first_doc = HTML(string="<p></p>").render()
-        _write_atomically(print_file, first_doc.copy(all_pages).write_pdf())
+    if print_file is not None and files:
+        _write_atomically(print_file, _joined(files))
         written = print_file
     return produced, problems, written
+
+
+def _joined(pdfs: list[bytes]) -> bytes:
+    """The letters' own PDFs one after another as one print file (joined as they are, not drawn again)."""
+    from pypdf import PdfReader, PdfWriter
+
+    out = PdfWriter()
+    for data in pdfs:
+        out.append(PdfReader(io.BytesIO(data)))
+    buf = io.BytesIO()
+    out.write(buf)
+    return buf.getvalue()
