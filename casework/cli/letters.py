@@ -9,15 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from casework.cli.common import (
-    common_options,
-    console,
-    ctx_of,
-    emit_json,
-    err,
-    fail,
-    school_option,
-)
+from casework.cli import common as cli
 from casework.letters.bundle import BundleProblems, evidence_bundle
 from casework.letters.queue import letter_queue
 from casework.letters.render import BatchProblems, letters_dir, render_queued
@@ -35,68 +27,68 @@ def _by_option(f):
 
 
 @letters.command("queue")
-@school_option
-@common_options
+@cli.school_option
+@cli.common_options
 def letters_queue(urn, db, as_of, as_json):
     """Letters waiting to be produced, and anything that stops one going out."""
 
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     with session_scope(c.engine) as s:
         try:
             sch = reg.get_school(s, urn)
         except reg.NotFound as exc:
-            fail(str(exc))
+            cli.fail(str(exc))
         rows = [{"id": q.request.id, "case_id": q.case.id, "upn": q.pupil.upn, "pupil": q.pupil.name,
                  "letter": q.request.template, "label": q.label, "queued_at": q.request.queued_at,
                  "to": q.recipients, "problems": q.problems} for q in letter_queue(s, sch, c.clock).letters]
         s.rollback()
     if as_json:
-        emit_json(rows)
+        cli.emit_json(rows)
         return
     tab = Table("ID", "Case", "Pupil", "Letter", "Queued", "To / problems")
     for r in rows:
         who = "; ".join(r["to"]) if not r["problems"] else "[red]" + "; ".join(r["problems"]) + "[/]"
         tab.add_row(str(r["id"]), str(r["case_id"]), r["pupil"], r["label"], f"{r['queued_at']:%d %b %Y}", who)
-    console.print(tab)
-    console.print(f"{len(rows)} letter(s) queued, {sum(1 for r in rows if r['problems'])} with problems.")
+    cli.console.print(tab)
+    cli.console.print(f"{len(rows)} letter(s) queued, {sum(1 for r in rows if r['problems'])} with problems.")
 
 
 def _report_problems(problems: dict[int, list[str]], as_json: bool, produced: bool) -> None:
     if as_json:
         return
     head = "not produced" if produced else "nothing was produced"
-    err.print(f"[bold red]{len(problems)} letter(s) cannot be produced[/] ({head}):", highlight=False)
+    cli.err.print(f"[bold red]{len(problems)} letter(s) cannot be produced[/] ({head}):", highlight=False)
     for lid, ps in problems.items():
         for p in ps:
-            err.print(f"  letter {lid}: {p}", highlight=False, markup=False)
+            cli.err.print(f"  letter {lid}: {p}", highlight=False, markup=False)
 
 
 def _run_batch(urn, db, as_of, by, skip_problems, as_json, print_file: Path | None):
 
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     try:
         with session_scope(c.engine) as s:
             sch = reg.get_school(s, urn)
             produced, problems, written = render_queued(s, sch, c.clock, by, skip_problems=skip_problems,
                                                         print_file=print_file)
     except reg.NotFound as exc:
-        fail(str(exc))
+        cli.fail(str(exc))
     except BatchProblems as exc:
         if as_json:
-            emit_json({"produced": [], "problems": exc.problems})
+            cli.emit_json({"produced": [], "problems": exc.problems})
         _report_problems(exc.problems, as_json, produced=False)
         sys.exit(1)
     if as_json:
-        emit_json({"produced": [p.as_dict() for p in produced], "problems": problems,
-                   "print_file": str(written) if written else None})
+        cli.emit_json({"produced": [p.as_dict() for p in produced], "problems": problems,
+                       "print_file": str(written) if written else None})
     else:
         for p in produced:
-            console.print(f"letter {p.letter_id}: {p.label} for {p.pupil} to {'; '.join(p.recipients)} -> {p.file}",
-                          highlight=False)
+            cli.console.print(f"letter {p.letter_id}: {p.label} for {p.pupil} to {'; '.join(p.recipients)} -> {p.file}",
+                              highlight=False)
         if written:
-            console.print(f"Print file: {written} ({len(produced)} letter(s)).")
+            cli.console.print(f"Print file: {written} ({len(produced)} letter(s)).")
         elif not produced:
-            console.print("No letters queued.")
+            cli.console.print("No letters queued.")
         if problems:
             _report_problems(problems, as_json, produced=True)
     if problems:
@@ -104,10 +96,10 @@ def _run_batch(urn, db, as_of, by, skip_problems, as_json, print_file: Path | No
 
 
 @letters.command("render")
-@school_option
+@cli.school_option
 @_by_option
 @click.option("--skip-problems", is_flag=True, help="Produce the letters that are ready; list the others.")
-@common_options
+@cli.common_options
 def letters_render(urn, by, skip_problems, db, as_of, as_json):
     """Produce each queued letter as its own PDF, kept under $CASEWORK_LETTERS_DIR (default ./letters).
 
@@ -116,16 +108,16 @@ def letters_render(urn, by, skip_problems, db, as_of, as_json):
 
 
 @letters.command("print")
-@school_option
+@cli.school_option
 @_by_option
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="The print file (default: <letters dir>/<URN>/print-<date>.pdf).")
 @click.option("--skip-problems", is_flag=True, help="Print the letters that are ready; list the others.")
-@common_options
+@cli.common_options
 def letters_print(urn, by, out, skip_problems, db, as_of, as_json):
     """Produce today's queued letters and put them all in one PDF to print (each is also kept on its own)."""
 
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     out = out or letters_dir() / urn / f"print-{c.clock.now():%Y-%m-%d-%H%M}.pdf"
     _run_batch(urn, db, as_of, by, skip_problems, as_json, out)
 
@@ -133,21 +125,21 @@ def letters_print(urn, by, out, skip_problems, db, as_of, as_json):
 @click.command("bundle")
 @click.argument("case_id", type=int)
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="The PDF to write.")
-@common_options
+@cli.common_options
 def bundle_cmd(case_id, out, db, as_of, as_json):
     """The evidence bundle for a penalty notice request or prosecution referral, as one PDF."""
 
-    c = ctx_of(db, as_of)
+    c = cli.ctx_of(db, as_of)
     try:
         with session_scope(c.engine) as s:
             b = evidence_bundle(s, case_id, c.clock, out)
     except LookupError as exc:
-        fail(str(exc).strip("'\""))
+        cli.fail(str(exc).strip("'\""))
     except BundleProblems as exc:
-        fail("the bundle cannot be made: " + "; ".join(exc.problems))
+        cli.fail("the bundle cannot be made: " + "; ".join(exc.problems))
     if as_json:
-        emit_json({"file": str(b.file), "pages": b.pages, "sections": b.sections, "letters": b.letters,
-                   "sha256": b.sha256})
+        cli.emit_json({"file": str(b.file), "pages": b.pages, "sections": b.sections, "letters": b.letters,
+                       "sha256": b.sha256})
     else:
-        console.print(f"Wrote {b.file}: {b.pages} page(s), {len(b.sections)} sections and {b.letters} letter(s) as sent.",
-                      highlight=False)
+        cli.console.print(f"Wrote {b.file}: {b.pages} page(s), {len(b.sections)} sections and {b.letters} letter(s) as sent.",
+                          highlight=False)

@@ -69,33 +69,31 @@ def produce(letter_id: int):
 @requires("letters.produce")
 def supply(letter_id: int):
     """Give a letter a fact it is missing (the last day of a leave, a meeting's time)."""
-    f = request.form
-    try:
-        req = supply_fact(db(), current_school().id, letter_id, f.get("key", ""), f.get("value", "").strip(),
-                          by=current_user.username, now=clock().now())
-    except LookupError:
-        abort(404)
-    except LetterError as exc:
-        flash(f"Not saved: {exc}.", "error")
-    else:
-        flash(f"Saved on the letter: {FACTS[f['key']][0].lower()} {req.facts[f['key']]}.", "success")
-    return redirect(url_for("letters.index") + f"#letter-{letter_id}")
+    key, value = request.form.get("key", ""), request.form.get("value", "").strip()
+    return _change_letter(letter_id, supply_fact, (key, value), "Not saved",
+                          lambda req: f"Saved on the letter: {FACTS[key][0].lower()} {req.facts[key]}.",
+                          f"#letter-{letter_id}")
 
 
 @bp.route("/letters/<int:letter_id>/withdraw", methods=["POST"])
 @requires("letters.produce")
 def withdraw(letter_id: int):
     """A letter that should not go (the figures no longer call for it): out of the queue, with why."""
+    return _change_letter(letter_id, withdraw_letter, (request.form.get("reason", ""),), "Not withdrawn",
+                          lambda req: "The letter was withdrawn; the reason is on the case.", "")
+
+
+def _change_letter(letter_id: int, change, args: tuple, refused: str, done, anchor: str):
+    """Make a change to one of this school's queued letters and say how it went."""
     try:
-        withdraw_letter(db(), current_school().id, letter_id, request.form.get("reason", ""),
-                        by=current_user.username, now=clock().now())
+        req = change(db(), current_school().id, letter_id, *args, by=current_user.username, now=clock().now())
     except LookupError:
         abort(404)
     except LetterError as exc:
-        flash(f"Not withdrawn: {exc}.", "error")
+        flash(f"{refused}: {exc}.", "error")
     else:
-        flash("The letter was withdrawn; the reason is on the case.", "success")
-    return redirect(url_for("letters.index"))
+        flash(done(req), "success")
+    return redirect(url_for("letters.index") + anchor)
 
 
 @bp.route("/letters/print", methods=["POST"])
