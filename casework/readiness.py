@@ -18,7 +18,9 @@ from casework.register.store import load_calendar
 from casework.store.models import Contact, Pupil, School
 from casework.workflow import WorkflowError, for_school
 
-WEEKS_AHEAD = 6  # the calendar should run at least this many school weeks past today
+# The calendar should run at least this many school weeks past today: `school check` fails, and an
+# administrator sees a warning on every page, when it does not.
+WEEKS_AHEAD = 6
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
 

@@ -21,6 +21,7 @@ from casework.cases.moves import run_action
 from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
 from casework.register.codes import is_code, meaning
+from casework.register.store import load_calendar
 from casework.store.casemodels import Case, Timer
 from casework.store.db import session_scope
 from casework.store.models import CalendarDay, Mark, Pupil, User
@@ -115,13 +116,13 @@ def restart_after(world, lapsed: Timer, tdef) -> Timer:
     due at once, over and over."""
     cal = world.calendar
     due, prev = tdef.due, lapsed.due_at.astimezone(LONDON)
-    provisional, count_from, school_days = False, None, None
+    count_from, school_days = None, None
     if due.hours is not None:
         nxt = prev + dt.timedelta(hours=due.hours)
     else:
         if due.school_days is not None:
             count_from, school_days = prev.date(), max(due.school_days, 1)
-            day, provisional = cal.count_school_days(count_from, school_days)
+            day, _ = cal.count_school_days(count_from, school_days)
         elif due.calendar_days is not None:
             day = prev.date() + dt.timedelta(days=max(due.calendar_days, 1))
         else:
@@ -129,7 +130,7 @@ def restart_after(world, lapsed: Timer, tdef) -> Timer:
         nxt = at(day, prev.timetz().replace(tzinfo=None))
     timer = Timer(school_id=lapsed.school_id, case_id=lapsed.case_id, kind=lapsed.kind, label=lapsed.label,
                   role=lapsed.role, state=world.case.state, started_at=world.clock.now(), due_at=nxt,
-                  provisional=provisional, count_from=count_from, school_days=school_days)
+                  count_from=count_from, school_days=school_days)
     world.session.add(timer)
     world.session.flush()
     return timer
@@ -228,6 +229,7 @@ def outstanding_deadlines(session, school_id: int | None = None, role: str | Non
     if due_before is not None:
         q = q.where(Timer.due_at < due_before)
     out: list[Deadline] = []
+    notes: dict[int, str] = {}  # school -> what its provisional dates say, if any is
     for t, case, pupil in session.exec(q.order_by(Timer.due_at, Timer.id)):
         roles = sorted(for_school(case.workflow).roles_for([t.role]))
         if role is not None and role not in roles and role != t.role:
@@ -235,9 +237,25 @@ def outstanding_deadlines(session, school_id: int | None = None, role: str | Non
         due = t.due_at.astimezone(LONDON)
         out.append(Deadline(t.id, case.id, pupil.upn, pupil.name, t.kind, t.label, t.role, roles, due, t.status,
                             due <= now, case.case_type, case.state,
-                            provisional_note(session, t.school_id) if t.provisional else ""))
+                            _note_if_provisional(session, t, notes)))
     out.sort(key=lambda d: (not d.overdue, d.due, d.id))
     return out
+
+
+def provisional(timer: Timer, calendar) -> bool:
+    """Whether a deadline in school days was counted past the last school day entered (on weekdays
+    less bank holidays): its date holds only until the school's next term dates arrive."""
+    if timer.school_days is None:
+        return False
+    return calendar.last_day is None or timer.due_at.astimezone(LONDON).date() > calendar.last_day
+
+
+def _note_if_provisional(session, timer: Timer, notes: dict[int, str]) -> str:
+    if timer.school_days is None or not provisional(timer, load_calendar(session, timer.school_id)):
+        return ""
+    if timer.school_id not in notes:
+        notes[timer.school_id] = provisional_note(session, timer.school_id)
+    return notes[timer.school_id]
 
 
 def provisional_note(session, school_id: int) -> str:

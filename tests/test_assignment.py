@@ -113,6 +113,12 @@ def test_caseload_mine_team_unassigned_with_attendance_and_sorting(engine, make_
         assert [r.pupil.upn for r in team.rows][0] == low_upn and [r.pupil.upn for r in team.rows][-1] == high_upn
         first = team.rows[0]
         assert first.attendance < 85 and first.trend == "down" and team.rows[-1].trend == "steady"
+        # Great Chart: school from Wed 3 Sep (1-2 Sep INSET) to Fri 17 Oct is 33 days, 66 sessions; low
+        # missed 6 Mondays and 4 Fridays (20 sessions): 46/66. The national recent window is 4 school weeks,
+        # Mon 22 Sep to Fri 17 Oct: 40 sessions, 4 Mondays and 4 Fridays missed: 24/40.
+        assert round(first.attendance, 1) == 69.7 and first.recent == 60.0
+        middle = team.rows[1]  # Mondays only: 54/66 this year, 32/40 recently, 1.8 points: steady
+        assert round(middle.attendance, 1) == 81.8 and middle.recent == 80.0 and middle.trend == "steady"
         assert [r.pupil.upn for r in open_caseload(s, school_id, clock.now(), who="unassigned", user_id=ao).rows] == [high_upn]
         mine = open_caseload(s, school_id, clock.now(), who="mine", user_id=wl)
         assert {r.case.owner_id for r in mine.rows} == {wl}

@@ -16,7 +16,7 @@ from casework.jobs.replay import replay
 from casework.register.importer import import_calendar
 from casework.register.store import load_calendar
 from casework.store.casemodels import Case, Timer
-from casework.timers import outstanding_deadlines
+from casework.timers import outstanding_deadlines, provisional
 
 D = dt.date
 
@@ -53,10 +53,15 @@ def test_a_deadline_past_the_term_dates_is_provisional_and_counted_again_when_da
     assert len(days) == 9
     case = session.exec(select(Case).where(Case.pupil_id == away.id, Case.case_type == "unexplained_absence")).one()
     cme = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind == "cme_twenty_days")).one()
-    assert cme.provisional and cme.due_at.astimezone(LONDON).date() == D(2026, 8, 7)
+    assert provisional(cme, load_calendar(session, school.id)) and cme.due_at.astimezone(LONDON).date() == D(2026, 8, 7)
     assert (cme.count_from, cme.school_days) == (D(2026, 7, 13), 19)
-    # The 5-day safe and well check falls inside the calendar: Mon 20 Jul is not a school day
-    # (staff development), so 5 school days after 13 Jul is ... 14, 15, 16, 17 and then weekdays: Mon 20 Jul.
+    # The 5-day safe and well check is provisional too: 14, 15, 16 and 17 Jul are school days, then
+    # Mon 20 Jul (a staff development day, so not a school day) is counted as a weekday.
+    sw = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind == "safe_and_well")).one()
+    assert sw.due_at.astimezone(LONDON).date() == D(2026, 7, 20) and provisional(sw, load_calendar(session, school.id))
+    # A first-day deadline counted in hours is never provisional.
+    first = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind == "first_day_contact")).one()
+    assert not provisional(first, load_calendar(session, school.id))
     shown = {d.kind: d for d in outstanding_deadlines(session, school.id, now=at(D(2026, 7, 17), dt.time(9)))}
     assert shown["cme_twenty_days"].provisional == "provisional: term dates after 21 Jul 2026 not entered"
 
@@ -68,5 +73,6 @@ def test_a_deadline_past_the_term_dates_is_provisional_and_counted_again_when_da
     result = import_calendar(session, school, autumn, clock=FixedClock(at(D(2026, 7, 22), dt.time(9))), by="admin")
     session.commit()
     session.refresh(cme)
-    assert not cme.provisional and cme.due_at == at(D(2026, 9, 22), cme.due_at.astimezone(LONDON).time())
+    assert not provisional(cme, load_calendar(session, school.id))
+    assert cme.due_at == at(D(2026, 9, 22), cme.due_at.astimezone(LONDON).time())
     assert any("provisional deadline" in n for n in result.notes)

@@ -8,13 +8,12 @@ import datetime as dt
 import numpy as np
 import pytest
 from sqlalchemy import insert, select
-from test_rules_helpers import DEMO, D, calendar_entries
-from test_rules_helpers import DEMO_CSV as DEMO_CALENDAR_CSV
+from test_rules_helpers import DEMO, D, add_school
 
 from casework.rules import load_register, marks_bulk, register_from_marks
 from casework.rules.register_data import CODE_TABLE
 from casework.store.db import session_scope
-from casework.store.models import CalendarDay, Mark, Pupil, School
+from casework.store.models import Mark, Pupil
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 START, END = D("2025-09-01"), D("2026-07-17")  # a school year on Kent's real dates
@@ -29,15 +28,6 @@ def any_engine(request):
 def small_chunks(monkeypatch):
     """Chunks far smaller than the school, so a pupil's marks straddle chunk boundaries."""
     monkeypatch.setattr(marks_bulk, "CHUNK_PUPILS", 7)
-
-
-def _school(s, urn: str) -> int:
-    school = School(urn=urn, name=f"School {urn}")
-    s.add(school)
-    s.flush()
-    for e in calendar_entries(DEMO_CALENDAR_CSV):
-        s.add(CalendarDay(school_id=school.id, start=e.start, end=e.end, kind=e.kind, label=e.label))
-    return school.id
 
 
 def _pupils(s, school_id: int, n: int, prefix: str, rng) -> list[int]:
@@ -83,8 +73,8 @@ def _reference(s, school_id: int, *, include_off_roll=False, only=None):
 def test_bulk_load_equals_a_register_built_mark_by_mark(any_engine):
     rng = np.random.default_rng(14)
     with session_scope(any_engine) as s:
-        sid = _school(s, "140001")
-        other = _school(s, "140002")
+        sid = add_school(s, "140001")
+        other = add_school(s, "140002")
         ours = _pupils(s, sid, 40, "A", rng)
         theirs = _pupils(s, other, 5, "B", rng)
         _insert(s, sid, _year_of_marks(ours, rng))
@@ -110,7 +100,7 @@ def test_bulk_load_equals_a_register_built_mark_by_mark(any_engine):
 def test_bulk_load_of_an_unmarked_school_is_all_no_mark(any_engine):
     rng = np.random.default_rng(1)
     with session_scope(any_engine) as s:
-        sid = _school(s, "140003")
+        sid = add_school(s, "140003")
         _pupils(s, sid, 3, "C", rng)
     with session_scope(any_engine) as s:
         reg = load_register(s, sid, DEMO, START, END)
@@ -121,7 +111,7 @@ def test_bulk_load_of_an_unmarked_school_is_all_no_mark(any_engine):
 def test_an_unknown_code_in_the_register_is_named(any_engine, bad):
     rng = np.random.default_rng(2)
     with session_scope(any_engine) as s:
-        sid = _school(s, "140004")
+        sid = add_school(s, "140004")
         a, b = _pupils(s, sid, 2, "D", rng)
         with s.no_autoflush:
             s.execute(Pupil.__table__.update().values(on_roll=True))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from casework.register.calendar import CalendarEntry, SchoolCalendar
 from casework.rules import register_from_marks
+from casework.store.models import CalendarDay, School
 
 ROOT = Path(__file__).resolve().parent.parent
 GREAT_CHART_CSV = ROOT / "tests" / "data" / "kent-great-chart-2025-26.csv"
@@ -64,3 +65,13 @@ def by_pupil(findings, rule: str | None = None) -> dict[int, list]:
         if rule is None or f.rule == rule:
             out.setdefault(f.pupil_id, []).append(f)
     return out
+
+
+def add_school(s, urn: str, calendar_csv: Path = DEMO_CSV) -> int:
+    """A bare school row with the term dates of ``calendar_csv`` (no importer), for load tests."""
+    school = School(urn=urn, name=f"School {urn}")
+    s.add(school)
+    s.flush()
+    for e in calendar_entries(calendar_csv):
+        s.add(CalendarDay(school_id=school.id, start=e.start, end=e.end, kind=e.kind, label=e.label))
+    return school.id

@@ -8,8 +8,7 @@ import json
 import numpy as np
 import pytest
 from pydantic import ValidationError
-from test_rules_helpers import DEMO, GREAT_CHART, D, calendar_entries, on, register
-from test_rules_helpers import DEMO_CSV as DEMO_CALENDAR_CSV
+from test_rules_helpers import DEMO, GREAT_CHART, D, add_school, on, register
 
 from casework.rules import (
     RULES,
@@ -22,7 +21,7 @@ from casework.rules import (
 )
 from casework.rules.register_data import CODE_TABLE, NO_MARK, run_lengths
 from casework.store.db import make_engine, session_scope
-from casework.store.models import CalendarDay, Mark, Pupil, School
+from casework.store.models import Mark, Pupil
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -32,15 +31,6 @@ def engine(tmp_path):
     eng = make_engine("sqlite:///" + str(tmp_path / "rules.db"))
     yield eng
     eng.dispose()
-
-
-def add_school(s, urn, calendar_csv=DEMO_CALENDAR_CSV) -> int:
-    school = School(urn=urn, name=f"School {urn}")
-    s.add(school)
-    s.flush()
-    for e in calendar_entries(calendar_csv):
-        s.add(CalendarDay(school_id=school.id, start=e.start, end=e.end, kind=e.kind, label=e.label))
-    return school.id
 
 
 def add_pupil(s, school_id, upn, **kw) -> int:

@@ -18,13 +18,11 @@ from casework.cases.moves import check_move
 from casework.cases.world import CaseWorld
 from casework.figures.stats import pupil_figures
 from casework.register.calendar import school_year_start
+from casework.register.store import load_calendar
 from casework.store.casemodels import Case, CaseMove, Notification, Timer
-from casework.store.models import PUPIL_FLAGS, Contact, Pupil, User
+from casework.store.models import PUPIL_FLAGS, Contact, Pupil, School, User
 from casework.timers import Deadline, next_deadlines, outstanding
 from casework.workflow import for_school
-
-TREND_POINTS = 2.0  # recent attendance this many points above or below the year's is a rise or a fall
-RECENT_DAYS = 28  # "recent": the last four weeks
 
 
 @dataclass
@@ -34,18 +32,8 @@ class CaseloadRow:
     deadline: Deadline | None
     owner: str = ""  # the owner's name ("" when nobody owns the case)
     attendance: float | None = None  # this school year to date
-    recent: float | None = None  # the last four weeks
-
-    @property
-    def trend(self) -> str | None:
-        """up, down or steady: the last four weeks against the year to date."""
-        if self.attendance is None or self.recent is None:
-            return None
-        if self.recent >= self.attendance + TREND_POINTS:
-            return "up"
-        if self.recent <= self.attendance - TREND_POINTS:
-            return "down"
-        return "steady"
+    recent: float | None = None  # the workflow's recent school weeks (thresholds.recent_school_weeks)
+    trend: str | None = None  # up, down or steady: recent against the year, by thresholds.trend_points
 
 
 @dataclass
@@ -91,8 +79,9 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
         rows = session.exec(q.order_by(*order, Case.opened_at, Case.id)).all()
     else:
         rows = session.exec(q.order_by(*order, Case.opened_at, Case.id).limit(limit).offset(offset)).all()
-    year_pct, recent_pct = _attendance(session, school_id, [p.id for _, p, _, _ in rows], now.date())
-    out = [CaseloadRow(c, p, None, owner or "", year_pct.get(p.id), recent_pct.get(p.id)) for c, p, _, owner in rows]
+    year_pct, recent_pct, points = _attendance(session, school_id, [p.id for _, p, _, _ in rows], now.date())
+    out = [CaseloadRow(c, p, None, owner or "", year_pct.get(p.id), recent_pct.get(p.id),
+                       trend(year_pct.get(p.id), recent_pct.get(p.id), points)) for c, p, _, owner in rows]
     if sort == "attendance":
         out = sorted(out, key=lambda r: (r.attendance is None, r.attendance or 0.0))[offset:offset + limit]
     deadlines = next_deadlines(session, [r.case.id for r in out], now)
@@ -118,15 +107,31 @@ def _filtered(q, state, case_type, year_group, flag, safeguarding_only):
 
 
 def _attendance(session: Session, school_id: int, pupil_ids: list[int], today: dt.date):
-    """Each pupil's attendance this school year and in the last four weeks."""
+    """Each pupil's attendance this school year and over the workflow's recent school weeks (the
+    same window the early-warning rule reads), and the workflow's trend points."""
+    t = for_school(session.get(School, school_id).workflow).model.thresholds
     if not pupil_ids:
-        return {}, {}
+        return {}, {}, t.trend_points
     ids = list(dict.fromkeys(pupil_ids))
+    year_start = school_year_start(today)
+    recent_start = max(year_start, load_calendar(session, school_id).window_start_for(today, t.recent_school_weeks)
+                       or today)
     year = {r.pupil_id: r.figures.attendance_pct
-            for r in pupil_figures(session, school_id, school_year_start(today), today, pupil_ids=ids)}
+            for r in pupil_figures(session, school_id, year_start, today, pupil_ids=ids)}
     recent = {r.pupil_id: r.figures.attendance_pct
-              for r in pupil_figures(session, school_id, today - dt.timedelta(days=RECENT_DAYS), today, pupil_ids=ids)}
-    return year, recent
+              for r in pupil_figures(session, school_id, recent_start, today, pupil_ids=ids)}
+    return year, recent, t.trend_points
+
+
+def trend(year: float | None, recent: float | None, points: float) -> str | None:
+    """up, down or steady: recent attendance against the year's, ``points`` either way."""
+    if year is None or recent is None:
+        return None
+    if recent >= year + points:
+        return "up"
+    if recent <= year - points:
+        return "down"
+    return "steady"
 
 
 def caseload_filters(session: Session, school_id: int) -> dict:

@@ -25,7 +25,7 @@ _FROM_THRESHOLDS = {
     "penalty_threshold": {"sessions": "penalty_sessions", "school_weeks": "penalty_school_weeks"},
     "persistent_absence": {"pct": "persistent_absence_pct"},
     "severe_absence": {"pct": "severe_absence_pct"},
-    "early_warning": {"persistent_absence_pct": "persistent_absence_pct"},
+    "early_warning": {"persistent_absence_pct": "persistent_absence_pct", "school_weeks": "recent_school_weeks"},
 }
 
 

@@ -275,11 +275,10 @@ def propose(case: Case, event: str, reason: str, now: dt.datetime, source: str =
 
 @dataclass(frozen=True)
 class Due:
-    """When a timer falls due; ``provisional`` when it was counted past the last term date
-    entered, from ``count_from`` by ``school_days`` (counted again when the calendar grows)."""
+    """When a timer falls due, and for a deadline in school days what it counted (from
+    ``count_from``, ``school_days`` of them), so it can be counted again when the calendar grows."""
 
     at: dt.datetime
-    provisional: bool = False
     count_from: dt.date | None = None
     school_days: int | None = None
 
@@ -302,8 +301,8 @@ def timer_due(world: CaseWorld, tdef: TimerDef, params: dict) -> Due:
         return Due(base + dt.timedelta(hours=count if count is not None else due.hours))
     if due.school_days is not None:
         n = count if count is not None else due.school_days
-        day, provisional = cal.count_school_days(start, n)
-        return Due(at(day, when), provisional, start, n)
+        day, _ = cal.count_school_days(start, n)
+        return Due(at(day, when), start, n)
     if due.calendar_days is not None:
         day = start + dt.timedelta(days=count if count is not None else due.calendar_days)
     else:
@@ -329,7 +328,7 @@ def start_timer(world: CaseWorld, name: str, params: dict) -> Timer | None:
         return open_same
     due = timer_due(world, tdef, params)
     timer = Timer(school_id=world.case.school_id, case_id=world.case.id, kind=name, label=tdef.label, role=tdef.role,
-                  state=world.case.state, started_at=now, due_at=due.at, provisional=due.provisional,
+                  state=world.case.state, started_at=now, due_at=due.at,
                   count_from=due.count_from, school_days=due.school_days)
     world.session.add(timer)
     world.session.flush()

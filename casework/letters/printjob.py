@@ -76,7 +76,6 @@ def run_print_job(engine: Engine, job_id: int, clock: Clock, chunk: int = CHUNK)
                 new_problems = {str(k): v for k, v in result.problems.items() if str(k) not in job.problems}
                 job.problems = {**job.problems, **new_problems}
                 job.produced += len(result.produced)
-                job.done = min(job.total, job.produced + len(job.problems))
                 if result.batch is not None:
                     job.batch_ids = [*job.batch_ids, result.batch.id]
                 finished = not result.produced  # nothing more that can go

@@ -338,6 +338,7 @@ def import_calendar(session: Session, school: School, path: Path, *, clock: Cloc
 
     parsed = [rec for _, rec in parsed]
     result = ImportResult("calendar", r.name, rows=len(parsed))
+    before = load_calendar(session, school.id)
     existing = {
         (e.start, e.end, e.kind, e.session): e
         for e in session.exec(select(CalendarDay).where(CalendarDay.school_id == school.id)).scalars()
@@ -354,25 +355,25 @@ def import_calendar(session: Session, school: School, path: Path, *, clock: Cloc
             result.unchanged += 1
     _log_run(session, school, result, clock, by)
     session.flush()
-    if moved := recount_provisional(session, school.id, load_calendar(session, school.id)):
+    if moved := recount_provisional(session, school.id, before, load_calendar(session, school.id)):
         result.notes.append(f"{moved} provisional deadline(s) counted again on the new term dates")
     return result
 
 
-def recount_provisional(session: Session, school_id: int, calendar: SchoolCalendar) -> int:
-    """Count every open provisional deadline of the school again on its calendar (after new
-    term dates arrive); returns how many moved. A deadline still past the last term date
-    stays provisional."""
+def recount_provisional(session: Session, school_id: int, before: SchoolCalendar, after: SchoolCalendar) -> int:
+    """Count again, on the calendar as it is now, every open deadline in school days that was
+    counted past the last school day the calendar had ``before`` (on weekdays less bank holidays,
+    so provisional); returns how many moved. One still past the new last school day stays provisional."""
     moved = 0
-    for t in session.exec(select(Timer).where(Timer.school_id == school_id, Timer.status == "open",
-                                              Timer.provisional == True)).scalars():  # noqa: E712
-        if t.count_from is None or t.school_days is None:
-            continue
-        day, still = calendar.count_school_days(t.count_from, t.school_days)
+    q = select(Timer).where(Timer.school_id == school_id, Timer.status == "open", Timer.school_days.is_not(None))
+    if before.last_day is not None:
+        q = q.where(Timer.due_at >= at(before.last_day + dt.timedelta(days=1), dt.time(0)))
+    for t in session.exec(q).scalars():
+        day, _ = after.count_school_days(t.count_from, t.school_days)
         due = at(day, t.due_at.astimezone(LONDON).timetz().replace(tzinfo=None))
-        if due != t.due_at or still != t.provisional:
-            moved += due != t.due_at
-            t.due_at, t.provisional = due, still
+        if due != t.due_at:
+            moved += 1
+            t.due_at = due
             session.add(t)
     return moved
 

@@ -91,9 +91,9 @@ class Timer(SQLModel, table=True):
     outcome: str = ""
     claimed_by: str | None = None
     claimed_at: dt.datetime | None = _at(nullable=True)
-    # Counted past the last term date entered (weekdays less bank holidays): recounted on the
-    # school's calendar when term dates are extended (casework/timers.py recount_provisional).
-    provisional: bool = False
+    # A deadline in school days keeps what it counts (from which day, how many), so it can be counted
+    # again: one due after the last school day entered was counted on weekdays less bank holidays, is
+    # provisional (casework.timers.provisional), and is counted again when term dates are imported.
     count_from: dt.date | None = None
     school_days: int | None = None
 
@@ -143,12 +143,16 @@ class PrintJob(SQLModel, table=True):
     requested_at: dt.datetime = _at()
     status: str = "waiting"  # waiting | running | done | failed
     total: int = 0  # letters queued when it started
-    done: int = 0  # letters looked at so far (produced or left with a problem)
     produced: int = 0
     problems: dict = _json(dict)  # letter id -> what stops it
     batch_ids: list = _json(list)  # the print files made, in order
     finished_at: dt.datetime | None = _at(nullable=True)
     error: str = ""
+
+    @property
+    def done(self) -> int:
+        """Letters looked at so far: produced, or left with a problem."""
+        return min(self.total, self.produced + len(self.problems))
 
 
 class Notification(SQLModel, table=True):

@@ -24,6 +24,7 @@ from werkzeug.routing import IntegerConverter
 from casework.accounts import schools_of
 from casework.clock import Clock
 from casework.notify.notifications import unread_count
+from casework.readiness import WEEKS_AHEAD
 from casework.register.store import load_calendar
 from casework.store.db import make_engine
 from casework.store.models import ROLE_LABELS, Role, User
@@ -57,9 +58,6 @@ def _env_config() -> dict:
     return {k: v for k, v in cfg.items() if v is not None}
 
 
-CALENDAR_WARNING_WEEKS = 6  # an admin is told to enter term dates this many school weeks before they run out
-
-
 def _calendar_warning() -> str:
     """For an administrator: the term dates are running out (deadlines past them are provisional)."""
     school = current_school()
@@ -68,7 +66,7 @@ def _calendar_warning() -> str:
     cal = load_calendar(db(), school.id)
     today = clock().today()
     left = cal.school_weeks_after(today)
-    if cal.last_day is not None and left >= CALENDAR_WARNING_WEEKS:
+    if cal.last_day is not None and left >= WEEKS_AHEAD:
         return ""
     if cal.last_day is None:
         return "No term dates have been entered: import the calendar before anything else."

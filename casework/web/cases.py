@@ -18,6 +18,7 @@ from casework.register.calendar import school_year_start
 from casework.store.audit import record
 from casework.store.casemodels import Case, CaseNote
 from casework.store.models import User
+from casework.timers import provisional
 from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg
 from casework.web.permissions import can, requires
 from casework.workflow import for_school
@@ -75,13 +76,15 @@ def caseload():
     if not who and load.counts["mine"] == 0:  # nothing of one's own (a head, a DSL): the team's
         who, load = "team", open_caseload(db(), school.id, clock().now(), who="team", **query)
     # the school's descriptive band for each pupil this school year: a label beside the case, never a step
-    bands = for_school(school.workflow).model.descriptive_bands
+    model = for_school(school.workflow).model
+    bands = model.descriptive_bands
     today = clock().today()
     labels = pupil_bands(db(), school.id, list({r.pupil.id for r in load.rows}), school_year_start(today), today,
                          bands) if bands.bands else None
     warned = {w.pupil_id: w for w in early_warnings(db(), school, today)}
     return render_template("caseload.html", load=load, filters=filters, args=args, page=page, who=who or "mine",
-                           sort=sort, pages=max(1, -(-load.total // PAGE)), bands=labels, warned=warned)
+                           sort=sort, pages=max(1, -(-load.total // PAGE)), bands=labels, warned=warned,
+                           recent_weeks=model.thresholds.recent_school_weeks)
 
 
 @bp.route("/cases/<int:case_id>/owner", methods=["POST"])
@@ -133,7 +136,8 @@ def show(case_id: int):
                            findings=finding_groups, notes=f.notes, year_start=year_start,
                            attendance=figures[0].figures.attendance_pct if figures else None, letters=f.letters,
                            timers=f.timers, contacts=f.contacts, proposals=proposals, letter_defs=world.workflow.model.letters,
-                           now=clock().now(), owner=s.get(User, case.owner_id) if case.owner_id else None,
+                           now=clock().now(), provisional={t.id for t in f.timers if provisional(t, world.calendar)},
+                           owner=s.get(User, case.owner_id) if case.owner_id else None,
                            staff=may_own(s, world.workflow, case.school_id) if can("case.move") else [])
 
 

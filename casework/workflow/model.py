@@ -89,6 +89,11 @@ class Thresholds(_Strict):
     severe_absence_pct: float = 50.0
     penalty_sessions: int = Field(10, description="Unauthorised sessions that meet the national penalty threshold...")
     penalty_school_weeks: int = Field(10, description="...within this rolling number of school weeks.")
+    recent_school_weeks: int = Field(4, ge=1, le=20, description="A pupil's recent attendance: over this many school "
+                                     "weeks up to the day (of this school year). The caseload's trend arrow and the "
+                                     "early_warning rule's basis both read it.")
+    trend_points: float = Field(2.0, ge=0, description="Recent attendance this many percentage points above or below "
+                                "the year's shows on the caseload as rising or falling.")
 
 
 class PenaltyAmount(_Strict):

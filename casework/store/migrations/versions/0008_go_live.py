@@ -33,7 +33,6 @@ def upgrade() -> None:
         sa.Column("requested_at", UTCDateTime(), nullable=False),
         sa.Column("status", sa.String(), nullable=False),
         sa.Column("total", sa.Integer(), nullable=False),
-        sa.Column("done", sa.Integer(), nullable=False),
         sa.Column("produced", sa.Integer(), nullable=False),
         sa.Column("problems", sa.JSON(), nullable=False),
         sa.Column("batch_ids", sa.JSON(), nullable=False),
@@ -43,7 +42,6 @@ def upgrade() -> None:
     with op.batch_alter_table("staff_user") as b:
         b.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("timer") as b:
-        b.add_column(sa.Column("provisional", sa.Boolean(), nullable=False, server_default=sa.false()))
         b.add_column(sa.Column("count_from", sa.Date(), nullable=True))
         b.add_column(sa.Column("school_days", sa.Integer(), nullable=True))
     with op.batch_alter_table("letter") as b:
@@ -63,7 +61,6 @@ def downgrade() -> None:
     with op.batch_alter_table("timer") as b:
         b.drop_column("school_days")
         b.drop_column("count_from")
-        b.drop_column("provisional")
     with op.batch_alter_table("staff_user") as b:
         b.drop_column("must_change_password")
     op.drop_table("staff_membership")
