@@ -39,7 +39,7 @@ from casework.timers import sweep
 from casework.workflow import for_school
 
 CALENDAR = Path(__file__).parent / "data" / "kent-great-chart-2025-26.csv"
-WORKFLOWS = ["national", "staplehurst", "thomas-russell-junior", "frisby", "mason-moor"]
+WORKFLOWS = sorted(p.stem for p in (Path(__file__).parents[1] / "workflows").glob("*.yaml"))  # every workflow we ship
 ROLES = ["attendance_officer", "wellbeing_lead", "dsl", "headteacher", "deputy_head", "teacher"]
 CODES = ["/", "/", "/", "L", "U", "N", "O", "G", "I", "M", "T"]
 START = dt.date(2025, 11, 3)
