@@ -216,3 +216,27 @@ def test_demo_builds_a_believable_school(tmp_path, monkeypatch, clock):
     assert len(good) > len(rows) / 2
     # Marked to the end of the year on the real calendar: 189 days of the demo calendar.
     assert max(r.figures.possible_sessions + r.figures.not_possible for r in rows) == 378
+
+
+UNKNOWN_SCHOOL_COMMANDS = [
+    ["evaluate"], ["cases"], ["timers"], ["stats"], ["school", "check", "999999"],
+    ["case", "open", "--upn", UPN1, "--type", "attendance", "--as", "officer", "--reason", "worried"],
+    ["register", "show", "--upn", UPN1], ["register", "amend", "--upn", UPN1, "--date", "2025-09-17",
+                                          "--session", "AM", "--code", "/", "--reason", "typo", "--by", "Ann",
+                                          "--position", "Office"],
+    ["letters", "queue"], ["report", "governors"], ["replay", "--from", "2025-09-03", "--to", "2025-09-04"],
+    ["user", "add", "newperson", "--role", "office", "--name", "New Person"], ["user", "list"],
+    ["export", "pupil", UPN1, "--out", "sar.json"], ["retention", "purge", "--by", "Ann"],
+    ["whatif", "--workflow", "frisby", "--from", "2025-09-03", "--to", "2025-09-04"],
+]
+
+
+@pytest.mark.parametrize("args", UNKNOWN_SCHOOL_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_every_command_names_a_school_that_is_not_there_in_one_line(cli, args):
+    """No traceback anywhere: the one ``casework`` group turns a missing school into an error line."""
+    assert cli("school", "add", "--urn", URN, "--name", "Great Chart Primary").exit_code == 0
+    school = [] if "check" in args else ["--school", "999999"]
+    r = cli(*args, *school)
+    assert r.exit_code == 1, r.output + r.stderr
+    [line] = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert "Traceback" not in r.stderr and line.startswith("error: no school with URN 999999 (add it with: casework school add")

@@ -24,9 +24,10 @@ from casework.cli import (
 from casework.cli import explain as explain_cli
 from casework.cli import reports as report_cmds
 from casework.cli import whatif as whatif_cli
+from casework.cli.common import Group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="casework")
 def main() -> None:
     """casework: attendance and safeguarding casework for schools."""

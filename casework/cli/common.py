@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from casework.clock import LONDON, Clock, FixedClock
+from casework.register.store import NotFound
 from casework.store.db import database_url, make_engine
 
 console = Console(soft_wrap=True)
@@ -104,6 +105,17 @@ def _json_default(o):
 def fail(message: str, code: int = 1):
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     sys.exit(code)
+
+
+class Group(click.Group):
+    """The ``casework`` group: a school, pupil, case or account that is not there is one plain
+    error line (exit 1) from every command, not a traceback; commands need not catch it each."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except NotFound as exc:
+            fail(str(exc))
 
 
 def common_options(f):

@@ -59,7 +59,7 @@ def export_pupil_cmd(upn, urn, out, db, as_of, as_json):
     try:
         with session_scope(c.engine) as s:
             counts = export_pupil(s, reg.get_school(s, urn), upn.strip().upper(), out, c.clock.now())
-    except (reg.NotFound, LookupError) as exc:
+    except LookupError as exc:
         cli.fail(str(exc))
     if as_json:
         cli.emit_json({"file": str(out), "items": counts})
@@ -82,11 +82,8 @@ def retention() -> None:
 def purge_cmd(urn, dry_run, by, db, as_of, as_json):
     """Remove marks and closed cases older than the workflow's retention periods."""
     c = cli.ctx_of(db, as_of)
-    try:
-        with session_scope(c.engine) as s:
-            report = purge(s, reg.get_school(s, urn), c.clock.now(), by=by, dry_run=dry_run)
-    except reg.NotFound as exc:
-        cli.fail(str(exc))
+    with session_scope(c.engine) as s:
+        report = purge(s, reg.get_school(s, urn), c.clock.now(), by=by, dry_run=dry_run)
     if as_json:
         cli.emit_json(report.as_dict())
         return

@@ -73,13 +73,10 @@ def school_add(urn, name, local_authority, workflow, address, phone, email, head
 def school_check(urn, db, as_of, as_json):
     """Is the school ready for tomorrow morning? Each item pass, warn or fail, with what to do."""
     c = ctx_of(db, as_of)
-    try:
-        with session_scope(c.engine) as s:
-            sch = reg.get_school(s, urn)
-            checks = school_checks(s, sch, c.clock.today())
-            name = sch.name
-    except reg.NotFound as exc:
-        fail(str(exc))
+    with session_scope(c.engine) as s:
+        sch = reg.get_school(s, urn)
+        checks = school_checks(s, sch, c.clock.today())
+        name = sch.name
     failed = [x for x in checks if x.status == FAIL]
     if as_json:
         emit_json({"urn": urn, "ready": not failed, "checks": [x.as_dict() for x in checks]})
@@ -137,8 +134,6 @@ def import_cmd(kind, file, urn, by_name, position, reason, db, as_of, as_json):
                 result = importer.IMPORTERS[kind](s, sch, file, clock=c.clock, by=by_name)
     except importer.ImportRejected as exc:
         report_problems(file, exc.problems, as_json, "imported", "not imported", "; nothing was written")
-    except reg.NotFound as exc:
-        fail(str(exc))
     if as_json:
         emit_json({"imported": True, **result.as_dict()})
     else:
@@ -174,7 +169,7 @@ def stats(urn, start, end, year_group, flag, upn, summary, db, as_of, as_json):
             ids = [reg.get_pupil(s, sch, upn.upper()).id] if upn else None
             rows = st.pupil_figures(s, sch.id, start_d, end_d, year_group=year_group, flag=flag, pupil_ids=ids)
             flags = st.pupil_flags(s, sch.id) if summary else {}
-    except (reg.NotFound, ValueError) as exc:
+    except ValueError as exc:
         fail(str(exc))
     period = {"school": urn, "from": start_d.isoformat(), "to": end_d.isoformat()}
     if summary:
@@ -232,11 +227,8 @@ def register_show(urn, upn, at, start, end, db, as_json):
         moment = dt.datetime.combine(moment, dt.time(23, 59, 59), tzinfo=LONDON)
     start_d, end_d = parse_day(start), parse_day(end)
     with session_scope(c.engine) as s:
-        try:
-            sch = reg.get_school(s, urn)
-            p = reg.get_pupil(s, sch, upn.upper())
-        except reg.NotFound as exc:
-            fail(str(exc))
+        sch = reg.get_school(s, urn)
+        p = reg.get_pupil(s, sch, upn.upper())
         marks = [m for m in reg.register_as_of(s, p.id, moment)
                  if (start_d is None or m.date >= start_d) and (end_d is None or m.date <= end_d)]
         amendments = [a for a in reg.amendments_for(s, p.id)
@@ -290,5 +282,5 @@ def register_amend(urn, upn, day, sess, code, minutes_late, reason, by_name, pos
             m = reg.record_mark(s, p, parse_day(day), sess, code, calendar=cal, clock=c.clock,
                                 by=reg.Amender(by_name, position), minutes_late=minutes_late, reason=reason)
             console.print(f"{p.name}: {m.date} {m.session} is now {m.code}.")
-    except (reg.NotFound, reg.RegisterError, KeyError) as exc:
+    except (reg.RegisterError, KeyError) as exc:
         fail(str(exc).strip("'\""))

@@ -45,7 +45,7 @@ def governors(urn, term, out, show_small_groups, db, as_of, as_json):
             school = reg.get_school(s, urn)
             rep = governors_report(s, school, for_school(school.workflow), chosen, today,
                                    see_small_groups=show_small_groups)
-    except (TermError, ReportError, reg.NotFound, NationalFiguresError, WorkflowError) as exc:
+    except (TermError, ReportError, NationalFiguresError, WorkflowError) as exc:
         fail(str(exc))
     if out is not None:
         sheets = rep.sheets()

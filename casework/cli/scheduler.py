@@ -22,7 +22,6 @@ from casework.clock import local
 from casework.jobs.replay import replay
 from casework.jobs.scheduler import build_scheduler, default_worker, job_runs, run_due_jobs
 from casework.notify.mail import MailSettings, outbox
-from casework.register import store as reg
 from casework.store.db import session_scope
 
 
@@ -104,7 +103,7 @@ def replay_cmd(urn, start, end, db, as_json):
 
     try:
         days = replay(c.engine, urn, start_d, end_d, on_day=show)
-    except (reg.NotFound, ValueError) as exc:
+    except ValueError as exc:
         fail(str(exc))
     if as_json:
         emit_json({"school": urn, "from": start_d, "to": end_d, "days": days})

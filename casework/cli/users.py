@@ -58,7 +58,7 @@ def user_add(username, urns, role, name, position, email, password_stdin, db, as
                                              now=c.clock.now(), by="cli", position=position, email=email,
                                              password=password)
             out = {"username": u.username, "role": u.role, "schools": [x.urn for x in schools]}
-    except (accounts.AccountError, reg.NotFound) as exc:
+    except accounts.AccountError as exc:
         fail(str(exc))
     if as_json:
         emit_json({**out, "one_time_password": generated})
@@ -75,15 +75,12 @@ def user_add(username, urns, role, name, position, email, password_stdin, db, as
 def user_list(urn, db, as_json):
     """Every account, with the schools and roles it holds."""
     c = ctx_of(db)
-    try:
-        with session_scope(c.engine) as s:
-            school = reg.get_school(s, urn) if urn else None
-            rows = [{"username": u.username, "name": u.name, "position": u.position, "active": u.active,
-                     "must_change_password": u.must_change_password,
-                     "schools": [{"urn": r.urn, "name": r.name, "role": r.role} for r in roles]}
-                    for u, roles in accounts.list_users(s, school)]
-    except reg.NotFound as exc:
-        fail(str(exc))
+    with session_scope(c.engine) as s:
+        school = reg.get_school(s, urn) if urn else None
+        rows = [{"username": u.username, "name": u.name, "position": u.position, "active": u.active,
+                 "must_change_password": u.must_change_password,
+                 "schools": [{"urn": r.urn, "name": r.name, "role": r.role} for r in roles]}
+                for u, roles in accounts.list_users(s, school)]
     if as_json:
         emit_json(rows)
         return

@@ -17,7 +17,6 @@ from casework.cli.common import (
     school_option,
 )
 from casework.jobs.whatif import WhatIfError, whatif
-from casework.register.store import NotFound
 from casework.workflow import WorkflowError
 
 
@@ -42,7 +41,7 @@ def whatif_cmd(urn, other, start, end, workers, db, as_of, as_json):
         r = whatif(c.engine, urn, other, first, last, workers=workers)
     except WorkflowError as exc:
         fail("the other workflow has problems:\n" + "\n".join(f"  {p}" for p in exc.problems))
-    except (NotFound, WhatIfError) as exc:
+    except WhatIfError as exc:
         fail(str(exc))
     if as_json:
         emit_json(r.as_dict())

@@ -15,7 +15,7 @@ from casework.register.schools import apply_workflow_settings
 from casework.register.store import Amender
 from casework.store.audit import record
 from casework.store.models import ROLE_LABELS, ImportRun, Role, User
-from casework.web.context import clock, current_school, db
+from casework.web.context import clock, current_school, db, school_row
 from casework.web.permissions import requires
 from casework.web.sessions import end_user_sessions
 from casework.workflow import WORKFLOWS_DIR
@@ -56,9 +56,7 @@ def _one_time_note(password: str) -> str:
 @requires("admin.users")
 def reset_password(user_id: int):
     """A new one-time password for someone who has forgotten theirs (their sessions end)."""
-    user = db().get(User, user_id)
-    if user is None or user.school_id != current_school().id:
-        abort(404)
+    user = school_row(User, user_id)
     if user.id == current_user.id:
         flash("Change your own password from your name at the top of the page.", "error")
         return redirect(url_for("admin.users"))
@@ -70,9 +68,7 @@ def reset_password(user_id: int):
 @bp.route("/users/<int:user_id>", methods=["POST"])
 @requires("admin.users")
 def update_user(user_id: int):
-    user = db().get(User, user_id)
-    if user is None or user.school_id != current_school().id:
-        abort(404)
+    user = school_row(User, user_id)
     role = request.form.get("role", user.role)
     if role not in Role._value2member_map_:
         abort(400)

@@ -19,7 +19,7 @@ from casework.store.audit import record
 from casework.store.casemodels import Case, CaseNote
 from casework.store.models import User
 from casework.timers import provisional
-from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg
+from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg, school_row
 from casework.web.permissions import can, requires
 from casework.workflow import for_school
 
@@ -29,17 +29,9 @@ PAGE = 50
 RETURN_TO = {"case": None, "dsl": "dsl.index", "approvals": "cases.approvals", "today": "today.index"}
 
 
-def school_case(case_id: int) -> Case:
-    """A case of the signed-in person's school (404 for any other: no hint that it exists)."""
-    case = db().get(Case, case_id)
-    if case is None or case.school_id != current_school().id:
-        abort(404)
-    return case
-
-
 def perform_move(case_id: int, event: str, reason: str, params: dict | None = None,
                  expect_type: str | None = None) -> tuple[bool, str]:
-    case = school_case(case_id)
+    case = school_row(Case, case_id)
     if expect_type and case.case_type != expect_type:
         abort(400)
     world = CaseWorld.load(db(), case, clock())
@@ -90,7 +82,7 @@ def caseload():
 @bp.route("/cases/<int:case_id>/owner", methods=["POST"])
 @requires("case.move")
 def assign(case_id: int):
-    case = school_case(case_id)
+    case = school_row(Case, case_id)
     wf = CaseWorld.load(db(), case, clock()).workflow
     username = request.form.get("owner", "").strip() or None
     try:
@@ -116,7 +108,7 @@ def group_findings(rows) -> list[dict]:
 @bp.route("/cases/<int:case_id>")
 @requires("case.view")
 def show(case_id: int):
-    case = school_case(case_id)
+    case = school_row(Case, case_id)
     s = db()
     world = CaseWorld.load(s, case, clock())
     ct = world.workflow.case_type(case.case_type)
@@ -160,7 +152,7 @@ def move(case_id: int):
 @bp.route("/cases/<int:case_id>/notes", methods=["POST"])
 @requires("case.note")
 def add_note(case_id: int):
-    case = school_case(case_id)
+    case = school_row(Case, case_id)
     text = request.form.get("text", "").strip()
     safeguarding = request.form.get("safeguarding") == "1"
     if safeguarding and not can("case.note.safeguarding"):

@@ -70,6 +70,15 @@ def current_school() -> School | None:
     return g.school
 
 
+def school_row(model, row_id: int):
+    """A row (case, pupil, account ...) of the signed-in person's school; 404 for any other, so
+    nobody learns that it exists."""
+    row = db().get(model, row_id)
+    if row is None or row.school_id != current_school().id:
+        abort(404)
+    return row
+
+
 YEAR_GROUPS = (-1, 14)  # nursery to year 14
 MAX_PAGE = 100_000
 

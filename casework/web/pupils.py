@@ -6,7 +6,7 @@ import calendar as pycal
 import datetime as dt
 import json
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 
 from casework.cases.casefile import contacts_of, pupil_cases
 from casework.figures import stats, trends
@@ -16,18 +16,11 @@ from casework.register.codes import LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
 from casework.register.store import amendments_for, find_pupils, pupil_marks_between, year_groups
 from casework.store.casemodels import Case
 from casework.store.models import PUPIL_FLAGS, Mark, Pupil
-from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg
+from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg, school_row
 from casework.web.permissions import can, requires
 from casework.workflow import for_school
 
 bp = Blueprint("pupils", __name__)
-
-
-def school_pupil(pupil_id: int) -> Pupil:
-    pupil = db().get(Pupil, pupil_id)
-    if pupil is None or pupil.school_id != current_school().id:
-        abort(404)
-    return pupil
 
 
 @bp.route("/pupils")
@@ -73,7 +66,7 @@ def heatmap(marks: list[Mark], start: dt.date, end: dt.date) -> list[dict]:
 @bp.route("/pupils/<int:pupil_id>")
 @requires("pupil.view")
 def show(pupil_id: int):
-    pupil = school_pupil(pupil_id)
+    pupil = school_row(Pupil, pupil_id)
     school = current_school()
     s = db()
     today = clock().today()
