@@ -10,6 +10,11 @@ def day_marks(calendar, start, end, code="/"):
     return [(d, s, code) for d in calendar.school_days(start, end) for s in ("AM", "PM")]
 
 
+def day_runs(calendar, *runs):
+    """``day_marks`` for several runs, each (start, end) present or (start, end, code)."""
+    return [m for run in runs for m in day_marks(calendar, *run)]
+
+
 def first_sessions(n: int, start: dt.date = dt.date(2025, 9, 3)) -> list[tuple[dt.date, str]]:
     """The first n weekday sessions from ``start`` (Great Chart has no holiday before 17 Oct 2025)."""
     out, day = [], start

@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from register_helpers import day_marks
+from register_helpers import day_marks, day_runs
 from sqlmodel import select
 
 from casework.figures.bands import band_of
@@ -44,14 +44,14 @@ def test_a_return_meets_the_safe_and_well_and_cme_deadlines(engine, session, gre
     for p in (returned, missing, traveller_leave):
         add_marks(session, p, day_marks(cal, D(2026, 4, 27), D(2026, 4, 29)))
     # away Thu 30 Apr, Fri 1 May and Tue 5 May with no reason; back on Wed 6 May and every day since
-    add_marks(session, returned, day_marks(cal, D(2026, 4, 30), D(2026, 5, 5), "N"))
-    add_marks(session, returned, day_marks(cal, D(2026, 5, 6), D(2026, 6, 4)))
+    add_marks(session, returned, day_runs(cal, (D(2026, 4, 30), D(2026, 5, 5), "N"),
+                                               (D(2026, 5, 6), D(2026, 6, 4))))
     # never back: 20 continuous school days of unauthorised absence
     add_marks(session, missing, day_marks(cal, D(2026, 4, 30), D(2026, 6, 4), "N"))
     # away throughout, but Mon 18 May was authorised (T): the run is not 20 unauthorised days
-    add_marks(session, traveller_leave, day_marks(cal, D(2026, 4, 30), D(2026, 5, 15), "N"))
-    add_marks(session, traveller_leave, day_marks(cal, D(2026, 5, 18), D(2026, 5, 18), "T"))
-    add_marks(session, traveller_leave, day_marks(cal, D(2026, 5, 19), D(2026, 6, 4), "N"))
+    add_marks(session, traveller_leave, day_runs(cal, (D(2026, 4, 30), D(2026, 5, 15), "N"),
+                                                      (D(2026, 5, 18), D(2026, 5, 18), "T"),
+                                                      (D(2026, 5, 19), D(2026, 6, 4), "N")))
     session.commit()
 
     days = replay(engine, great_chart.urn, D(2026, 4, 30), D(2026, 6, 4))
@@ -87,12 +87,12 @@ def test_ten_continuous_school_days_without_permission_tell_the_la(engine, sessi
     assert cal.add_school_days(D(2026, 5, 22), 1) == D(2026, 6, 1)
     for p in (away, ill_one_day):
         add_marks(session, p, day_marks(cal, D(2026, 5, 4), D(2026, 5, 8)))
-    add_marks(session, away, day_marks(cal, D(2026, 5, 11), D(2026, 5, 15), "O"))
-    add_marks(session, away, day_marks(cal, D(2026, 5, 18), D(2026, 5, 22), "G"))
+    add_marks(session, away, day_runs(cal, (D(2026, 5, 11), D(2026, 5, 15), "O"),
+                                           (D(2026, 5, 18), D(2026, 5, 22), "G")))
     # the same, but Thu 14 May was authorised illness: 6 days (Fri 15 - Fri 22), not 10
-    add_marks(session, ill_one_day, day_marks(cal, D(2026, 5, 11), D(2026, 5, 13), "O"))
-    add_marks(session, ill_one_day, day_marks(cal, D(2026, 5, 14), D(2026, 5, 14), "I"))
-    add_marks(session, ill_one_day, day_marks(cal, D(2026, 5, 15), D(2026, 5, 22), "O"))
+    add_marks(session, ill_one_day, day_runs(cal, (D(2026, 5, 11), D(2026, 5, 13), "O"),
+                                                  (D(2026, 5, 14), D(2026, 5, 14), "I"),
+                                                  (D(2026, 5, 15), D(2026, 5, 22), "O")))
     session.commit()
 
     days = replay(engine, great_chart.urn, D(2026, 5, 20), D(2026, 5, 22))
@@ -239,11 +239,11 @@ def test_a_penalty_after_a_notice_to_improve_is_judged_on_the_improvement_period
     # 10 unauthorised sessions Mon 3 - Fri 7 Nov 2025 meet the threshold; the notice to improve
     # goes on Thu 20 Nov with a 4-week improvement period (to Thu 18 Dec). Two more unauthorised
     # sessions on Mon 15 Dec fall inside it.
-    add_marks(session, pupil, day_marks(cal, D(2025, 11, 3), D(2025, 11, 7), "O"))
-    add_marks(session, pupil, day_marks(cal, D(2025, 11, 10), D(2025, 12, 12)))
-    add_marks(session, pupil, day_marks(cal, D(2025, 12, 15), D(2025, 12, 15), "O"))
-    add_marks(session, pupil, day_marks(cal, D(2025, 12, 16), D(2025, 12, 19)))
-    add_marks(session, pupil, day_marks(cal, D(2026, 1, 5), D(2026, 1, 23)))
+    add_marks(session, pupil, day_runs(cal, (D(2025, 11, 3), D(2025, 11, 7), "O"),
+                                            (D(2025, 11, 10), D(2025, 12, 12)),
+                                            (D(2025, 12, 15), D(2025, 12, 15), "O"),
+                                            (D(2025, 12, 16), D(2025, 12, 19)),
+                                            (D(2026, 1, 5), D(2026, 1, 23))))
     session.commit()
     wf = for_school("national")
     nov = FixedClock(at(D(2025, 11, 20), dt.time(15)))
@@ -275,8 +275,8 @@ def test_no_penalty_when_the_improvement_period_had_no_unauthorised_absence(sess
 
     pupil, _mother = family
     cal = load_calendar(session, great_chart.id)
-    add_marks(session, pupil, day_marks(cal, D(2025, 11, 3), D(2025, 11, 7), "O"))
-    add_marks(session, pupil, day_marks(cal, D(2025, 11, 10), D(2025, 12, 19)))
+    add_marks(session, pupil, day_runs(cal, (D(2025, 11, 3), D(2025, 11, 7), "O"),
+                                            (D(2025, 11, 10), D(2025, 12, 19))))
     session.commit()
     nov = FixedClock(at(D(2025, 11, 20), dt.time(15)))
     case = cs.open_case(session, great_chart, pupil, for_school("national"), "attendance", concern="attendance",

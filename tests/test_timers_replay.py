@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from register_helpers import day_marks
+from register_helpers import day_marks, day_runs
 from sqlmodel import select
 
 from casework.cases.moves import Actor, move_case, open_case
@@ -41,8 +41,8 @@ def test_friday_absence_before_half_term_home_visit_falls_due_on_the_tuesday_aft
         add_marks(session, p, day_marks(cal, D(2026, 2, 9), D(2026, 2, 12)))
     add_marks(session, absent, day_marks(cal, D(2026, 2, 13), D(2026, 2, 25), "N"))
     # The family that is reached gives a reason (illness): the register says I from Monday.
-    add_marks(session, called, day_marks(cal, D(2026, 2, 13), D(2026, 2, 13), "N"))
-    add_marks(session, called, day_marks(cal, D(2026, 2, 23), D(2026, 2, 25), "I"))
+    add_marks(session, called, day_runs(cal, (D(2026, 2, 13), D(2026, 2, 13), "N"),
+                                             (D(2026, 2, 23), D(2026, 2, 25), "I")))
     session.commit()
 
     days = replay(engine, great_chart.urn, D(2026, 2, 12), D(2026, 2, 22))
@@ -85,8 +85,8 @@ def test_friday_absence_before_the_may_bank_holiday(engine, session, great_chart
     # and day 3 is Wed 6 May: the home visit is due Wed 6 May 12:00 (BST, 11:00 UTC).
     assert cal.why_closed(D(2026, 5, 4)).startswith("bank holiday")
     assert cal.add_school_days(D(2026, 5, 1), 1) == D(2026, 5, 5)
-    add_marks(session, pupil, day_marks(cal, D(2026, 4, 27), D(2026, 4, 30)))
-    add_marks(session, pupil, day_marks(cal, D(2026, 5, 1), D(2026, 5, 7), "N"))
+    add_marks(session, pupil, day_runs(cal, (D(2026, 4, 27), D(2026, 4, 30)),
+                                            (D(2026, 5, 1), D(2026, 5, 7), "N")))
     session.commit()
     days = replay(engine, great_chart.urn, D(2026, 4, 30), D(2026, 5, 7))
     assert [d["school_day"] for d in days] == [True, True, False, False, False, True, True, True]
