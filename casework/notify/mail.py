@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import smtplib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -92,8 +92,7 @@ class OutboxReport:
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"queued": self.queued, "sent": self.sent, "failed": self.failed, "skipped": self.skipped,
-                "errors": self.errors}
+        return asdict(self)
 
 
 def smtp_send(settings: MailSettings, msg: EmailMessage) -> None:

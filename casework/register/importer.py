@@ -15,7 +15,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -75,15 +75,7 @@ class ImportResult:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "file": self.file,
-            "rows": self.rows,
-            "added": self.added,
-            "changed": self.changed,
-            "unchanged": self.unchanged,
-            "notes": self.notes,
-        }
+        return asdict(self)
 
 
 # -- parsing helpers ----------------------------------------------------------
