@@ -34,14 +34,32 @@ CALENDARS = {"great-chart": GREAT_CHART_CSV, "demo": DEMO_CALENDAR_CSV}
 # -- database and clock --------------------------------------------------------
 
 
+# Every test that takes ``db_url`` or ``engine`` runs once per database here: SQLite files and
+# PostgreSQL (on the throwaway server). CASEWORK_TEST_DATABASES=sqlite for a quicker run.
+TEST_DATABASES = [d.strip() for d in os.environ.get("CASEWORK_TEST_DATABASES", "sqlite,postgresql").split(",")]
+if not set(TEST_DATABASES) <= {"sqlite", "postgresql"} or not TEST_DATABASES:
+    raise pytest.UsageError(f"CASEWORK_TEST_DATABASES={','.join(TEST_DATABASES)}: give sqlite, postgresql or both")
+
+
+def pytest_generate_tests(metafunc):
+    if "database" in metafunc.fixturenames:
+        # A test that moves data between SQLite and its own PostgreSQL (pg_engine) is about both already.
+        both = {"pg_engine", "postgres_url"} & set(metafunc.fixturenames)
+        metafunc.parametrize("database", ["sqlite"] if both else TEST_DATABASES, scope="function")
+
+
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'casework.db'}"
+def db_url(tmp_path, request, database):
+    """The URL of a new, empty database at the newest schema, for this test alone."""
+    if database == "sqlite":
+        yield f"sqlite:///{tmp_path / 'casework.db'}"
+        return
+    yield from request.getfixturevalue("pg_database")()
 
 
 @pytest.fixture
 def engine(db_url):
-    """A fresh SQLite file database brought to the newest schema by the Alembic migrations."""
+    """A fresh database (an SQLite file, or PostgreSQL) brought to the newest schema by the Alembic migrations."""
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
@@ -179,6 +197,31 @@ def postgres_url():
             yield url
     except subprocess.CalledProcessError as exc:
         pytest.fail(f"could not start PostgreSQL: {exc.stderr}")
+
+
+@pytest.fixture(scope="session")
+def pg_database(postgres_url):
+    """``pg_database()``: a generator of one new PostgreSQL database per test, copied from a template
+    migrated once (CREATE DATABASE ... TEMPLATE), dropped after the test."""
+    from sqlalchemy import create_engine, text
+
+    server = postgres_url.rsplit("/", 1)[0]
+    admin = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE casework_template"))
+    make_engine(f"{server}/casework_template").dispose()
+    made = iter(range(1, 1_000_000))
+
+    def one():
+        name = f"casework_test_{next(made)}"
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE casework_template"))
+        yield f"{server}/{name}"
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+
+    yield one
+    admin.dispose()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A scheduler killed with SIGKILL mid-run, and restarted, sends every due nudge exactly once:
 a real ``casework scheduler --once`` process, a real SMTP server on 127.0.0.1 (aiosmtpd),
-and a real SQLite file. Killed twice: once while the evaluation is lapsing timers, once
+and a real database (SQLite, or PostgreSQL). Killed twice: once while the evaluation is lapsing timers, once
 while the SMTP server holds a message it has not yet accepted."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from casework.cases.evaluate import evaluate
@@ -34,16 +34,16 @@ def _scheduler(db_url: str, as_of: str, worker: str, env: dict) -> subprocess.Po
                             stderr=subprocess.PIPE, text=True)
 
 
-def _count(path, sql: str) -> int:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as con:
-        return con.execute(sql).fetchone()[0]
+def _count(engine, sql: str) -> int:
+    """A count read on a connection of its own while the scheduler process writes."""
+    with engine.connect() as con:
+        return con.execute(text(sql)).scalar_one()
 
 
 @pytest.mark.slow
-def test_killed_scheduler_restarted_sends_every_nudge_exactly_once(tmp_path, db_url, engine, session, make_school,
+def test_killed_scheduler_restarted_sends_every_nudge_exactly_once(db_url, engine, session, make_school,
                                                                     make_pupils, add_marks, smtp_server):
     sink, env = smtp_server
-    path = tmp_path / "casework.db"
     school = make_school(session, "great-chart", urn="118201")
     for p in make_pupils(session, school, N_PUPILS):
         add_marks(session, p, [(D(2026, 2, 13), "AM", "N"), (D(2026, 2, 13), "PM", "N")])
@@ -60,7 +60,7 @@ def test_killed_scheduler_restarted_sends_every_nudge_exactly_once(tmp_path, db_
     lapsed_at_kill = 0
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
-        lapsed_at_kill = _count(path, "SELECT count(*) FROM timer WHERE status = 'lapsed'")
+        lapsed_at_kill = _count(engine, "SELECT count(*) FROM timer WHERE status = 'lapsed'")
         if lapsed_at_kill >= 10:
             proc.send_signal(signal.SIGKILL)
             break
@@ -79,7 +79,7 @@ def test_killed_scheduler_restarted_sends_every_nudge_exactly_once(tmp_path, db_
     sink.release()
     accepted_before = len(sink.messages)
     assert accepted_before == 6
-    assert _count(path, "SELECT count(*) FROM email_outbox WHERE status = 'sending'") == 1
+    assert _count(engine, "SELECT count(*) FROM email_outbox WHERE status = 'sending'") == 1
 
     # Run 3, 13:30: finishes the work; the message held when run 2 died is sent again (it was never accepted).
     proc = _scheduler(db_url, "2026-02-24T13:30", "run3", env)
