@@ -49,6 +49,12 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture
+def database() -> str:
+    """SQLite, for a test that asks for ``engine`` by name at run time (it names its databases itself)."""
+    return "sqlite"
+
+
+@pytest.fixture
 def db_url(tmp_path, request, database):
     """The URL of a new, empty database at the newest schema, for this test alone."""
     if database == "sqlite":
