@@ -16,7 +16,7 @@ from casework.cases.evidence import rule_params
 from casework.register.store import load_calendar
 from casework.rules import RULES, load_register
 from casework.store.casemodels import Case
-from casework.store.models import Mark, MarkAmendment, Pupil, School
+from casework.store.models import Mark, MarkAmendment, School
 from casework.workflow import for_school
 
 RULE_ID = "early_warning"
@@ -48,11 +48,13 @@ class EarlyWarning:
 _CACHE: dict[tuple, list[EarlyWarning]] = {}
 
 
-def _register_stamp(session: Session, school_id: int) -> tuple:
-    marks = session.exec(select(func.max(Mark.id), func.count(Mark.id)).where(Mark.school_id == school_id)).one()
-    amended = session.exec(select(func.max(MarkAmendment.id)).join(Pupil, Pupil.id == MarkAmendment.pupil_id)
-                           .where(Pupil.school_id == school_id)).one()
-    return (*marks, amended)
+def _register_stamp(session: Session) -> tuple:
+    """What changes whenever any register does: the newest mark and the newest amendment of the
+    whole database (each read from its primary key's end; per school they would mean reading
+    every one of its marks, on every page). A mark is only ever changed with an amendment, and
+    only removed by retention, years after any window the rule reads; so another school's day
+    merely refreshes this school's warnings a little more often than it must."""
+    return (session.exec(select(func.max(Mark.id))).one(), session.exec(select(func.max(MarkAmendment.id))).one())
 
 
 def early_warnings(session: Session, school: School, as_of: dt.date) -> list[EarlyWarning]:
@@ -62,7 +64,7 @@ def early_warnings(session: Session, school: School, as_of: dt.date) -> list[Ear
     wiring = wf.model.rules.get(RULE_ID)
     if wiring is None or not wiring.enabled:
         return []
-    key = (school.id, as_of, id(wf.model), _register_stamp(session, school.id))
+    key = (school.id, as_of, id(wf.model), _register_stamp(session))
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
