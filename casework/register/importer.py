@@ -521,11 +521,11 @@ def _plan_marks(session: Session, school: School, parsed: list[MarkRow], now: dt
     mark_t = Mark.__table__
     existing = {
         (pid, d, s): (mid, code, mins)
-        for mid, pid, d, s, code, mins in session.execute(
+        for mid, pid, d, s, code, mins in session.execute(  # fetched at once: row by row cost more than the check
             select(mark_t.c.id, mark_t.c.pupil_id, mark_t.c.date, mark_t.c.session, mark_t.c.code, mark_t.c.minutes_late).where(
                 mark_t.c.school_id == school.id, mark_t.c.date >= lo, mark_t.c.date <= hi
             )
-        )
+        ).all()
     }
     new_rows: list[tuple] = []
     unchanged = 0
