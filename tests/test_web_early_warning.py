@@ -13,8 +13,9 @@ from web_world import TODAY, build_world, web_app
 
 from casework.cases.early_warnings import early_warnings
 from casework.cases.moves import Actor, open_case
+from casework.register.importer import import_marks
 from casework.register.store import load_calendar
-from casework.store.models import Mark, Role, School
+from casework.store.models import Mark, Pupil, Role, School
 from casework.workflow import for_school
 
 
@@ -72,3 +73,21 @@ def test_the_declining_pupil_is_on_today_the_caseload_and_the_reports(app, world
     section = reports[reports.index('id="ew-h"'):]
     assert "Dee" not in section and "persistent absence" in section  # counts only: no pupil named
     assert '<th scope="row">All lines</th><td class="num">1</td>' in section
+
+
+def test_the_warning_follows_the_register_when_it_changes(world, engine, tmp_path):
+    """The warnings are kept between pages until the register changes: an import that amends
+    the marks behind a warning takes it away on the next look, in the same process."""
+    with Session(engine) as s:
+        school = s.get(School, world.school_id)
+        assert [w.pupil_id for w in early_warnings(s, school, TODAY)] == [world.pupils["dee"]]
+        dee = s.get(Pupil, world.pupils["dee"])
+        cal = load_calendar(s, school.id)
+        present = tmp_path / "dee-present.csv"
+        present.write_text("upn,date,session,code\n" + "".join(
+            f"{dee.upn},{d.isoformat()},{sess},{'/' if sess == 'AM' else chr(92)}\n"
+            for d, sess in cal.sessions(dt.date(2026, 3, 2), TODAY - dt.timedelta(days=1))))
+        result = import_marks(s, school, present, clock=world.clock)
+        s.commit()
+        assert result.changed > 0  # her absences amended to present
+        assert early_warnings(s, school, TODAY) == []
