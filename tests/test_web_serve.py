@@ -5,6 +5,7 @@ that dies is replaced; stopping the server stops every worker."""
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import os
 import re
@@ -18,11 +19,15 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import event, insert
 from sqlmodel import Session
 
 from casework.register.schools import add_school
-from casework.store.db import make_engine
-from casework.store.models import User
+from casework.register.upn import make_upn
+from casework.store.casemodels import Case, Timer
+from casework.store.db import make_engine, refresh_statistics
+from casework.store.models import Pupil, User
+from casework.timers import next_deadlines
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="worker processes are forked")
 CASEWORK = [sys.executable, "-m", "casework"]
@@ -91,7 +96,7 @@ def served(tmp_path):
                                "--threads", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
         wait_until(lambda: up(port))
-        yield server, port
+        yield server, port, url
     finally:
         if server.poll() is None:
             server.kill()
@@ -109,7 +114,9 @@ def sign_in(port: int) -> str:
 
 
 def test_a_session_holds_on_every_worker_and_stopping_stops_them_all(served):
-    server, port = served
+    server, port, url = served
+    with make_engine(url).connect() as conn:  # the planner's figures were taken as the server started
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar() == 1
     workers = wait_until(lambda: (c := children_of(server.pid)) and len(c) == 2 and c)
     cookie = sign_in(port)
     statuses = [request(port, "GET", "/caseload", cookie)[0].status for _ in range(30)]
@@ -124,7 +131,7 @@ def test_a_session_holds_on_every_worker_and_stopping_stops_them_all(served):
 
 
 def test_a_worker_that_dies_is_replaced(served):
-    server, port = served
+    server, port, _ = served
     first = wait_until(lambda: (c := children_of(server.pid)) and len(c) == 2 and c)
     victim = min(first)
     os.kill(victim, signal.SIGKILL)
@@ -132,3 +139,40 @@ def test_a_worker_that_dies_is_replaced(served):
     assert len(now - first) == 1
     cookie = sign_in(port)
     assert [request(port, "GET", "/caseload", cookie)[0].status for _ in range(10)] == [200] * 10
+
+
+def test_serving_gives_sqlite_the_figures_to_find_a_page_of_deadlines_by_case(tmp_path, clock):
+    """Without statistics SQLite reads every open deadline of the school to find fifty cases'
+    next ones (and, for each lapsed one, every open one again); `casework serve` gives the planner
+    its figures first, so it goes by the case."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    now = clock.now()
+    with Session(engine) as s:
+        school = add_school(s, urn="999078", name="Planner Primary", workflow="national")
+        conn = s.connection()
+        conn.execute(insert(Pupil.__table__), [dict(school_id=school.id, upn=make_upn(886, 3001, 2020, i),
+                                                     forename="P", surname=f"S{i}", date_of_birth=dt.date(2017, 1, 1),
+                                                     year_group=3, on_roll=True) for i in range(300)])
+        conn.execute(insert(Case.__table__), [
+            dict(school_id=school.id, pupil_id=i + 1, case_type="attendance", state="letter", concern=f"c{i}",
+                 workflow="national", opened_at=now, opened_by="t", updated_at=now, proposals=[], safeguarding=False,
+                 version=1) for i in range(300)])
+        conn.execute(insert(Timer.__table__), [
+            dict(school_id=school.id, case_id=i + 1, kind="letter_review", label="Review", role="office",
+                 state="letter", started_at=now, due_at=now, status="open" if i % 3 else "lapsed") for i in range(300)])
+        s.commit()
+    captured = []
+    event.listen(engine, "before_cursor_execute", lambda c, cur, stmt, params, ctx, many: captured.append((stmt, params)))
+
+    def plan() -> str:
+        captured.clear()
+        with Session(engine) as s:
+            assert len(next_deadlines(s, list(range(1, 51)), now)) == 50  # open, or lapsed where it started
+            stmt, params = next(c for c in captured if "FROM timer" in c[0])
+            return " ".join(str(r[-1]) for r in s.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + stmt, params))
+
+    before = plan()
+    refresh_statistics(engine)
+    after = plan()
+    assert "ix_timer_status_due" in before, before  # what SQLite does without figures (why serve gives them)
+    assert "ix_timer_case_id" in after and "ix_timer_status_due" not in after, after

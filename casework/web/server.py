@@ -21,11 +21,14 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from waitress import serve as waitress_serve
 
+from casework.store.db import refresh_statistics
+
 PARENT_CHECK_SECONDS = 1.0
 
 
 def serve(app: Flask, engine: Engine, *, host: str, port: int, threads: int, workers: int = 1) -> None:
     """Serve until stopped (Ctrl-C, SIGTERM); with ``workers`` > 1, forked worker processes."""
+    refresh_statistics(engine)
     if workers <= 1:
         waitress_serve(app, host=host, port=port, threads=threads, ident="casework")
         return
