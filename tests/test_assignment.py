@@ -15,7 +15,7 @@ from casework.cases.moves import Actor, open_case
 from casework.clock import FixedClock, at
 from casework.register.store import load_calendar
 from casework.store.audit import AuditEvent
-from casework.store.casemodels import Case
+from casework.store.casemodels import Case, Timer
 from casework.store.models import User
 from casework.web import create_app
 from casework.workflow import for_school
@@ -122,6 +122,21 @@ def test_caseload_mine_team_unassigned_with_attendance_and_sorting(engine, make_
         assert [r.pupil.upn for r in open_caseload(s, school_id, clock.now(), who="unassigned", user_id=ao).rows] == [high_upn]
         mine = open_caseload(s, school_id, clock.now(), who="mine", user_id=wl)
         assert {r.case.owner_id for r in mine.rows} == {wl}
+        # no tab chosen: one's own cases when there are any, else the team's; every tab's totals
+        # and overdue counts agree with its rows, before and after the deadlines fall due
+        assert open_caseload(s, school_id, clock.now(), who="", user_id=wl).who == ("mine" if mine.total else "team")
+        assert open_caseload(s, school_id, clock.now(), who="", user_id=-1).who == "team"
+        for k, c in enumerate(s.exec(select(Case).where(Case.school_id == school_id).order_by(Case.id)).all()):
+            s.add(Timer(school_id=school_id, case_id=c.id, kind="review", label="Review", role="office", state=c.state,
+                        started_at=clock.now(), due_at=clock.now() + dt.timedelta(days=10 + 30 * k), status="open"))
+        s.flush()
+        for when in (clock.now(), clock.now() + dt.timedelta(days=120)):
+            for who in ("mine", "team", "unassigned"):
+                load = open_caseload(s, school_id, when, who=who, user_id=ao, limit=1000)
+                assert load.total == len(load.rows) == load.counts[who]
+                assert load.overdue == sum(bool(r.deadline and r.deadline.overdue) for r in load.rows)
+        assert [open_caseload(s, school_id, clock.now() + dt.timedelta(days=d), who="team").overdue
+                for d in (0, 20, 50, 120)] == [0, 1, 2, 3]
 
     app = create_app({"ENGINE": engine, "CLOCK": clock, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"})
     c = app.test_client()

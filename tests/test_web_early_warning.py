@@ -13,8 +13,9 @@ from web_world import TODAY, build_world, web_app
 
 from casework.cases.early_warnings import early_warnings
 from casework.cases.moves import Actor, open_case
+from casework.register.importer import import_marks
 from casework.register.store import load_calendar
-from casework.store.models import Mark, Role, School
+from casework.store.models import Mark, Pupil, Role, School
 from casework.workflow import for_school
 
 
@@ -72,3 +73,29 @@ def test_the_declining_pupil_is_on_today_the_caseload_and_the_reports(app, world
     section = reports[reports.index('id="ew-h"'):]
     assert "Dee" not in section and "persistent absence" in section  # counts only: no pupil named
     assert '<th scope="row">All lines</th><td class="num">1</td>' in section
+
+
+def test_the_warning_follows_the_register_when_it_changes(world, engine, tmp_path, make_school, make_pupils):
+    """The warnings are kept between pages until the school's register changes: another
+    school's marks leave them be; an import that amends the marks behind a warning takes it
+    away on the next look, in the same process."""
+    with Session(engine) as s:
+        school = s.get(School, world.school_id)
+        first = early_warnings(s, school, TODAY)
+        assert [w.pupil_id for w in first] == [world.pupils["dee"]]
+        other = make_school(s, urn="999123", name="Another Primary")
+        pupil = make_pupils(s, other, 1)[0]
+        s.add(Mark(school_id=other.id, pupil_id=pupil.id, date=dt.date(2026, 3, 2), session="AM", code="O",
+                   recorded_by="test", recorded_at=world.clock.now()))
+        s.commit()
+        assert early_warnings(s, school, TODAY) is first  # kept: this school's register is as it was
+        dee = s.get(Pupil, world.pupils["dee"])
+        cal = load_calendar(s, school.id)
+        present = tmp_path / "dee-present.csv"
+        present.write_text("upn,date,session,code\n" + "".join(
+            f"{dee.upn},{d.isoformat()},{sess},{'/' if sess == 'AM' else chr(92)}\n"
+            for d, sess in cal.sessions(dt.date(2026, 3, 2), TODAY - dt.timedelta(days=1))))
+        result = import_marks(s, school, present, clock=world.clock)
+        s.commit()
+        assert result.changed > 0  # her absences amended to present
+        assert early_warnings(s, school, TODAY) == []

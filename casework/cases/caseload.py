@@ -42,6 +42,7 @@ class Caseload:
     total: int
     overdue: int
     counts: dict[str, int] = field(default_factory=dict)  # mine, team, unassigned (before the owner filter)
+    who: str = "team"  # whose cases these are: mine, team or unassigned
 
 
 SORTS = ("due", "pupil", "year", "attendance", "type", "state", "owner", "opened")
@@ -52,7 +53,8 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
                   safeguarding_only: bool = False, who: str = "team", user_id: int | None = None,
                   sort: str = "due", limit: int = 100, offset: int = 0) -> Caseload:
     """Open cases, by default overdue deadlines first, then the soonest due, then the longest
-    open; ``who`` is mine (owned by ``user_id``), unassigned or the team's; ``sort`` one of SORTS."""
+    open; ``who`` is mine (owned by ``user_id``), unassigned or the team's, or "" for mine unless
+    nothing is, then the team's; ``sort`` one of SORTS."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r} (one of: {', '.join(SORTS)})")
     due = outstanding(select(Timer.case_id, func.min(Timer.due_at).label("due")).join(Case, Case.id == Timer.case_id)
@@ -61,15 +63,20 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
          .outerjoin(due, due.c.case_id == Case.id).outerjoin(User, User.id == Case.owner_id)
          .where(Case.school_id == school_id, Case.closed_at.is_(None)))
     q = _filtered(q, state, case_type, year_group, flag, safeguarding_only)
+    # every tab's count and overdue count in one pass over the open cases (the deadline grouping
+    # is the costly part, so it is done once)
     everyone = q.subquery()
-    counts = dict(zip(("team", "mine", "unassigned"), session.exec(select(
-        func.count(), func.count(sql_case((everyone.c.owner_id == user_id, 1))),
-        func.count(sql_case((everyone.c.owner_id.is_(None), 1)))).select_from(everyone)).one()))
+    late = everyone.c.due <= now
+    tabs = {"team": everyone.c.id.is_not(None), "mine": everyone.c.owner_id == user_id,
+            "unassigned": everyone.c.owner_id.is_(None)}
+    figures = session.exec(select(*(func.count(sql_case((cond, 1))) for cond in tabs.values()),
+                                  *(func.count(sql_case((cond & late, 1))) for cond in tabs.values()))
+                           .select_from(everyone)).one()
+    counts = dict(zip(tabs, figures[:len(tabs)]))
+    overdue_by = dict(zip(tabs, figures[len(tabs):]))
+    who = who or ("mine" if counts["mine"] else "team")
     q = owner_filter(q, who, user_id)
-    counted = q.subquery()
-    # both counts in one pass over the open cases (the deadline grouping is the costly part)
-    total, overdue = session.exec(select(func.count(), func.count(sql_case((counted.c.due <= now, 1))))
-                                  .select_from(counted)).one()
+    total, overdue = counts[who], overdue_by[who]
     by_due = (sql_case((due.c.due <= now, 0), (due.c.due.is_not(None), 1), else_=2), due.c.due)
     order = {"due": by_due, "pupil": (Pupil.surname, Pupil.forename), "year": (Pupil.year_group, Pupil.surname),
              "type": (Case.case_type, *by_due), "state": (Case.state, *by_due),
@@ -87,7 +94,7 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
     deadlines = next_deadlines(session, [r.case.id for r in out], now)
     for r in out:
         r.deadline = deadlines.get(r.case.id)
-    return Caseload(out, total, overdue, counts)
+    return Caseload(out, total, overdue, counts, who)
 
 
 def _filtered(q, state, case_type, year_group, flag, safeguarding_only):

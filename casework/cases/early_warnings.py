@@ -45,10 +45,19 @@ class EarlyWarning:
         return dict(self.__dict__)
 
 
-_CACHE: dict[tuple, list[EarlyWarning]] = {}
+# (school, day, workflow) -> (the database's stamp, the school's stamp, the warnings)
+_CACHE: dict[tuple, tuple[tuple, tuple, list[EarlyWarning]]] = {}
 
 
-def _register_stamp(session: Session, school_id: int) -> tuple:
+def _register_stamp(session: Session) -> tuple:
+    """What changes whenever any register does: the newest mark and the newest amendment of the
+    whole database, each read from its primary key's end (a mark is only ever changed with an
+    amendment, and only removed by retention, years after any window the rule reads)."""
+    return (session.exec(select(func.max(Mark.id))).one(), session.exec(select(func.max(MarkAmendment.id))).one())
+
+
+def _school_stamp(session: Session, school_id: int) -> tuple:
+    """The same for one school: a pass over its marks, so read only when some register changed."""
     marks = session.exec(select(func.max(Mark.id), func.count(Mark.id)).where(Mark.school_id == school_id)).one()
     amended = session.exec(select(func.max(MarkAmendment.id)).join(Pupil, Pupil.id == MarkAmendment.pupil_id)
                            .where(Pupil.school_id == school_id)).one()
@@ -57,15 +66,21 @@ def _register_stamp(session: Session, school_id: int) -> tuple:
 
 def early_warnings(session: Session, school: School, as_of: dt.date) -> list[EarlyWarning]:
     """Pupils heading under a line by the end of term, highest confidence and soonest first.
-    Empty when the school's workflow does not switch the rule on."""
+    Empty when the school's workflow does not switch the rule on. Kept between pages until the
+    school's register changes (another school's import costs one look at this school's stamp)."""
     wf = for_school(school.workflow)
     wiring = wf.model.rules.get(RULE_ID)
     if wiring is None or not wiring.enabled:
         return []
-    key = (school.id, as_of, id(wf.model), _register_stamp(session, school.id))
+    key = (school.id, as_of, id(wf.model))
+    seen = _register_stamp(session)
     hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
+    if hit is not None and hit[0] == seen:
+        return hit[2]
+    mine = _school_stamp(session, school.id)
+    if hit is not None and hit[1] == mine:
+        _CACHE[key] = (seen, mine, hit[2])
+        return hit[2]
     rule = RULES[RULE_ID]
     params = rule.Params(**rule_params(wf, RULE_ID))
     calendar = load_calendar(session, school.id)
@@ -87,7 +102,7 @@ def early_warnings(session: Session, school: School, as_of: dt.date) -> list[Ear
     out.sort(key=lambda w: (CONFIDENCE_ORDER[w.confidence], w.crossing_date or w.term_end, w.name))
     if len(_CACHE) > 32:
         _CACHE.clear()
-    _CACHE[key] = out
+    _CACHE[key] = (seen, mine, out)
     return out
 
 

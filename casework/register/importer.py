@@ -402,8 +402,9 @@ def import_marks(
     calendar = load_calendar(session, school.id)
     if calendar.first_day is None:
         raise ImportRejected([Problem(r.name, 0, "", f"{school.name} has no term dates yet: import its calendar first")])
-    pupils = dict(session.execute(select(Pupil.upn, Pupil.id).where(Pupil.school_id == school.id)).all())
-    off_roll = set(session.execute(select(Pupil.upn).where(Pupil.school_id == school.id, Pupil.on_roll.is_(False))).scalars())
+    roll = session.execute(select(Pupil.upn, Pupil.id, Pupil.on_roll).where(Pupil.school_id == school.id)).all()
+    pupils = {upn: pid for upn, pid, _ in roll}
+    off_roll = {upn for upn, _, on_roll in roll if not on_roll}
     contradictions: list[str] = []
     parsed = _read_marks(r, pupils, calendar, off_roll, _register_times(school), contradictions)
     r.check()
@@ -512,11 +513,11 @@ def _plan_marks(session: Session, school: School, parsed: list[MarkRow], now: dt
     mark_t = Mark.__table__
     existing = {
         (pid, d, s): (mid, code, mins)
-        for mid, pid, d, s, code, mins in session.execute(
+        for mid, pid, d, s, code, mins in session.execute(  # fetched at once: row by row cost more than the check
             select(mark_t.c.id, mark_t.c.pupil_id, mark_t.c.date, mark_t.c.session, mark_t.c.code, mark_t.c.minutes_late).where(
                 mark_t.c.school_id == school.id, mark_t.c.date >= lo, mark_t.c.date <= hi
             )
-        )
+        ).all()
     }
     new_rows: list[tuple] = []
     unchanged = 0
@@ -546,7 +547,9 @@ def _plan_marks(session: Session, school: School, parsed: list[MarkRow], now: dt
                      reason=why, amended_at=now, amended_by_name=by.name, amended_by_position=by.position)
             )
             updates.append({"mark_id": old[0], "new_code": code, "new_minutes": minutes})
-
+    # in the order of the register's unique index (pupil, date, session): a pupil's AM and PM
+    # land on the same index page together, not a page visited once per session of the file
+    new_rows.sort(key=lambda r: (r[1], r[2], r[3]))
     return new_rows, updates, amendments, unchanged
 
 

@@ -52,6 +52,17 @@ def make_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
     return engine
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """Give SQLite's query planner figures about the tables (PostgreSQL's autovacuum keeps its
+    own). Without them it may read every open deadline to find fifty cases' next ones; each
+    index is sampled, so this takes milliseconds whatever the size of the register."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")
+
+
 def alembic_config(engine: Engine | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

@@ -64,9 +64,9 @@ def caseload():
         abort(400)
     query = dict(state=args.get("state") or None, case_type=args.get("type") or None, year_group=year, flag=flag,
                  user_id=current_user.id, sort=sort, limit=PAGE, offset=(page - 1) * PAGE)
-    load = open_caseload(db(), school.id, clock().now(), who=who or "mine", **query)
-    if not who and load.counts["mine"] == 0:  # nothing of one's own (a head, a DSL): the team's
-        who, load = "team", open_caseload(db(), school.id, clock().now(), who="team", **query)
+    # no tab chosen: one's own cases, or the team's when nothing is one's own (a head, a DSL)
+    load = open_caseload(db(), school.id, clock().now(), who=who, **query)
+    who = load.who
     # the school's descriptive band for each pupil this school year: a label beside the case, never a step
     model = for_school(school.workflow).model
     bands = model.descriptive_bands
