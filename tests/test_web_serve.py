@@ -176,3 +176,21 @@ def test_serving_gives_sqlite_the_figures_to_find_a_page_of_deadlines_by_case(tm
     after = plan()
     assert "ix_timer_status_due" in before, before  # what SQLite does without figures (why serve gives them)
     assert "ix_timer_case_id" in after and "ix_timer_status_due" not in after, after
+
+
+def test_the_worker_processes_together_allow_no_more_sign_in_attempts_than_one(served):
+    """Each process counts attempts on its own, so each allows its share: 10 wrong passwords for one
+    account in 5 minutes is the limit whichever process each attempt reaches."""
+    _, port, _ = served
+    statuses = []
+    for _ in range(11):
+        r, page = request(port, "GET", "/login")
+        cookie = "; ".join(c.split(";", 1)[0] for c in r.headers.get_all("Set-Cookie") or [])
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        r, _ = request(port, "POST", "/login", cookie, {"username": "officer", "password": "a wrong guess",
+                                                        "csrf_token": token})
+        statuses.append(r.status)
+        if r.status == 429:
+            assert int(r.getheader("Retry-After")) > 0
+    assert statuses[0] == 401 and statuses[-1] == 429, statuses
+    assert statuses.count(401) <= 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote, urlsplit
 
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -49,6 +50,23 @@ def limit_logins(app: Flask) -> None:
     view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])(view)
     view = limiter.limit(lambda: current_app.config["LOGIN_ACCOUNT_LIMIT"], methods=["POST"], key_func=_account)(view)
     app.view_functions["auth.login"] = view
+
+
+LIMIT_KEYS = ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_LIMIT")
+
+
+def share_limits(app: Flask, processes: int) -> None:
+    """Each of ``processes`` server processes counts sign-in attempts on its own, so each allows
+    its share of every limit, rounded down ("10 per 5 minutes" over 2 is "5 per 5 minutes" each):
+    together they never allow more than one process would."""
+    for key in LIMIT_KEYS:
+        parts = []
+        for part in app.config[key].split(";"):
+            m = re.fullmatch(r"\s*(\d+)\s*(per|/)\s*(.+?)\s*", part)
+            if m is None:
+                raise ValueError(f"{key}: {part.strip()!r} is not a limit such as '10 per minute'")
+            parts.append(f"{max(1, int(m.group(1)) // processes)} per {m.group(3)}")
+        app.config[key] = "; ".join(parts)
 
 
 def verify(username: str, password: str) -> User | None:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from waitress import serve as waitress_serve
 
 from casework.store.db import refresh_statistics
+from casework.web.auth import share_limits
 
 PARENT_CHECK_SECONDS = 1.0
 
@@ -32,6 +33,7 @@ def serve(app: Flask, engine: Engine, *, host: str, port: int, threads: int, wor
     if workers <= 1:
         waitress_serve(app, host=host, port=port, threads=threads, ident="casework")
         return
+    share_limits(app, workers)
     listener = socket.create_server((host, port), backlog=1024)
     try:
         _supervise(lambda: _fork(app, engine, listener, threads), workers)
