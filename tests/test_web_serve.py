@@ -183,7 +183,7 @@ def test_the_worker_processes_together_allow_no_more_sign_in_attempts_than_one(s
     account in 5 minutes is the limit whichever process each attempt reaches."""
     _, port, _ = served
     statuses = []
-    for _ in range(11):
+    for _ in range(16):
         r, page = request(port, "GET", "/login")
         cookie = "; ".join(c.split(";", 1)[0] for c in r.headers.get_all("Set-Cookie") or [])
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -192,5 +192,5 @@ def test_the_worker_processes_together_allow_no_more_sign_in_attempts_than_one(s
         statuses.append(r.status)
         if r.status == 429:
             assert int(r.getheader("Retry-After")) > 0
-    assert statuses[0] == 401 and statuses[-1] == 429, statuses
-    assert statuses.count(401) <= 10
+    # One process would refuse after 10; two, each allowing 10, would let through up to 16 here.
+    assert statuses[0] == 401 and statuses.count(401) <= 10 and set(statuses) == {401, 429}, statuses
