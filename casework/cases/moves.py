@@ -11,6 +11,8 @@ letter, start a timer, notify a role, put the case on the DSL's queue, propose a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
@@ -260,11 +262,31 @@ def notify(s: Session, case: Case, role: str, message: str, dedupe_key: str, now
            queue: str = "nudge") -> bool:
     """Add a notification once: a second call with the same key does nothing."""
     key = f"case:{case.id}:{dedupe_key}"
-    if s.exec(select(Notification.id).where(Notification.dedupe_key == key)).first() is not None:
+    known = s.info.get(_KNOWN_NOTIFICATIONS)
+    if known is not None and case.id in known[0]:
+        if key in known[1]:
+            return False
+        known[1].add(key)
+    elif s.exec(select(Notification.id).where(Notification.dedupe_key == key)).first() is not None:
         return False
     s.add(Notification(school_id=case.school_id, case_id=case.id, role=role, queue=queue, message=message,
                        created_at=now, dedupe_key=key))
     return True
+
+
+_KNOWN_NOTIFICATIONS = "casework.known_notifications"
+
+
+@contextmanager
+def known_notifications(s: Session, case_ids: list[int], keys: list[str]) -> Iterator[None]:
+    """While the block runs, ``notify`` looks these cases' notification keys up in ``keys`` (every
+    key the database holds for them, read once by the caller) instead of asking the database
+    each time; keys added meanwhile join the set. For work over many cases at once (the sweep)."""
+    s.info[_KNOWN_NOTIFICATIONS] = (set(case_ids), set(keys))
+    try:
+        yield
+    finally:
+        s.info.pop(_KNOWN_NOTIFICATIONS, None)
 
 
 def propose(case: Case, event: str, reason: str, now: dt.datetime, source: str = "") -> None:
