@@ -17,12 +17,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from casework.cases.moves import known_notifications, run_action
+from casework.cases.moves import notifications_in_bulk, run_action
 from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
 from casework.register.codes import is_code, meaning
 from casework.register.store import load_calendar
-from casework.store.casemodels import Case, Notification, Timer
+from casework.store.casemodels import Case, Timer
 from casework.store.db import session_scope
 from casework.store.models import CalendarDay, Mark, Pupil, School, User
 from casework.workflow import for_school
@@ -130,22 +130,25 @@ def _any_due(s: Session, now: dt.datetime, school_id: int | None, skip: set[int]
 
 def _lapse_batch(s: Session, ids: list[int], clock: Clock) -> list[dict]:
     """Every claimed timer's lapse in one transaction: the timers, their cases, pupils and
-    schools read with one query each, one calendar per school, the notifications already sent
-    for these cases read once, and what the lapses add written in one flush."""
+    schools read with one query each, one calendar per school, the notifications written with
+    one statement and everything else in one flush."""
     timers = sorted(s.exec(select(Timer).where(Timer.id.in_(ids))), key=lambda t: (t.due_at, t.id))
     case_ids = sorted({t.case_id for t in timers})
     cases = {c.id: c for c in s.exec(select(Case).where(Case.id.in_(case_ids)))}
-    list(s.exec(select(Pupil).where(Pupil.id.in_(sorted({c.pupil_id for c in cases.values()})))))
-    list(s.exec(select(School).where(School.id.in_(sorted({c.school_id for c in cases.values()})))))
-    sent = s.exec(select(Notification.dedupe_key).where(Notification.case_id.in_(case_ids))).all()
+    # Held here so they stay in the session's identity map (it holds objects weakly): the
+    # worlds below find them there without a query or the flush a query would bring.
+    pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.id.in_(sorted({c.pupil_id for c in cases.values()}))))}
+    schools = {x.id: x for x in s.exec(select(School).where(School.id.in_(sorted({c.school_id for c in cases.values()}))))}
     calendars: dict[int, object] = {}
     done = []
-    with known_notifications(s, case_ids, sent):
+    with notifications_in_bulk(s):
         for timer in timers:
             case = cases[timer.case_id]
             if case.school_id not in calendars:
                 calendars[case.school_id] = load_calendar(s, case.school_id)
-            done.append(_lapse(timer, CaseWorld.load(s, case, clock, calendars[case.school_id])))
+            world = CaseWorld(s, case, pupils[case.pupil_id], schools[case.school_id], for_school(case.workflow),
+                              calendars[case.school_id], clock)
+            done.append(_lapse(timer, world))
         s.flush()
     return done
 

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from casework.cases.assignment import owner_for
@@ -178,6 +180,7 @@ def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", p
 
         case.closed_at = now
         case.safeguarding = False
+        write_pending_notifications(s)
         resolve_case_alerts(s, case, actor.username, f"case closed ({ct.states[new].label})", now)
     s.add(case)
     s.flush()
@@ -262,31 +265,47 @@ def notify(s: Session, case: Case, role: str, message: str, dedupe_key: str, now
            queue: str = "nudge") -> bool:
     """Add a notification once: a second call with the same key does nothing."""
     key = f"case:{case.id}:{dedupe_key}"
-    known = s.info.get(_KNOWN_NOTIFICATIONS)
-    if known is not None and case.id in known[0]:
-        if key in known[1]:
+    row = dict(school_id=case.school_id, case_id=case.id, role=role, queue=queue, message=message, created_at=now,
+               dedupe_key=key)
+    pending = s.info.get(_PENDING_NOTIFICATIONS)
+    if pending is not None:  # written in bulk later; one already in the database is kept (see notifications_in_bulk)
+        if key in pending:
             return False
-        known[1].add(key)
-    elif s.exec(select(Notification.id).where(Notification.dedupe_key == key)).first() is not None:
+        pending[key] = row
+        return True
+    if s.exec(select(Notification.id).where(Notification.dedupe_key == key)).first() is not None:
         return False
-    s.add(Notification(school_id=case.school_id, case_id=case.id, role=role, queue=queue, message=message,
-                       created_at=now, dedupe_key=key))
+    s.add(Notification(**row))
     return True
 
 
-_KNOWN_NOTIFICATIONS = "casework.known_notifications"
+_PENDING_NOTIFICATIONS = "casework.pending_notifications"
 
 
 @contextmanager
-def known_notifications(s: Session, case_ids: list[int], keys: list[str]) -> Iterator[None]:
-    """While the block runs, ``notify`` looks these cases' notification keys up in ``keys`` (every
-    key the database holds for them, read once by the caller) instead of asking the database
-    each time; keys added meanwhile join the set. For work over many cases at once (the sweep)."""
-    s.info[_KNOWN_NOTIFICATIONS] = (set(case_ids), set(keys))
+def notifications_in_bulk(s: Session) -> Iterator[None]:
+    """While the block runs, ``notify`` keeps what it adds rather than asking the database
+    whether each key is already there, and the lot is written with one statement when the block
+    ends (or before anything reads a case's alerts: ``write_pending_notifications``). The key's
+    unique constraint keeps a notification already in the database (``ON CONFLICT DO
+    NOTHING``), so the result is the same as adding them one at a time. For work over many
+    cases at once (the sweep)."""
+    s.info[_PENDING_NOTIFICATIONS] = {}
     try:
         yield
+        write_pending_notifications(s)
     finally:
-        s.info.pop(_KNOWN_NOTIFICATIONS, None)
+        s.info.pop(_PENDING_NOTIFICATIONS, None)
+
+
+def write_pending_notifications(s: Session) -> None:
+    pending = s.info.get(_PENDING_NOTIFICATIONS)
+    if not pending:
+        return
+    dialect = s.bind.dialect.name
+    new = (pg_insert if dialect == "postgresql" else sqlite_insert)(Notification.__table__)
+    s.connection().execute(new.on_conflict_do_nothing(index_elements=["dedupe_key"]), list(pending.values()))
+    pending.clear()
 
 
 def propose(case: Case, event: str, reason: str, now: dt.datetime, source: str = "") -> None:
