@@ -378,9 +378,11 @@ def start_timer(world: CaseWorld, name: str, params: dict) -> Timer | None:
 
 def open_case(session: Session, school: School, pupil: Pupil, workflow: Workflow, case_type: str, *, concern: str,
               concern_start: dt.date | None, clock: Clock, actor: Actor, reason: str,
-              calendar: SchoolCalendar | None = None, evidence: dict | None = None, state: str | None = None) -> Case:
-    """Open a case in its type's initial state (never a second open case for the same concern)."""
-    existing = find_open_case(session, pupil.id, case_type, concern)
+              calendar: SchoolCalendar | None = None, evidence: dict | None = None, state: str | None = None,
+              none_open: bool = False) -> Case:
+    """Open a case in its type's initial state (never a second open case for the same concern).
+    ``none_open``: the caller has just read that the pupil has no open case of this type."""
+    existing = None if none_open else find_open_case(session, pupil.id, case_type, concern)
     if existing is not None:
         return existing
     ct = workflow.case_type(case_type)
