@@ -158,8 +158,7 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
                           figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal,
                           provenance=seen.trail.of(f)))
         seen.findings.add((case.id, f.rule, key))
-        report.attached += 1
-        s.flush()
+        report.attached += 1  # written with the next flush: nothing below reads it back
     letter = wiring.letters_by_level.get(f.level)
     if letter and _letter_due_again(seen.last_letter.get((pupil.id, letter)), wiring.letter_again, calendar, clock):
         d = f.as_dict()
@@ -167,7 +166,6 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
                             provenance={**seen.trail.of(f), "summary": f.summary, "figures": d["figures"],
                                         "evidence": d["evidence"]}))
         seen.last_letter[(pupil.id, letter)] = now
-        s.flush()
         report.letters.append({"case_id": case.id, "upn": pupil.upn, "letter": letter, "rule": f.rule,
                                "level": f.level})
     event = wiring.proposes_by_level.get(f.level, wiring.proposes)
