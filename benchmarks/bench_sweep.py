@@ -5,8 +5,9 @@
 Builds a small LA with ``la_generator`` (``--pupils``, default 2,000), runs the first night so
 cases are open, then hangs ``--timers`` deadlines on those cases (a review after a letter: a
 notification to the office and a proposed meeting), all due, and times one
-``casework.timers.sweep``. ``--sweepers 2`` runs two sweeps at once (two processes' worth of
-connections) and checks no timer was lapsed twice. Nothing here asserts a time.
+``casework.timers.sweep``. ``--sweepers 2`` runs two sweeps at once (threads, each with its own
+engine and connections: they share the work, not the GIL) and checks no timer was lapsed twice.
+Nothing here asserts a time.
 """
 
 from __future__ import annotations
