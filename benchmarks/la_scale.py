@@ -214,21 +214,11 @@ def nightly_run(world, day: dt.date, results: list, db: str, step: str) -> None:
 
 
 def timer_sweep(world, n: int, day: dt.date, results: list, db: str) -> None:
-    """``n`` open deadlines (review after a letter: a notification and a proposed meeting),
-    spread over the open cases and all due, then one sweep."""
+    """``n`` open deadlines (``hang_timers``), all due, then one sweep."""
     clock = evening(day)
-    with session_scope(world.engine) as s:
-        case_ids = s.execute(select(Case.id, Case.school_id, Case.state).where(Case.closed_at.is_(None))
-                             .order_by(Case.id)).all()
-        if not case_ids:
-            print("  (no open case to hang deadlines on: sweep skipped)")
-            return
-        due = clock.now() - dt.timedelta(hours=1)
-        rows = [dict(school_id=case_ids[i % len(case_ids)][1], case_id=case_ids[i % len(case_ids)][0],
-                     kind="letter_review", label="Review attendance after the letter", role="office",
-                     state=case_ids[i % len(case_ids)][2], started_at=due - dt.timedelta(days=28), due_at=due,
-                     status="open", outcome="") for i in range(n)]
-        s.connection().execute(insert(Timer.__table__), rows)
+    if not hang_timers(world, n, clock):
+        print("  (no open case to hang deadlines on: sweep skipped)")
+        return
     with measured(results, db, "timer sweep", timers=n) as row:
         report = sweep(world.engine, clock, worker="bench")
     with session_scope(world.engine) as s:
@@ -237,6 +227,23 @@ def timer_sweep(world, n: int, day: dt.date, results: list, db: str) -> None:
     done = len(report.lapsed) + len(report.met)
     row.update(lapsed=len(report.lapsed), met=len(report.met), still_due=still,
                rate=f"{done / row['seconds']:,.0f} timers/s ({done:,} swept, {still} still due)")
+
+
+def hang_timers(world, n: int, clock) -> bool:
+    """``n`` open deadlines (review after a letter: a notification and a proposed meeting),
+    spread over the open cases and all due an hour ago. False if no case is open."""
+    with session_scope(world.engine) as s:
+        case_ids = s.execute(select(Case.id, Case.school_id, Case.state).where(Case.closed_at.is_(None))
+                             .order_by(Case.id)).all()
+        if not case_ids:
+            return False
+        due = clock.now() - dt.timedelta(hours=1)
+        rows = [dict(school_id=case_ids[i % len(case_ids)][1], case_id=case_ids[i % len(case_ids)][0],
+                     kind="letter_review", label="Review attendance after the letter", role="office",
+                     state=case_ids[i % len(case_ids)][2], started_at=due - dt.timedelta(days=28), due_at=due,
+                     status="open", outcome="") for i in range(n)]
+        s.connection().execute(insert(Timer.__table__), rows)
+    return True
 
 
 # -- one database ---------------------------------------------------------------------------

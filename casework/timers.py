@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, exists, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from casework.cases.moves import run_action
+from casework.cases.moves import notifications_in_bulk, run_action
 from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
 from casework.register.codes import is_code, meaning
 from casework.register.store import load_calendar
 from casework.store.casemodels import Case, Timer
 from casework.store.db import session_scope
-from casework.store.models import CalendarDay, Mark, Pupil, User
+from casework.store.models import CalendarDay, Mark, Pupil, School, User
 from casework.workflow import for_school
 
 
@@ -32,9 +32,10 @@ from casework.workflow import for_school
 class SweepReport:
     lapsed: list[dict] = field(default_factory=list)
     met: list[dict] = field(default_factory=list)  # due, but the absence had ended (the pupil returned)
+    failed: list[dict] = field(default_factory=list)  # {timer_id, error}: left open for the next sweep
 
     def as_dict(self) -> dict:
-        return {"lapsed": self.lapsed, "met": self.met}
+        return {"lapsed": self.lapsed, "met": self.met, "failed": self.failed}
 
 
 def due_timer_ids(engine: Engine, now: dt.datetime, school_id: int | None = None, limit: int = 500) -> list[int]:
@@ -59,30 +60,97 @@ def lapse_one(engine: Engine, timer_id: int, clock: Clock, worker: str) -> dict 
                 return None
         claimed = s.execute(
             update(Timer).where(Timer.id == timer_id, Timer.status == "open", Timer.due_at <= now)
-            .values(status="lapsed", claimed_by=worker, claimed_at=now, outcome_at=now, outcome="not met by the deadline")
+            .values(**_claimed(worker, now))
         ).rowcount
         if claimed != 1:
             return None
         timer = s.get(Timer, timer_id)
         case = s.get(Case, timer.case_id)
-        world = CaseWorld.load(s, case, clock)
-        tdef = world.workflow.model.timers.get(timer.kind)
-        done = {"timer_id": timer.id, "case_id": case.id, "kind": timer.kind, "due": timer.due_at.isoformat(), "actions": []}
-        if tdef is None or case.closed_at is not None:
-            timer.status, timer.outcome = "cancelled", "case closed or timer no longer in the workflow"
-            s.add(timer)
-            return done
-        if tdef.while_absent and (ended := absence_ended(s, case, timer, tdef.while_absent)):
-            timer.status, timer.outcome = "met", ended
-            s.add(timer)
-            done["met"] = ended
-            return done
-        for action in tdef.on_lapse:
-            run_action(world, action, source=f"timer:{timer.id}")
-            done["actions"].append(action.kind)
-        if tdef.repeat and case.closed_at is None:
-            restart_after(world, timer, tdef)
+        return _lapse(timer, CaseWorld.load(s, case, clock))
+
+
+def _claimed(worker: str, now: dt.datetime) -> dict:
+    return dict(status="lapsed", claimed_by=worker, claimed_at=now, outcome_at=now, outcome="not met by the deadline")
+
+
+def _lapse(timer: Timer, world: CaseWorld) -> dict:
+    """What a claimed timer's lapse does, in the caller's transaction: cancelled if the case
+    closed or the workflow dropped the deadline, met if the absence it waited on ended, else
+    the workflow's ``on_lapse`` actions (and a repeating timer's next period)."""
+    s, case = world.session, world.case
+    tdef = world.workflow.model.timers.get(timer.kind)
+    done = {"timer_id": timer.id, "case_id": case.id, "kind": timer.kind, "due": timer.due_at.isoformat(), "actions": []}
+    if tdef is None or case.closed_at is not None:
+        timer.status, timer.outcome = "cancelled", "case closed or timer no longer in the workflow"
+        s.add(timer)
         return done
+    if tdef.while_absent and (ended := absence_ended(s, case, timer, tdef.while_absent)):
+        timer.status, timer.outcome = "met", ended
+        s.add(timer)
+        done["met"] = ended
+        return done
+    for action in tdef.on_lapse:
+        run_action(world, action, source=f"timer:{timer.id}")
+        done["actions"].append(action.kind)
+    if tdef.repeat and case.closed_at is None:
+        restart_after(world, timer, tdef)
+    return done
+
+
+FIRST_BATCH, LARGEST_BATCH = 32, 1024  # timers claimed at once: the first few commit quickly, then doubling
+
+
+def claim_batch(s: Session, now: dt.datetime, worker: str, limit: int, school_id: int | None = None,
+                skip: set[int] | frozenset = frozenset()) -> list[int]:
+    """Claim up to ``limit`` due timers with one statement and return their ids.
+
+    The earliest due are picked; on PostgreSQL ``FOR UPDATE SKIP LOCKED``, so a concurrent
+    sweeper takes the next ones rather than waiting; on SQLite the one writer at a time does the
+    same. The claim is part of the caller's transaction: rolled back, the timers are open again.
+    ``skip`` holds timers this sweep already failed on."""
+    pick = _due(now, school_id, skip).order_by(Timer.due_at, Timer.id).limit(limit)
+    if s.bind.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    claim = (update(Timer).where(Timer.id.in_(pick.scalar_subquery()), Timer.status == "open")
+             .values(**_claimed(worker, now)).returning(Timer.id))
+    return sorted(s.connection().execute(claim).scalars())
+
+
+def _due(now: dt.datetime, school_id: int | None, skip: set[int] | frozenset):
+    """The open timers due by ``now`` (of one school, if given), but not those in ``skip``."""
+    q = select(Timer.id).where(Timer.status == "open", Timer.due_at <= now)
+    if school_id is not None:
+        q = q.where(Timer.school_id == school_id)
+    return q.where(Timer.id.not_in(sorted(skip))) if skip else q
+
+
+def _any_due(s: Session, now: dt.datetime, school_id: int | None, skip: set[int]) -> bool:
+    return s.exec(_due(now, school_id, skip).limit(1)).first() is not None
+
+
+def _lapse_batch(s: Session, ids: list[int], clock: Clock) -> list[dict]:
+    """Every claimed timer's lapse in one transaction: the timers, their cases, pupils and
+    schools read with one query each, one calendar per school, the notifications written with
+    one statement and everything else in one flush."""
+    timers = sorted(s.exec(select(Timer).where(Timer.id.in_(ids))), key=lambda t: (t.due_at, t.id))
+    case_ids = sorted({t.case_id for t in timers})
+    cases = {c.id: c for c in s.exec(select(Case).where(Case.id.in_(case_ids)))}
+    # Held here so they stay in the session's identity map (it holds objects weakly): the
+    # worlds below find them there without a query or the flush a query would bring.
+    pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.id.in_(sorted({c.pupil_id for c in cases.values()}))))}
+    schools = {x.id: x for x in s.exec(select(School).where(School.id.in_(sorted({c.school_id for c in cases.values()}))))}
+    calendars: dict[int, object] = {}
+    done = []
+    with notifications_in_bulk(s):
+        for timer in timers:
+            case = cases[timer.case_id]
+            if case.school_id not in calendars:
+                calendars[case.school_id] = load_calendar(s, case.school_id)
+            world = CaseWorld(s, case, pupils[case.pupil_id], schools[case.school_id], for_school(case.workflow),
+                              calendars[case.school_id], clock)
+            done.append(_lapse(timer, world))
+        s.flush()
+    return done
 
 
 def absence_ended(session, case: Case, timer: Timer, counts: str) -> str | None:
@@ -138,20 +206,49 @@ def restart_after(world, lapsed: Timer, tdef) -> Timer:
 
 
 def sweep(engine: Engine, clock: Clock, *, worker: str = "sweep", school_id: int | None = None) -> SweepReport:
-    report = SweepReport()
+    """Lapse every timer due by the clock's now, a batch at a time (each batch one transaction).
+
+    A batch that fails is rolled back and its timers are lapsed again one at a time, each in its
+    own transaction, so a failing case is reported in ``failed`` (its timer left open for a later
+    sweep) and the rest still lapse."""
+    report, failed, size = SweepReport(), set(), FIRST_BATCH
+    now = clock.now()
     while True:
-        ids = due_timer_ids(engine, clock.now(), school_id)
-        if not ids:
-            break
-        progressed = False
-        for tid in ids:
-            done = lapse_one(engine, tid, clock, worker)
-            if done is not None:
-                (report.met if "met" in done else report.lapsed).append(done)
-                progressed = True
-        if not progressed:
-            break
+        try:
+            with session_scope(engine) as s:
+                # Read before writing: a sweep with nothing due writes nothing (not even an empty claim).
+                ids = claim_batch(s, now, worker, size, school_id, failed) if _any_due(s, now, school_id, failed) else []
+                if not ids:
+                    break
+                try:
+                    done = _lapse_batch(s, ids, clock)
+                except Exception as exc:
+                    raise _BatchFailed from exc
+        except _BatchFailed:
+            done = _one_at_a_time(engine, ids, clock, worker, report, failed)
+        for d in done:
+            (report.met if "met" in d else report.lapsed).append(d)
+        size = min(size * 2, LARGEST_BATCH)
     return report
+
+
+class _BatchFailed(Exception):
+    """A lapse in the batch raised: the batch is rolled back and done again one timer at a time."""
+
+
+def _one_at_a_time(engine: Engine, ids: list[int], clock: Clock, worker: str, report: SweepReport,
+                   failed: set[int]) -> list[dict]:
+    done = []
+    for tid in ids:
+        try:
+            one = lapse_one(engine, tid, clock, worker)
+        except Exception as exc:  # noqa: BLE001 - reported, and the timer stays open
+            failed.add(tid)
+            report.failed.append({"timer_id": tid, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        if one is not None:
+            done.append(one)
+    return done
 
 
 # -- deadlines as people see them -----------------------------------------------------

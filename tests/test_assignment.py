@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from casework.accounts import add_user
 from casework.cases.assignment import AssignmentError, owner_for, reassign
 from casework.cases.caseload import open_caseload
+from casework.cases.evaluate import evaluate
 from casework.cases.moves import Actor, open_case
 from casework.clock import FixedClock, at
 from casework.register.store import load_calendar
@@ -149,3 +150,20 @@ def test_caseload_mine_team_unassigned_with_attendance_and_sorting(engine, make_
     c.post(f"/cases/{high_case}/owner", data={"owner": "wl"})
     with Session(engine) as s:
         assert s.get(Case, high_case).owner_id == wl
+
+
+def test_the_nightly_evaluation_shares_the_cases_it_opens_out_as_one_at_a_time_would(engine, session, make_school,
+                                                                                    make_pupils, add_marks, clock):
+    """The evaluation reads the school's staff once for all the cases it opens (assignment's
+    ``staff_remembered``); who has fewest open cases is still counted case by case."""
+    school = make_school(session)
+    staff = _staff(session, school, clock, ("bea", "attendance_officer"), ("al", "wellbeing_lead"))
+    day = dt.date(2026, 2, 13)  # a Friday of the spring term
+    for p in make_pupils(session, school, 6):
+        add_marks(session, p, [(day, "AM", "N"), (day, "PM", "N")])
+    session.commit()
+    report = evaluate(engine, school.urn, FixedClock(at(day, dt.time(19))))
+    assert len(report.opened) == 6
+    session.expire_all()
+    owners = [c.owner_id for c in session.exec(select(Case).order_by(Case.id))]
+    assert owners == [staff["al"].id, staff["bea"].id] * 3

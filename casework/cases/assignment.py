@@ -6,6 +6,8 @@ take stays unassigned, and shows so on the team's caseload.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -20,13 +22,34 @@ class AssignmentError(ValueError):
     """A reassignment that cannot be made, in words a person can act on."""
 
 
+_STAFF = "casework.staff_in"
+
+
+@contextmanager
+def staff_remembered(session: Session) -> Iterator[None]:
+    """While the block runs, ``staff_in`` reads each school's staff in a role once (for work
+    that opens many cases at once, such as the nightly evaluation; staff do not change meanwhile)."""
+    session.info[_STAFF] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_STAFF, None)
+
+
 def staff_in(session: Session, school_id: int, roles: set[str]) -> list[User]:
     """Active staff of the school (their own, or a further school) holding one of ``roles`` there."""
+    memo = session.info.get(_STAFF)
+    key = (school_id, frozenset(roles))
+    if memo is not None and key in memo:
+        return memo[key]
     own = select(User).where(User.school_id == school_id, User.role.in_(roles), User.active.is_(True))
     member = (select(User).join(Membership, Membership.user_id == User.id)
               .where(Membership.school_id == school_id, Membership.role.in_(roles), User.active.is_(True)))
     found = {u.id: u for u in session.exec(own)} | {u.id: u for u in session.exec(member)}
-    return sorted(found.values(), key=lambda u: u.username)
+    people = sorted(found.values(), key=lambda u: u.username)
+    if memo is not None:
+        memo[key] = people
+    return people
 
 
 def owner_for(session: Session, workflow: Workflow, case: Case, pupil: Pupil) -> User | None:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from casework.cases.assignment import staff_remembered
 from casework.cases.evidence import rule_config
-from casework.cases.moves import Actor, concern_key, open_case, propose
+from casework.cases.moves import Actor, concern_key, notifications_in_bulk, open_case, propose
 from casework.cases.provenance import FindingTrail
 from casework.clock import Clock
 from casework.register.calendar import school_year_start
@@ -76,12 +77,13 @@ def evaluate(engine: Engine, urn: str, clock: Clock,
                                                               Pupil.id.in_(found_for)))} if found_for else {}
         still_found: set[tuple[int, str]] = set()
         seen = _Seen.load(s, school.id, FindingTrail(wf, clock.now(), as_of))
-        for f in found:
-            if not pupil_matches(pupils[f.pupil_id], wf.model.rules[f.rule].pupils):
-                continue  # the workflow acts on this rule only for some pupils (e.g. RAG-listed)
-            report.findings[f.rule] += 1
-            still_found.add((f.pupil_id, f.rule))
-            _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report, seen)
+        with notifications_in_bulk(s), staff_remembered(s):
+            for f in found:
+                if not pupil_matches(pupils[f.pupil_id], wf.model.rules[f.rule].pupils):
+                    continue  # the workflow acts on this rule only for some pupils (e.g. RAG-listed)
+                report.findings[f.rule] += 1
+                still_found.add((f.pupil_id, f.rule))
+                _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report, seen)
         report.withdrawn = _withdraw_stale_proposals(s, school, still_found)
     report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school.id).lapsed
     return report
@@ -145,7 +147,8 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
         concern = concern_key(wf, wiring.opens, start)
         case = open_case(s, school, pupil, wf, wiring.opens, concern=concern, concern_start=start, clock=clock,
                          actor=Actor.system(), reason=f"opened by rule {f.rule}: {f.summary}", calendar=calendar,
-                         evidence={"finding": f.as_dict(), "provenance": seen.trail.of(f)}, state=wiring.open_state)
+                         evidence={"finding": f.as_dict(), "provenance": seen.trail.of(f)}, state=wiring.open_state,
+                         none_open=True)  # seen holds every open case of the school
         seen.open_cases[(pupil.id, wiring.opens)] = case
         report.opened.append({"case_id": case.id, "upn": pupil.upn, "type": wiring.opens, "rule": f.rule})
     key = f.concern
@@ -155,8 +158,7 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
                           figures=d.get("figures", {}), evidence=d.get("evidence", []), formal=f.formal,
                           provenance=seen.trail.of(f)))
         seen.findings.add((case.id, f.rule, key))
-        report.attached += 1
-        s.flush()
+        report.attached += 1  # written with the next flush: nothing below reads it back
     letter = wiring.letters_by_level.get(f.level)
     if letter and _letter_due_again(seen.last_letter.get((pupil.id, letter)), wiring.letter_again, calendar, clock):
         d = f.as_dict()
@@ -164,7 +166,6 @@ def _act_on(s: Session, school: School, wf, calendar, pupil: Pupil, f, clock: Cl
                             provenance={**seen.trail.of(f), "summary": f.summary, "figures": d["figures"],
                                         "evidence": d["evidence"]}))
         seen.last_letter[(pupil.id, letter)] = now
-        s.flush()
         report.letters.append({"case_id": case.id, "upn": pupil.upn, "letter": letter, "rule": f.rule,
                                "level": f.level})
     event = wiring.proposes_by_level.get(f.level, wiring.proposes)

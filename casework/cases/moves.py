@@ -11,9 +11,13 @@ letter, start a timer, notify a role, put the case on the DSL's queue, propose a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from casework.cases.assignment import owner_for
@@ -176,6 +180,7 @@ def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", p
 
         case.closed_at = now
         case.safeguarding = False
+        write_pending_notifications(s)
         resolve_case_alerts(s, case, actor.username, f"case closed ({ct.states[new].label})", now)
     s.add(case)
     s.flush()
@@ -260,11 +265,47 @@ def notify(s: Session, case: Case, role: str, message: str, dedupe_key: str, now
            queue: str = "nudge") -> bool:
     """Add a notification once: a second call with the same key does nothing."""
     key = f"case:{case.id}:{dedupe_key}"
+    row = dict(school_id=case.school_id, case_id=case.id, role=role, queue=queue, message=message, created_at=now,
+               dedupe_key=key)
+    pending = s.info.get(_PENDING_NOTIFICATIONS)
+    if pending is not None:  # written in bulk later; one already in the database is kept (see notifications_in_bulk)
+        if key in pending:
+            return False
+        pending[key] = row
+        return True
     if s.exec(select(Notification.id).where(Notification.dedupe_key == key)).first() is not None:
         return False
-    s.add(Notification(school_id=case.school_id, case_id=case.id, role=role, queue=queue, message=message,
-                       created_at=now, dedupe_key=key))
+    s.add(Notification(**row))
     return True
+
+
+_PENDING_NOTIFICATIONS = "casework.pending_notifications"
+
+
+@contextmanager
+def notifications_in_bulk(s: Session) -> Iterator[None]:
+    """While the block runs, ``notify`` keeps what it adds rather than asking the database
+    whether each key is already there, and the lot is written with one statement when the block
+    ends (or before anything reads a case's alerts: ``write_pending_notifications``). The key's
+    unique constraint keeps a notification already in the database (``ON CONFLICT DO
+    NOTHING``), so the result is the same as adding them one at a time. For work over many
+    cases at once (the sweep)."""
+    s.info[_PENDING_NOTIFICATIONS] = {}
+    try:
+        yield
+        write_pending_notifications(s)
+    finally:
+        s.info.pop(_PENDING_NOTIFICATIONS, None)
+
+
+def write_pending_notifications(s: Session) -> None:
+    pending = s.info.get(_PENDING_NOTIFICATIONS)
+    if not pending:
+        return
+    dialect = s.bind.dialect.name
+    new = (pg_insert if dialect == "postgresql" else sqlite_insert)(Notification.__table__)
+    s.connection().execute(new.on_conflict_do_nothing(index_elements=["dedupe_key"]), list(pending.values()))
+    pending.clear()
 
 
 def propose(case: Case, event: str, reason: str, now: dt.datetime, source: str = "") -> None:
@@ -337,9 +378,11 @@ def start_timer(world: CaseWorld, name: str, params: dict) -> Timer | None:
 
 def open_case(session: Session, school: School, pupil: Pupil, workflow: Workflow, case_type: str, *, concern: str,
               concern_start: dt.date | None, clock: Clock, actor: Actor, reason: str,
-              calendar: SchoolCalendar | None = None, evidence: dict | None = None, state: str | None = None) -> Case:
-    """Open a case in its type's initial state (never a second open case for the same concern)."""
-    existing = find_open_case(session, pupil.id, case_type, concern)
+              calendar: SchoolCalendar | None = None, evidence: dict | None = None, state: str | None = None,
+              none_open: bool = False) -> Case:
+    """Open a case in its type's initial state (never a second open case for the same concern).
+    ``none_open``: the caller has just read that the pupil has no open case of this type."""
+    existing = None if none_open else find_open_case(session, pupil.id, case_type, concern)
     if existing is not None:
         return existing
     ct = workflow.case_type(case_type)
