@@ -24,7 +24,7 @@ from casework.store.models import User
 from casework.store.schedmodels import EmailOutbox, JobRun
 
 D = dt.date
-N_PUPILS = 60
+N_PUPILS = 200  # enough deadlines that the sweep commits several batches (32, 64, 128 ...) before it ends
 ENTRY = "from casework.cli import main; main()"
 
 
