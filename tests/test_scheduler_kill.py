@@ -51,7 +51,7 @@ def test_killed_scheduler_restarted_sends_every_nudge_exactly_once(db_url, engin
         session.add(User(school_id=school.id, username=name, name=f"{name.title()} Person", role=role,
                          email=f"{name}@school.test"))
     session.commit()
-    # Fri 13 Feb 2026: the register closes, 60 cases open with their timers.
+    # Fri 13 Feb 2026: the register closes, a case opens for each pupil with its timers.
     evaluate(engine, school.urn, FixedClock(at(D(2026, 2, 13), dt.time(9, 25))))
     total = 2 * N_PUPILS  # by Tue 24 Feb 13:00 each case's first-day contact and day-3 visit have lapsed
 
