@@ -43,6 +43,7 @@ from casework.letters.fields import (
     prepare_letter,
     school_calendar,
 )
+from casework.letters.pdf import LetterPdf, render_pdfs
 from casework.store.audit import record
 from casework.store.casemodels import CaseNote, LetterRequest
 from casework.store.models import School
@@ -123,16 +124,6 @@ def _attach_certificate(session: Session, job: LetterJob) -> None:
                                                              p["start"], p["end"])
 
 
-def _pdf(html_pages: list[str]) -> bytes:
-    """Render each HTML document on its own (page numbers per letter) and join them into one PDF."""
-    from weasyprint import HTML
-
-    docs = [HTML(string=h, base_url=str(TEMPLATES_DIR)).render() for h in html_pages]
-    if not docs:
-        raise ValueError("nothing to print")
-    return docs[0].copy([page for d in docs for page in d.pages]).write_pdf()
-
-
 def _write_atomically(path: Path, data: bytes) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pdf")
@@ -179,13 +170,8 @@ def check_letter(session: Session, request: LetterRequest, clock: Clock) -> _Rea
     return _Ready(job, [render_html(job, i, env) for i in range(len(job.recipients))])
 
 
-def _produce(session: Session, ready: _Ready, clock: Clock, by: str) -> tuple[ProducedLetter, bytes]:
-    from weasyprint import HTML
-
-    job, req = ready.job, ready.job.request
-    docs = [HTML(string=h, base_url=str(TEMPLATES_DIR)).render() for h in ready.html]
-    pages = [p for d in docs for p in d.pages]
-    data = docs[0].copy(pages).write_pdf()
+def _produce(session: Session, ready: _Ready, pdf: LetterPdf, clock: Clock, by: str) -> tuple[ProducedLetter, bytes]:
+    job, req, data = ready.job, ready.job.request, pdf.data
     now = clock.now()
     path = (letters_dir() / job.school.urn / f"{local(now):%Y-%m-%d}"
             / f"case{job.case.id}-{job.letter_id}-letter{req.id}.pdf")
@@ -202,7 +188,7 @@ def _produce(session: Session, ready: _Ready, clock: Clock, by: str) -> tuple[Pr
                               f"by {by} on {local(now):%d %B %Y at %H:%M}; kept as {path} (sha256 {digest})"))
     session.flush()
     return ProducedLetter(req.id, job.case.id, job.pupil.name, job.letter_id, job.definition.label,
-                          [r.addressee for r in job.recipients], str(path), digest, len(pages)), data
+                          [r.addressee for r in job.recipients], str(path), digest, pdf.pages), data
 
 
 def render_letter(session: Session, letter_request_id: int, clock: Clock, by: str) -> ProducedLetter:
@@ -211,7 +197,7 @@ def render_letter(session: Session, letter_request_id: int, clock: Clock, by: st
     if req is None:
         raise LookupError(f"no letter {letter_request_id}")
     ready = check_letter(session, req, clock)
-    produced, _ = _produce(session, ready, clock, by)
+    produced, _ = _produce(session, ready, render_pdfs([ready.html])[0], clock, by)
     return produced
 
 
@@ -231,12 +217,14 @@ def queued_letters(session: Session, school: School, clock: Clock) -> list[Lette
 
 def render_queued(session: Session, school: School, clock: Clock, by: str, *, skip_problems: bool = False,
                   print_file: Path | None = None,
-                  limit: int | None = None) -> tuple[list[ProducedLetter], dict[int, list[str]], Path | None]:
+                  limit: int | None = None,
+                  workers: int = 1) -> tuple[list[ProducedLetter], dict[int, list[str]], Path | None]:
     """Produce every queued letter for a school (each its own kept file), optionally also one print file.
 
     Every letter is checked first. If any has a problem nothing is produced and ``BatchProblems``
     lists them all, unless ``skip_problems``: then the others are produced and the problems returned.
     ``limit`` takes only the oldest that many queued letters (a batch a person can wait for).
+    The letters are laid out together (``casework.letters.pdf``), in up to ``workers`` processes.
     """
     ready, problems = [], {}
     queued = queued_letters(session, school, clock)
@@ -248,8 +236,8 @@ def render_queued(session: Session, school: School, clock: Clock, by: str, *, sk
     if problems and not skip_problems:
         raise BatchProblems(problems)
     produced, files = [], []
-    for r in ready:
-        p, data = _produce(session, r, clock, by)
+    for r, pdf in zip(ready, render_pdfs([r.html for r in ready], workers=workers)):
+        p, data = _produce(session, r, pdf, clock, by)
         produced.append(p)
         files.append(data)
     written = None
