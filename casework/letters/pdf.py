@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import html as htmllib
 import io
+import multiprocessing
+import os
 import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -137,26 +139,46 @@ def _render_group(letters: list[list[_Copy]]) -> list[LetterPdf]:
     return _cut(data, ranges, [letter[0].title for letter in letters])
 
 
-def render_pdfs(letters: Sequence[list[str]], workers: int = 1) -> list[LetterPdf]:
+def render_pdfs(letters: Sequence[list[str]], pool: LayoutPool | None = None) -> list[LetterPdf]:
     """Each letter's PDF (a letter is the HTML of each recipient's copy), in the order given.
 
-    Letters that share a stylesheet are laid out together, in up to ``workers`` processes."""
+    Letters that share a stylesheet are laid out together; with a ``pool`` of worker processes
+    (``print_pool``), each run of them is cut in one part per worker, laid out side by side."""
     split = [[_split(h) for h in pages] for pages in letters]
     out: list[LetterPdf | None] = [None] * len(letters)
     together = [i for i, copies in enumerate(split) if copies and all(copies)]
     for i in set(range(len(letters))) - set(together):
         out[i] = _alone(list(letters[i]))
     groups = [[together[j] for j in g] for g in _group([split[i] for i in together])]
-    if workers > 1 and len(together) > 1:  # each group cut in parts, a part to a process
-        groups = [part for g in groups for part in _parts(g, workers)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_render_group, [[split[i] for i in g] for g in groups]))
+    if pool is not None and len(together) > 1:
+        groups = [part for g in groups for part in _parts(g, pool.workers)]
+        results = list(pool.map(_render_group, [[split[i] for i in g] for g in groups]))
     else:
         results = [_render_group([split[i] for i in g]) for g in groups]
     for g, pdfs in zip(groups, results):
         for i, pdf in zip(g, pdfs):
             out[i] = pdf
     return out
+
+
+def print_workers() -> int:
+    """Worker processes for a print run: ``$CASEWORK_PRINT_WORKERS``, else one per core."""
+    value = os.environ.get("CASEWORK_PRINT_WORKERS", "")
+    return max(1, int(value)) if value.isdigit() else (os.cpu_count() or 1)
+
+
+class LayoutPool(ProcessPoolExecutor):
+    """Worker processes to lay letters out in, started by a fork server (never forked from the
+    web app's threads)."""
+
+    def __init__(self, workers: int):
+        super().__init__(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+        self.workers = workers
+
+
+def print_pool(workers: int) -> LayoutPool | None:
+    """A pool of ``workers`` processes for a print run (none for one: it is laid out in this one)."""
+    return LayoutPool(workers) if workers > 1 else None
 
 
 def _parts(indexes: list[int], n: int) -> list[list[int]]:

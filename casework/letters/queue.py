@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from casework.clock import Clock, local
 from casework.letters.fields import LetterProblems
+from casework.letters.pdf import LayoutPool
 from casework.letters.render import check_letter, letters_dir, queued_letters, render_letter, render_queued
 from casework.store.audit import record
 from casework.store.casemodels import Case, CaseNote, LetterBatch, LetterRequest
@@ -151,14 +152,14 @@ class BatchResult:
 
 
 def produce_print_batch(session: Session, school: School, clock: Clock, by: str,
-                        limit: int | None = None) -> BatchResult:
+                        limit: int | None = None, pool: LayoutPool | None = None) -> BatchResult:
     """Produce the ready letters (each kept on its own, as always) and one print file of them,
     kept and recorded with its SHA-256. Letters with problems stay queued and are listed.
     ``limit`` takes the oldest that many queued letters; ``remaining`` says how many are left."""
     now = clock.now()
     path = letters_dir() / school.urn / f"{local(now):%Y-%m-%d}" / f"print-{local(now):%H%M%S}-{now.microsecond:06d}.pdf"
     produced, problems, written = render_queued(session, school, clock, by, skip_problems=True, print_file=path,
-                                                limit=limit)
+                                                limit=limit, pool=pool)
     remaining = max(0, len(queued_letters(session, school, clock)) - len(problems))
     if written is None:
         return BatchResult(None, produced, problems, remaining)

@@ -43,7 +43,7 @@ from casework.letters.fields import (
     prepare_letter,
     school_calendar,
 )
-from casework.letters.pdf import LetterPdf, render_pdfs
+from casework.letters.pdf import LayoutPool, LetterPdf, render_pdfs
 from casework.store.audit import record
 from casework.store.casemodels import CaseNote, LetterRequest
 from casework.store.models import School
@@ -218,13 +218,13 @@ def queued_letters(session: Session, school: School, clock: Clock) -> list[Lette
 def render_queued(session: Session, school: School, clock: Clock, by: str, *, skip_problems: bool = False,
                   print_file: Path | None = None,
                   limit: int | None = None,
-                  workers: int = 1) -> tuple[list[ProducedLetter], dict[int, list[str]], Path | None]:
+                  pool: LayoutPool | None = None) -> tuple[list[ProducedLetter], dict[int, list[str]], Path | None]:
     """Produce every queued letter for a school (each its own kept file), optionally also one print file.
 
     Every letter is checked first. If any has a problem nothing is produced and ``BatchProblems``
     lists them all, unless ``skip_problems``: then the others are produced and the problems returned.
     ``limit`` takes only the oldest that many queued letters (a batch a person can wait for).
-    The letters are laid out together (``casework.letters.pdf``), in up to ``workers`` processes.
+    The letters are laid out together (``casework.letters.pdf``), in the ``pool``'s processes if given.
     """
     ready, problems = [], {}
     queued = queued_letters(session, school, clock)
@@ -236,7 +236,7 @@ def render_queued(session: Session, school: School, clock: Clock, by: str, *, sk
     if problems and not skip_problems:
         raise BatchProblems(problems)
     produced, files = [], []
-    for r, pdf in zip(ready, render_pdfs([r.html for r in ready], workers=workers)):
+    for r, pdf in zip(ready, render_pdfs([r.html for r in ready], pool)):
         p, data = _produce(session, r, pdf, clock, by)
         produced.append(p)
         files.append(data)
