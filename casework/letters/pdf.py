@@ -79,7 +79,7 @@ def _layout_together(copies: list[_Copy]) -> tuple[bytes, list[int]]:
 
     names = [f"cw-letter-{i}" for i in range(len(copies))]
     style = copies[0].shared + "\n" + "\n".join(_page_rules(c, n) for c, n in zip(copies, names))
-    bodies = "".join(f'<div style="page: {n}; break-before: page">{c.body}<span id="{n}-end"></span></div>'
+    bodies = "".join(f'<div style="page: {n}; break-before: page">{c.body}<div id="{n}-end"></div></div>'
                      for c, n in zip(copies, names))
     doc = HTML(string=f'<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8"><style>{style}</style>'
                       f"</head><body>{bodies}</body></html>", base_url=str(TEMPLATES_DIR)).render()
