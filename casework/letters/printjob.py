@@ -22,6 +22,7 @@ from casework.store.db import session_scope
 from casework.store.models import School
 
 CHUNK = 50  # letters to a print file: a size an office printer takes in one go
+POOL_FROM = 20  # letters: a smaller run is laid out here, as starting worker processes costs more than it saves
 
 
 class PrintJobError(ValueError):
@@ -66,8 +67,11 @@ def run_print_job(engine: Engine, job_id: int, clock: Clock, chunk: int = CHUNK,
                   workers: int | None = None) -> PrintJob:
     """Produce the job's letters a chunk at a time, each chunk committed with its progress, so a
     page polling the job sees it move and a failure keeps what was already produced. Each chunk
-    is laid out in ``workers`` processes (default ``print_workers()``: one per core)."""
-    pool = print_pool(print_workers() if workers is None else workers)
+    is laid out in ``workers`` processes (default ``print_workers()``: one per core), a run of
+    fewer than ``POOL_FROM`` letters in this one."""
+    with session_scope(engine) as s:
+        total = s.get(PrintJob, job_id).total
+    pool = print_pool(1 if total < POOL_FROM else print_workers() if workers is None else workers)
     try:
         return _run(engine, job_id, clock, chunk, pool)
     finally:

@@ -34,20 +34,23 @@ from sqlmodel import Session, select
 
 from casework.clock import Clock, local
 from casework.letters.certificate import registration_certificate
+from casework.letters.data import LetterData, QueueData
 from casework.letters.fields import (
     LETTER_LOG_PREFIX,
     TEMPLATES_DIR,
     LetterJob,
     LetterProblems,
     long_date,
+    period_for,
     prepare_letter,
     school_calendar,
+    window_start,
 )
 from casework.letters.pdf import LayoutPool, LetterPdf, render_pdfs
 from casework.store.audit import record
-from casework.store.casemodels import CaseNote, LetterRequest
+from casework.store.casemodels import Case, CaseNote, LetterRequest
 from casework.store.models import School
-from casework.workflow import Workflow
+from casework.workflow import Workflow, for_school
 
 
 def letters_dir() -> Path:
@@ -116,12 +119,12 @@ def render_html(job: LetterJob, recipient_index: int, env: Environment | None = 
         raise LetterProblems([f"letter {job.letter_id!r} needs a field the case does not hold: {exc.message}"]) from None
 
 
-def _attach_certificate(session: Session, job: LetterJob) -> None:
+def _attach_certificate(session: Session, job: LetterJob, data: LetterData | None) -> None:
     if job.definition.certificate and "certificate" not in job.fields:
         cal = school_calendar(session, job.school.id)
         p = job.fields["period"]
         job.fields["certificate"] = registration_certificate(session, job.school.id, job.pupil, cal,
-                                                             p["start"], p["end"])
+                                                             p["start"], p["end"], data)
 
 
 def _write_atomically(path: Path, data: bytes) -> str:
@@ -159,13 +162,14 @@ class _Ready:
     html: list[str]
 
 
-def check_letter(session: Session, request: LetterRequest, clock: Clock) -> _Ready:
-    """Prepare and render the HTML of a queued letter; raises ``LetterProblems`` with every gap."""
+def check_letter(session: Session, request: LetterRequest, clock: Clock, data: LetterData | None = None) -> _Ready:
+    """Prepare and render the HTML of a queued letter; raises ``LetterProblems`` with every gap.
+    ``data`` is what a whole queue's checks read at once (``queue_data``)."""
     if request.status != "queued":
         when = f" on {local(request.produced_at):%d %B %Y at %H:%M}" if request.produced_at else ""
         raise LetterProblems([f"letter {request.id} is {request.status}{when}, not queued"])
-    job = prepare_letter(session, request, clock)
-    _attach_certificate(session, job)
+    job = prepare_letter(session, request, clock, data)
+    _attach_certificate(session, job, data)
     env = environment(job.workflow)
     return _Ready(job, [render_html(job, i, env) for i in range(len(job.recipients))])
 
@@ -207,6 +211,20 @@ class BatchProblems(ValueError):
         super().__init__("; ".join(f"letter {k}: {'; '.join(v)}" for k, v in problems.items()))
 
 
+def queue_data(session: Session, school: School, requests: list[LetterRequest], clock: Clock) -> QueueData:
+    """What checking these letters reads, read once for them all: the school year so far, and the
+    marks back to the start of the longest rolling penalty window of the workflows involved."""
+    today = clock.today()
+    cal = school_calendar(session, school.id)
+    start, end = period_for(cal, today)
+    case_ids = sorted({r.case_id for r in requests})
+    workflows = {w for k in range(0, len(case_ids), 500)
+                 for w in session.exec(select(Case.workflow).where(Case.id.in_(case_ids[k:k + 500])).distinct())}
+    first = min((window_start(cal, for_school(w).model.thresholds.penalty_school_weeks, today, start, end)
+                 for w in workflows), default=start)
+    return QueueData(session, school.id, requests, start, end, marks_from=first)
+
+
 def queued_letters(session: Session, school: School, clock: Clock) -> list[LetterRequest]:
     """Letters queued for a school up to the end of today."""
     end = dt.datetime.combine(clock.today() + dt.timedelta(days=1), dt.time(0), tzinfo=clock.now().tzinfo)
@@ -228,9 +246,11 @@ def render_queued(session: Session, school: School, clock: Clock, by: str, *, sk
     """
     ready, problems = [], {}
     queued = queued_letters(session, school, clock)
-    for req in queued[:limit] if limit is not None else queued:
+    queued = queued[:limit] if limit is not None else queued
+    data = queue_data(session, school, queued, clock)
+    for req in queued:
         try:
-            ready.append(check_letter(session, req, clock))
+            ready.append(check_letter(session, req, clock, data))
         except LetterProblems as exc:
             problems[req.id] = exc.problems
     if problems and not skip_problems:
