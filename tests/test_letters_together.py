@@ -21,7 +21,7 @@ def page_footers(path) -> list[str]:
     return [re.findall(r"Page \d+ of \d+", page)[-1] for page in text.split("\f") if page.strip()]
 
 
-def test_a_print_run_keeps_each_letter_and_each_copy_numbered_for_itself(session, letter_world, letters_dir,
+def test_a_print_run_keeps_each_letter_and_each_copy_numbered_for_itself(session, letter_world, letters_dir,  # noqa: F811
                                                                           tmp_path):
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()
@@ -43,7 +43,7 @@ def test_a_print_run_keeps_each_letter_and_each_copy_numbered_for_itself(session
                                                      text=True, check=True).stdout
 
 
-def test_worker_processes_give_the_same_letters(session, letter_world, letters_dir):
+def test_worker_processes_give_the_same_letters(session, letter_world, letters_dir):  # noqa: F811
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()
     html = [check_letter(session, queue(session, school, pupil, clock, "punctuality", t), clock).html
