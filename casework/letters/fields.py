@@ -288,8 +288,7 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock, data:
     figures = data.figures(school.id, pupil.id, start, end)
     marks = data.marks(pupil.id, start, end)
     moves = data.moves(case.id)
-    move = (next((m for m in moves if m.id == request.move_id), None) or session.get(CaseMove, request.move_id)
-            if request.move_id else (moves[-1] if moves else None))
+    move = _letter_move(session, request, moves)
     params: dict = {}
     for m in moves:  # later moves override earlier ones
         params.update(m.params or {})
@@ -356,6 +355,13 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock, data:
         raise LetterProblems(problems)
     template = ldef.template or request.template
     return LetterJob(request, request.template, ldef, template, workflow, school, pupil, case, recipients, fields)
+
+
+def _letter_move(session: Session, request: LetterRequest, moves: list[CaseMove]) -> CaseMove | None:
+    """The move that queued the letter, else the case's latest."""
+    if request.move_id:
+        return next((m for m in moves if m.id == request.move_id), None) or session.get(CaseMove, request.move_id)
+    return moves[-1] if moves else None
 
 
 def _signatory(data: LetterData, school: School, workflow: Workflow, case: Case, move: CaseMove | None,
