@@ -175,24 +175,51 @@ def check_letter(session: Session, request: LetterRequest, clock: Clock, data: L
 
 
 def _produce(session: Session, ready: _Ready, pdf: LetterPdf, clock: Clock, by: str) -> tuple[ProducedLetter, bytes]:
-    job, req, data = ready.job, ready.job.request, pdf.data
-    now = clock.now()
-    path = (letters_dir() / job.school.urn / f"{local(now):%Y-%m-%d}"
-            / f"case{job.case.id}-{job.letter_id}-letter{req.id}.pdf")
-    digest = _write_atomically(path, data)
-    recipients = [r.as_dict() for r in job.recipients]
-    record(session, now, by, "letter.produce", f"letter:{req.id}", school_id=job.school.id, case=job.case.id,
-           template=job.letter_id, sha256=digest)
+    job = ready.job
+    checked = CheckedLetter.of(ready, clock.now())
+    return keep_letter(session, job.request, checked, pdf, by, job.school), pdf.data
+
+
+@dataclass
+class CheckedLetter:
+    """A queued letter as it was checked at a moment, ready to lay out and keep (plain data, so it
+    can be laid out later or in another process)."""
+
+    request_id: int
+    case_id: int
+    pupil: str
+    letter_id: str
+    label: str
+    recipients: list[dict]
+    html: list[str]
+    at: dt.datetime
+
+    @classmethod
+    def of(cls, ready: _Ready, at: dt.datetime) -> CheckedLetter:
+        job = ready.job
+        return cls(job.request.id, job.case.id, job.pupil.name, job.letter_id, job.definition.label,
+                   [r.as_dict() for r in job.recipients], ready.html, at)
+
+
+def keep_letter(session: Session, req: LetterRequest, letter: CheckedLetter, pdf: LetterPdf, by: str,
+                school: School) -> ProducedLetter:
+    """Keep a letter's PDF in the letters folder, mark it produced at ``letter.at`` and log it on the case."""
+    now = letter.at
+    path = (letters_dir() / school.urn / f"{local(now):%Y-%m-%d}"
+            / f"case{letter.case_id}-{letter.letter_id}-letter{req.id}.pdf")
+    digest = _write_atomically(path, pdf.data)
+    record(session, now, by, "letter.produce", f"letter:{req.id}", school_id=school.id, case=letter.case_id,
+           template=letter.letter_id, sha256=digest)
     req.status, req.produced_at, req.produced_by = "produced", now, by
-    req.recipients, req.file, req.sha256 = recipients, str(path), digest
+    req.recipients, req.file, req.sha256 = letter.recipients, str(path), digest
     session.add(req)
-    to = "; ".join(r.addressee for r in job.recipients)
-    session.add(CaseNote(case_id=job.case.id, author=by, at=now,
-                         text=f"{LETTER_LOG_PREFIX} {job.definition.label} ({job.letter_id}), to {to}, "
+    to = "; ".join(r["addressee"] for r in letter.recipients)
+    session.add(CaseNote(case_id=letter.case_id, author=by, at=now,
+                         text=f"{LETTER_LOG_PREFIX} {letter.label} ({letter.letter_id}), to {to}, "
                               f"by {by} on {local(now):%d %B %Y at %H:%M}; kept as {path} (sha256 {digest})"))
     session.flush()
-    return ProducedLetter(req.id, job.case.id, job.pupil.name, job.letter_id, job.definition.label,
-                          [r.addressee for r in job.recipients], str(path), digest, pdf.pages), data
+    return ProducedLetter(req.id, letter.case_id, letter.pupil, letter.letter_id, letter.label,
+                          [r["addressee"] for r in letter.recipients], str(path), digest, pdf.pages)
 
 
 def render_letter(session: Session, letter_request_id: int, clock: Clock, by: str) -> ProducedLetter:
