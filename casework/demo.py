@@ -29,7 +29,7 @@ from casework.cases.evaluate import evaluate
 from casework.cases.world import CaseWorld
 from casework.clock import Clock, FixedClock, at
 from casework.figures import stats as st
-from casework.letters.office import check_morning, produce_checked, save
+from casework.letters.office import check_at, produce_checked, save
 from casework.register import importer
 from casework.register.calendar import school_year_start
 from casework.register.schools import add_school
@@ -118,12 +118,12 @@ class DemoReport:
                           f"{cw['missed_deadlines']} missed; {cw['safeguarding_queue']} items on the DSL's queue.")
             past = self.extra.get("past_letters") or {}
             if past.get("how") == "background" and past.get("letters"):
-                console.print(f"The office's past print runs: {past['letters']} letters checked on the mornings they "
-                              "were printed are being laid out in the background (a few minutes; the letters page "
+                console.print(f"The office's past print runs: {past['letters']} letters, checked on the days they "
+                              "were printed, are being laid out in the background (a few minutes; the letters page "
                               f"shows how far it has got). {cw['letters_queued'] - past['letters']} letters are today's queue.")
             elif past.get("letters"):
-                console.print(f"The office's past print runs: {past['letters']} letters produced, each on the morning "
-                              "after it was queued, a print file a morning.")
+                console.print(f"The office's past print runs: {past['letters']} letters produced, each the school day "
+                              "it was queued or the next, a print file a day.")
             t = Table("Case type", "State", "Open", title="Open cases")
             for key, n in sorted(cw["open_cases"].items()):
                 ct, st = key.split(":", 1)
@@ -207,7 +207,7 @@ def build_demo(engine: Engine, *, clock: Clock, pupils: int = 400, seed: int = 2
 
 def _produce_past_letters(engine: Engine, clock: Clock, office: list, db_url: str, out_dir: Path,
                           how: str) -> dict:
-    """The letters the office produced on past mornings, as a print job on the letters page: laid
+    """The letters the office produced on past school days, as a print job on the letters page: laid
     out here (``how="now"``), or by a process of their own while the demo is used ("background");
     "keep" leaves every letter in the queue."""
     if not office:
@@ -497,7 +497,8 @@ def _pupil_year(p: DemoPupil, days: list[dt.date], calendar, today: dt.date, rng
 
 # -- a term of casework ---------------------------------------------------------
 
-OFFICE_PRINTS_AT = dt.time(8, 30)  # the office produces the letters queued before this each school morning
+# Each school day, once the afternoon register is in, the office produces the letters queued before then.
+OFFICE_PRINTS_AT = dt.time(16, 0)
 
 # What the demo's staff do with a case at each state, in order of preference. Only
 # moves the workflow allows now (role, guards) are taken; formal steps are taken by
@@ -516,8 +517,8 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
     """Replay the school's casework from ``start`` to the clock's today: the nightly
     evaluation each school day, and the staff working their cases each Friday, so the
     demo has cases at every stage, letters queued, deadlines met and missed. With ``office``,
-    each morning the office's print run takes the letters queued before then: they are checked
-    as of that morning and added to ``office`` to be laid out and kept (``produce_checked``)."""
+    each afternoon the office's print run takes the letters queued before then: they are checked
+    as of then and added to ``office`` to be laid out and kept (``produce_checked``)."""
     today = clock.today()
     with session_scope(engine) as s:
         school = get_school(s, DEMO_URN)
@@ -532,7 +533,7 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
         if office is not None:
             replay.set(at(day, OFFICE_PRINTS_AT))
             with session_scope(engine) as s:
-                office += check_morning(s, get_school(s, DEMO_URN), replay, in_print)
+                office += check_at(s, get_school(s, DEMO_URN), replay, in_print)
         replay.set(at(day, dt.time(18, 0)))
         evaluate(engine, DEMO_URN, replay)
         with session_scope(engine) as s:

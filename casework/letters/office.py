@@ -1,6 +1,6 @@
-"""The office's morning print run, as the demo replays it: each school morning the letters queued
-before then are checked as they stood that morning (their HTML, dated that day), and produced as
-that morning's print file. Laying the PDFs out is the slow part, so it can be done later, in
+"""The office's daily print run, as the demo replays it: each school day the letters queued
+before then are checked as they stood then (their HTML, dated that day), and produced as that
+day's print file. Laying the PDFs out is the slow part, so it can be done later, in
 another process, from the checked letters alone (``python -m casework.letters.office``).
 """
 
@@ -34,7 +34,7 @@ from casework.store.db import make_engine, session_scope
 from casework.store.models import School
 
 
-def check_morning(session: Session, school: School, clock: Clock, taken: set[int]) -> list[CheckedLetter]:
+def check_at(session: Session, school: School, clock: Clock, taken: set[int]) -> list[CheckedLetter]:
     """The letters queued before now (and not already in ``taken``) that can go, checked as of now.
     A letter with a problem stays in the queue for a person to put right."""
     queued = [r for r in session.exec(select(LetterRequest).where(
@@ -53,16 +53,16 @@ def check_morning(session: Session, school: School, clock: Clock, taken: set[int
 
 def produce_checked(engine: Engine, school_id: int, letters: list[CheckedLetter], by: str, *,
                     job_id: int | None = None, workers: int | None = None) -> int:
-    """Lay out and keep checked letters, each morning's as one print file (``LetterBatch``) dated
-    that morning, a chunk at a time with its progress on the print job. A letter no longer queued
+    """Lay out and keep checked letters, each print run's as one print file (``LetterBatch``) dated
+    when it was checked, a chunk at a time with its progress on the print job. A letter no longer queued
     (produced or withdrawn meanwhile) is left as it is. Returns how many were produced."""
     pool = print_pool(print_workers() if workers is None else workers) if len(letters) >= CHUNK else None
     produced = 0
     try:
-        for at, morning in groupby(letters, key=lambda c: c.at):
-            morning = list(morning)
-            for k in range(0, len(morning), CHUNK):
-                part = morning[k:k + CHUNK]
+        for at, run in groupby(letters, key=lambda c: c.at):
+            run = list(run)
+            for k in range(0, len(run), CHUNK):
+                part = run[k:k + CHUNK]
                 pdfs = render_pdfs([c.html for c in part], pool)
                 produced += _keep_part(engine, school_id, part, pdfs, by, at, job_id)
     finally:
