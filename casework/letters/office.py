@@ -40,6 +40,8 @@ def check_at(session: Session, school: School, clock: Clock, taken: set[int]) ->
     queued = [r for r in session.exec(select(LetterRequest).where(
         LetterRequest.school_id == school.id, LetterRequest.status == "queued", LetterRequest.queued_at < clock.now())
         .order_by(LetterRequest.queued_at, LetterRequest.id)) if r.id not in taken]
+    if not queued:
+        return []
     data = queue_data(session, school, queued, clock)
     out = []
     for req in queued:
