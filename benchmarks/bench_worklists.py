@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--school", default="999001")
     args = ap.parse_args()
 
-    from casework.cli import ctx_of
+    from casework.cli.common import ctx_of
     from casework.web import create_app
 
     c = ctx_of(args.db)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+import subprocess  # nosec B404: the demo starts its own letters process
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,12 +29,13 @@ from casework.cases.evaluate import evaluate
 from casework.cases.world import CaseWorld
 from casework.clock import Clock, FixedClock, at
 from casework.figures import stats as st
+from casework.letters.office import check_at, produce_checked, save
 from casework.register import importer
 from casework.register.calendar import school_year_start
 from casework.register.schools import add_school
 from casework.register.store import Amender, get_school, load_calendar
 from casework.register.upn import make_upn
-from casework.store.casemodels import Case, LetterRequest, Notification, Timer
+from casework.store.casemodels import Case, LetterRequest, Notification, PrintJob, Timer
 from casework.store.db import session_scope
 from casework.store.models import PUPIL_FLAGS, ROLE_LABELS, Pupil, Role, User
 from casework.workflow import for_school
@@ -113,6 +116,14 @@ class DemoReport:
             console.print(f"Now: {sum(cw['open_cases'].values())} open cases, {cw['closed_cases']} closed; "
                           f"{cw['letters_queued']} letters queued; {cw['open_deadlines']} open deadlines, "
                           f"{cw['missed_deadlines']} missed; {cw['safeguarding_queue']} items on the DSL's queue.")
+            past = self.extra.get("past_letters") or {}
+            if past.get("how") == "background" and past.get("letters"):
+                console.print(f"The office's past print runs: {past['letters']} letters, checked on the days they "
+                              "were printed, are being laid out in the background (a few minutes; the letters page "
+                              f"shows how far it has got). {cw['letters_queued'] - past['letters']} letters are today's queue.")
+            elif past.get("letters"):
+                console.print(f"The office's past print runs: {past['letters']} letters produced, each the school day "
+                              "it was queued or the next, a print file a day.")
             t = Table("Case type", "State", "Open", title="Open cases")
             for key, n in sorted(cw["open_cases"].items()):
                 ct, st = key.split(":", 1)
@@ -135,7 +146,7 @@ def _calendar_csv() -> str:
 
 
 def build_demo(engine: Engine, *, clock: Clock, pupils: int = 400, seed: int = 2026,
-               db_url: str = "", out_dir: Path | None = None) -> DemoReport:
+               db_url: str = "", out_dir: Path | None = None, past_letters: str = "now") -> DemoReport:
     rng = random.Random(seed)
     out_dir = out_dir or Path("casework-demo")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -178,7 +189,9 @@ def build_demo(engine: Engine, *, clock: Clock, pupils: int = 400, seed: int = 2
 
     # Run the school's casework through this school year so far, as its staff would have.
     work_start = max(school_year_start(today), calendar.first_day)
-    steps = work_the_term(engine, clock=clock, start=work_start, rng=rng)
+    office: list | None = None if past_letters == "keep" else []
+    steps = work_the_term(engine, clock=clock, start=work_start, rng=rng, office=office)
+    past_letters = _produce_past_letters(engine, clock, office, db_url, out_dir, past_letters)
 
     with session_scope(engine) as s:
         rows = st.pupil_figures(s, school.id, school_year_start(today), today)
@@ -188,7 +201,37 @@ def build_demo(engine: Engine, *, clock: Clock, pupils: int = 400, seed: int = 2
         counts[p] = counts.get(p, 0) + 1
     report = DemoReport(db_url, today, files, results, len(roster), marks, counts, groups)
     report.extra["casework"] = _casework_summary(engine, steps)
+    report.extra["past_letters"] = past_letters
     return report
+
+
+def _produce_past_letters(engine: Engine, clock: Clock, office: list, db_url: str, out_dir: Path,
+                          how: str) -> dict:
+    """The letters the office produced on past school days, as a print job on the letters page: laid
+    out here (``how="now"``), or by a process of their own while the demo is used ("background");
+    "keep" leaves every letter in the queue."""
+    if not office:
+        return {"letters": 0, "how": how}
+    with session_scope(engine) as s:
+        school = get_school(s, DEMO_URN)
+        officer = s.exec(select(User).where(User.school_id == school.id,
+                                            User.role == Role.ATTENDANCE_OFFICER.value)).first()
+        job = PrintJob(school_id=school.id, requested_by=officer.name, requested_at=clock.now(), total=len(office))
+        s.add(job)
+        s.flush()
+        job_id, school_id, by = job.id, school.id, officer.name
+    if how == "now":
+        produce_checked(engine, school_id, office, by, job_id=job_id)
+        with session_scope(engine) as s:
+            job = s.get(PrintJob, job_id)
+            job.status, job.finished_at = "done", clock.now()
+    else:
+        saved = out_dir / "past-letters.json"
+        save(office, saved.resolve())
+        log = (out_dir / "past-letters.log").open("w")
+        subprocess.Popen([sys.executable, "-m", "casework.letters.office", db_url, str(saved.resolve()), str(job_id)],
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # nosec B603: our own module
+    return {"letters": len(office), "how": how, "job": job_id}
 
 
 def _casework_summary(engine: Engine, steps: dict[str, int]) -> dict:
@@ -454,6 +497,9 @@ def _pupil_year(p: DemoPupil, days: list[dt.date], calendar, today: dt.date, rng
 
 # -- a term of casework ---------------------------------------------------------
 
+# Each school day, once the afternoon register is in, the office produces the letters queued before then.
+OFFICE_PRINTS_AT = dt.time(16, 0)
+
 # What the demo's staff do with a case at each state, in order of preference. Only
 # moves the workflow allows now (role, guards) are taken; formal steps are taken by
 # the headteacher, as in a real school.
@@ -466,10 +512,13 @@ _NEXT_STEP = {
 _WEEKS_IN_STATE = {"monitor": 0, "letter": 2, "meeting": 1, "support_plan": 4, "medical_evidence_requested": 1}
 
 
-def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.Random) -> dict:
+def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.Random,
+                  office: list | None = None) -> dict:
     """Replay the school's casework from ``start`` to the clock's today: the nightly
     evaluation each school day, and the staff working their cases each Friday, so the
-    demo has cases at every stage, letters queued, deadlines met and missed."""
+    demo has cases at every stage, letters queued, deadlines met and missed. With ``office``,
+    each afternoon the office's print run takes the letters queued before then: they are checked
+    as of then and added to ``office`` to be laid out and kept (``produce_checked``)."""
     today = clock.today()
     with session_scope(engine) as s:
         school = get_school(s, DEMO_URN)
@@ -479,7 +528,12 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
     days = [d for d in calendar.school_days(start, today) if d < today]
     taken: dict[str, int] = {}
     replay = FixedClock(at(days[0], dt.time(18, 0))) if days else None
+    in_print: set[int] = set()
     for day in days:
+        if office is not None:
+            replay.set(at(day, OFFICE_PRINTS_AT))
+            with session_scope(engine) as s:
+                office += check_at(s, get_school(s, DEMO_URN), replay, in_print)
         replay.set(at(day, dt.time(18, 0)))
         evaluate(engine, DEMO_URN, replay)
         with session_scope(engine) as s:

@@ -197,8 +197,9 @@ def test_demo_builds_a_believable_school(tmp_path, monkeypatch, clock):
     from casework.store.models import PUPIL_FLAGS, Pupil
 
     monkeypatch.setenv("CASEWORK_NO_PROGRESS", "1")
+    monkeypatch.setenv("CASEWORK_LETTERS_DIR", str(tmp_path / "letters"))
     engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
-    report = build_demo(engine, clock=clock, pupils=60, seed=2026, out_dir=tmp_path / "demo")
+    report = build_demo(engine, clock=clock, pupils=60, seed=2026, out_dir=tmp_path / "demo", past_letters="keep")
     assert report.pupils == 60
     with Session(engine) as s:
         pupils = s.exec(select(Pupil)).all()
@@ -240,3 +241,48 @@ def test_every_command_names_a_school_that_is_not_there_in_one_line(cli, args):
     assert r.exit_code == 1, r.output + r.stderr
     [line] = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert "Traceback" not in r.stderr and line.startswith("error: no school with URN 999999 (add it with: casework school add")
+
+
+def test_the_demo_office_produced_its_past_letters(tmp_path, monkeypatch):
+    """Each school day at OFFICE_PRINTS_AT the office produced the letters queued before then: what is
+    left queued is from the last school day and today (or has a problem), and each produced letter is a
+    real PDF, dated the day it was printed, in that day's print file."""
+    import hashlib
+    import subprocess
+
+    from sqlmodel import Session, select
+
+    from casework.clock import LONDON, FixedClock, local
+    from casework.demo import OFFICE_PRINTS_AT, build_demo
+    from casework.letters.fields import long_date
+    from casework.register.store import load_calendar
+    from casework.store.casemodels import LetterBatch, LetterRequest, PrintJob
+    from casework.store.db import make_engine
+
+    monkeypatch.setenv("CASEWORK_NO_PROGRESS", "1")
+    monkeypatch.setenv("CASEWORK_LETTERS_DIR", str(tmp_path / "letters"))
+    engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+    clock = FixedClock(dt.datetime(2025, 10, 17, 7, 30, tzinfo=LONDON))  # seven weeks into the year
+    report = build_demo(engine, clock=clock, pupils=60, seed=2026, out_dir=tmp_path / "demo")
+
+    with Session(engine) as s:
+        letters = s.exec(select(LetterRequest)).all()
+        batches = s.exec(select(LetterBatch)).all()
+        job = s.exec(select(PrintJob)).one()
+        calendar = load_calendar(s, letters[0].school_id)
+    produced = [r for r in letters if r.status == "produced"]
+    queued = [r for r in letters if r.status == "queued"]
+    assert report.extra["past_letters"]["letters"] == len(produced) == job.produced == job.total > 0
+    assert job.status == "done" and len(queued) < len(produced) / 5
+    last_day = calendar.previous_school_day(clock.today())
+    for r in produced:
+        made = local(r.produced_at)
+        assert made.time() == OFFICE_PRINTS_AT and local(r.queued_at) < made
+        assert made.date() <= last_day
+    for r in produced[:: max(1, len(produced) // 6)]:  # a few of them, opened and read
+        data = open(r.file, "rb").read()
+        assert hashlib.sha256(data).hexdigest() == r.sha256
+        text = subprocess.run(["pdftotext", r.file, "-"], capture_output=True, text=True, check=True).stdout
+        assert long_date(local(r.produced_at).date()) in text and r.recipients[0]["addressee"] in text
+    assert sorted(i for b in batches for i in b.letter_ids) == sorted(r.id for r in produced)
+    assert all(len({local(r.produced_at).date() for r in produced if r.id in b.letter_ids}) == 1 for b in batches)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 from web_world import client
 
+import casework.web.letters as web_letters
 from casework.store.audit import AuditEvent
 from casework.store.casemodels import CaseNote, LetterRequest
 from casework.store.models import Role
@@ -61,3 +62,19 @@ def test_a_letter_that_should_not_go_is_withdrawn_with_the_reason_on_the_case(ap
     r = c.post(f"/letters/{blocked}/withdraw", data={"reason": "again"}, follow_redirects=True)
     assert "the letter is cancelled, not queued" in r.get_data(as_text=True)
     assert client(app, Role.TEACHER).post(f"/letters/{blocked}/withdraw", data={"reason": "x"}).status_code == 403
+
+
+def test_the_counts_cover_the_whole_queue_not_one_page(app, world, engine, monkeypatch):
+    """One letter to a page: the page shows one letter, the counts still say the whole queue's."""
+    monkeypatch.setattr(web_letters, "PAGE", 1)
+    _leave_letter(engine, world)  # a second letter with a problem, queued last
+    c = client(app, Role.ATTENDANCE_OFFICER)
+    with Session(engine) as s:
+        queued = s.exec(select(LetterRequest).where(LetterRequest.status == "queued")).all()
+    page = c.get("/letters").get_data(as_text=True)
+    assert page.count('id="letter-') == 1
+    # the world queues one ready letter and one blocked one; the leave letter lacks its dates
+    assert f"<strong>{len(queued)}</strong> queued" in page
+    assert "<strong>1</strong> ready" in page and f"<strong>{len(queued) - 1}</strong> with problems" in page
+    last = c.get(f"/letters?page={len(queued)}").get_data(as_text=True)
+    assert "<strong>1</strong> ready" in last and f"<strong>{len(queued) - 1}</strong> with problems" in last

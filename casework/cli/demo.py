@@ -20,9 +20,11 @@ from casework.demo import build_demo
 @click.option("--db", "db", default=None, help="Database URL (default: sqlite:///casework-demo.db, rebuilt each run).")
 @click.option("--pupils", default=400, show_default=True)
 @click.option("--seed", default=2026, show_default=True)
+@click.option("--letters-now", is_flag=True, help="Lay out the letters of past mornings before returning "
+              "(slower), rather than in the background.")
 @as_of_option
 @json_option
-def demo(db, pupils, seed, as_of, as_json):
+def demo(db, pupils, seed, as_of, as_json, letters_now):
     """Build a realistic demo school and run the day's work on it."""
 
     c = ctx_of(db or "sqlite:///casework-demo.db", as_of, creates=True)
@@ -31,7 +33,7 @@ def demo(db, pupils, seed, as_of, as_json):
         for suffix in ("-wal", "-shm"):
             Path("casework-demo.db" + suffix).unlink(missing_ok=True)
     report = build_demo(c.engine, clock=c.clock, pupils=pupils, seed=seed,
-                        db_url=db or "sqlite:///casework-demo.db")
+                        db_url=db or "sqlite:///casework-demo.db", past_letters="now" if letters_now else "background")
     if as_json:
         emit_json(report.as_dict())
     else:

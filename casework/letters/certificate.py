@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from casework.figures import stats
-from casework.letters.fields import pupil_marks
+from casework.letters.data import LetterData
 from casework.register.calendar import SESSIONS, SchoolCalendar, week_start
 from casework.register.codes import Category, meaning
 from casework.store.models import Pupil
@@ -72,9 +72,9 @@ class Certificate:
 
 
 def registration_certificate(session: Session, school_id: int, pupil: Pupil, calendar: SchoolCalendar,
-                             start: dt.date, end: dt.date) -> Certificate:
-
-    marks = {(d, s): c for d, s, c, _ in pupil_marks(session, pupil.id, start, end)}
+                             start: dt.date, end: dt.date, data: LetterData | None = None) -> Certificate:
+    data = data or LetterData(session)
+    marks = {(d, s): c for d, s, c, _ in data.marks(pupil.id, start, end)}
     weeks = []
     used: set[str] = set()
     missing = 0
@@ -104,8 +104,7 @@ def registration_certificate(session: Session, school_id: int, pupil: Pupil, cal
     for code in sorted(used, key=lambda c: (list(Category).index(meaning(c).category), c)):
         m = meaning(code)
         key.append((code, m.description, COUNTS_AS[m.category], CSS_CLASS[m.category]))
-    rows = stats.pupil_figures(session, school_id, start, end, pupil_ids=[pupil.id])
-    figures = rows[0].figures if rows else stats.Figures()
+    figures = data.figures(school_id, pupil.id, start, end)
     return Certificate(pupil.name, pupil.upn, start, end, weeks, key, figures, missing)
 
 

@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 
 from casework.clock import Clock, local
 from casework.figures import stats
+from casework.letters.data import LetterData, MarkRow
 from casework.register.calendar import SchoolCalendar, school_year_start
 from casework.register.codes import (
     ATTENDING_CODES,
@@ -36,8 +37,8 @@ from casework.register.codes import (
     meaning,
 )
 from casework.register.store import load_calendar
-from casework.store.casemodels import Case, CaseMove, CaseNote, LetterRequest, PenaltyNotice, Timer
-from casework.store.models import PUPIL_FLAGS, ROLE_LABELS, Contact, Mark, Pupil, Role, School, User
+from casework.store.casemodels import Case, CaseMove, CaseNote, LetterRequest, PenaltyNotice
+from casework.store.models import PUPIL_FLAGS, ROLE_LABELS, Contact, Pupil, Role, School
 from casework.workflow import LetterDef, Workflow, for_school
 
 
@@ -140,22 +141,21 @@ def la_name(school: School, workflow: Workflow) -> str | None:
     return workflow.model.school.local_authority or school.local_authority or None
 
 
-def recipients_for(session: Session, school: School, pupil: Pupil, workflow: Workflow, to: str,
+def recipients_for(data: LetterData, school: School, pupil: Pupil, workflow: Workflow, to: str,
                    letter_id: str) -> tuple[list[Recipient], list[str]]:
     """Who a letter goes to, and every problem that stops it going."""
     if to in ("household", "each_parent"):
-        return _parents(session, pupil, per_parent=to == "each_parent")
+        return _parents(data, pupil, per_parent=to == "each_parent")
     if to == "local_authority":
         return _local_authority(school, workflow, letter_id)
     if to == "social_worker":
-        return _social_workers(session, pupil)
+        return _social_workers(data, pupil)
     return [], [f"letter {letter_id!r}: unknown recipient kind {to!r}"]
 
 
-def _parents(session: Session, pupil: Pupil, *, per_parent: bool) -> tuple[list[Recipient], list[str]]:
+def _parents(data: LetterData, pupil: Pupil, *, per_parent: bool) -> tuple[list[Recipient], list[str]]:
     """One letter per household of parents with parental responsibility, or one per parent."""
-    contacts = list(session.exec(select(Contact).where(Contact.pupil_id == pupil.id)
-                                 .order_by(Contact.call_priority, Contact.id)))
+    contacts = data.contacts(pupil.id)
     parents = [c for c in contacts if c.parental_responsibility]
     if not parents:
         listed = ", ".join(f"{c.name} ({c.relationship})" for c in contacts) or "none"
@@ -195,8 +195,8 @@ def _local_authority(school: School, workflow: Workflow, letter_id: str) -> tupl
     return [Recipient("local_authority", service, "Dear colleagues", lines)], []
 
 
-def _social_workers(session: Session, pupil: Pupil) -> tuple[list[Recipient], list[str]]:
-    contacts = session.exec(select(Contact).where(Contact.pupil_id == pupil.id)).all()
+def _social_workers(data: LetterData, pupil: Pupil) -> tuple[list[Recipient], list[str]]:
+    contacts = data.contacts(pupil.id)
     workers = [c for c in contacts if "social worker" in c.relationship.lower()]
     if not workers:
         return [], [f"{pupil.name} has no social worker recorded as a contact (relationship 'Social worker')"]
@@ -216,11 +216,8 @@ def period_for(calendar: SchoolCalendar, today: dt.date) -> tuple[dt.date, dt.da
     return (days[0], days[-1]) if days else (start, today)
 
 
-def pupil_marks(session: Session, pupil_id: int, start: dt.date, end: dt.date) -> list[tuple[dt.date, str, str, int | None]]:
-    rows = session.exec(select(Mark.date, Mark.session, Mark.code, Mark.minutes_late)
-                        .where(Mark.pupil_id == pupil_id, Mark.date >= start, Mark.date <= end)
-                        .order_by(Mark.date, Mark.session)).all()
-    return [(d, s, c, m) for d, s, c, m in rows]
+def pupil_marks(session: Session, pupil_id: int, start: dt.date, end: dt.date) -> list[MarkRow]:
+    return LetterData(session).marks(pupil_id, start, end)
 
 
 def _absence_run(marks: list[tuple], start: dt.date) -> tuple[dt.date, dt.date] | None:
@@ -240,8 +237,8 @@ def _absence_run(marks: list[tuple], start: dt.date) -> tuple[dt.date, dt.date] 
 # -- the case -------------------------------------------------------------------------
 
 
-def _user_signature(session: Session, username: str) -> tuple[str, str] | None:
-    user = session.exec(select(User).where(User.username == username)).first()
+def _user_signature(data: LetterData, username: str) -> tuple[str, str] | None:
+    user = data.user(username)
     if user is None:
         return None
     role = ROLE_LABELS.get(Role(user.role), user.role) if user.role in Role._value2member_map_ else user.role
@@ -259,9 +256,8 @@ def support_steps(workflow: Workflow, case: Case, moves: list[CaseMove]) -> list
     return out
 
 
-def _timer_due(session: Session, case_id: int, kind: str) -> dt.date | None:
-    t = session.exec(select(Timer).where(Timer.case_id == case_id, Timer.kind == kind)
-                     .order_by(Timer.started_at.desc())).first()
+def _timer_due(data: LetterData, case_id: int, kind: str) -> dt.date | None:
+    t = data.latest_timer(case_id, kind)
     return local(t.due_at).date() if t else None
 
 
@@ -271,8 +267,10 @@ def _timer_due(session: Session, case_id: int, kind: str) -> dt.date | None:
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 
-def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> LetterJob:
-    """Everything needed to produce one queued letter, or ``LetterProblems`` listing each gap."""
+def prepare_letter(session: Session, request: LetterRequest, clock: Clock, data: LetterData | None = None) -> LetterJob:
+    """Everything needed to produce one queued letter, or ``LetterProblems`` listing each gap.
+    ``data`` reads the database (a ``QueueData`` when a whole queue is checked)."""
+    data = data or LetterData(session)
     case = session.get(Case, request.case_id)
     school = session.get(School, request.school_id)
     pupil = session.get(Pupil, case.pupil_id)
@@ -282,16 +280,15 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
     if ldef is None:
         raise LetterProblems([f"workflow {workflow.key} has no letter {request.template!r} "
                               f"(letters: {', '.join(sorted(workflow.model.letters))})"])
-    recipients, rp = recipients_for(session, school, pupil, workflow, ldef.to, request.template)
+    recipients, rp = recipients_for(data, school, pupil, workflow, ldef.to, request.template)
     problems += rp
     calendar = school_calendar(session, school.id)
     today = clock.today()
     start, end = period_for(calendar, today)
-    rows = stats.pupil_figures(session, school.id, start, end, pupil_ids=[pupil.id])
-    figures = rows[0].figures if rows else stats.Figures()
-    marks = pupil_marks(session, pupil.id, start, end)
-    moves = list(session.exec(select(CaseMove).where(CaseMove.case_id == case.id).order_by(CaseMove.at, CaseMove.id)))
-    move = session.get(CaseMove, request.move_id) if request.move_id else (moves[-1] if moves else None)
+    figures = data.figures(school.id, pupil.id, start, end)
+    marks = data.marks(pupil.id, start, end)
+    moves = data.moves(case.id)
+    move = _letter_move(session, request, moves)
     params: dict = {}
     for m in moves:  # later moves override earlier ones
         params.update(m.params or {})
@@ -299,7 +296,7 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
     wf_school = workflow.model.school
     lh = wf_school.letterhead
 
-    signer = _signatory(session, school, workflow, case, move, request.template)
+    signer = _signatory(data, school, workflow, case, move, request.template)
     logo = _logo(workflow, problems)
     addr = lh.lines or [x.strip() for x in re.split(r"[\n,]", school.address or "") if x.strip()]
     contact_line = " · ".join(x for x in (school.phone, school.email) if x)
@@ -310,7 +307,7 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
     lates_after = [(d, s, m) for d, s, c, m in marks if canonical(c) == LATE_AFTER_CLOSE]
 
     t = workflow.model.thresholds
-    window = penalty_window(session, calendar, pupil, t.penalty_school_weeks, today, start, end)
+    window = penalty_window(data, calendar, pupil, t.penalty_school_weeks, today, start, end)
     pen = workflow.model.penalties
     fields: dict = {
         "letter_id": request.template,
@@ -353,14 +350,21 @@ def prepare_letter(session: Session, request: LetterRequest, clock: Clock) -> Le
     # Facts particular letters state; each missing one is a problem, never a blank.
     need = facts_for(request.template, ldef)
     if need is not None:
-        problems += need(session, fields, case, pupil, calendar, marks, today)
+        problems += need(data, fields, case, pupil, calendar, marks, today)
     if problems:
         raise LetterProblems(problems)
     template = ldef.template or request.template
     return LetterJob(request, request.template, ldef, template, workflow, school, pupil, case, recipients, fields)
 
 
-def _signatory(session: Session, school: School, workflow: Workflow, case: Case, move: CaseMove | None,
+def _letter_move(session: Session, request: LetterRequest, moves: list[CaseMove]) -> CaseMove | None:
+    """The move that queued the letter, else the case's latest."""
+    if request.move_id:
+        return next((m for m in moves if m.id == request.move_id), None) or session.get(CaseMove, request.move_id)
+    return moves[-1] if moves else None
+
+
+def _signatory(data: LetterData, school: School, workflow: Workflow, case: Case, move: CaseMove | None,
                template: str) -> tuple[str, str]:
     """Who signs, as (name, title). A formal step (a notice, a referral) is signed by the person
     who took it, who must be authorised to; any other letter by the letterhead's signatory. A
@@ -368,7 +372,7 @@ def _signatory(session: Session, school: School, workflow: Workflow, case: Case,
     penalty notice request) is never signed by a delegate named on the letterhead."""
     ct = workflow.case_type(case.case_type)
     formal = move is not None and move.event in ct.moves and ct.moves[move.event].formal
-    signer = _user_signature(session, move.actor) if formal and move.actor != "system" else None
+    signer = _user_signature(data, move.actor) if formal and move.actor != "system" else None
     if signer is not None:
         return signer
     lh = workflow.model.school.letterhead
@@ -376,7 +380,7 @@ def _signatory(session: Session, school: School, workflow: Workflow, case: Case,
     if title.lower().replace(" ", "") == "headteacher":
         return school.headteacher_name or "", title
     # the member of staff who holds that post, if the school has recorded one
-    staff = session.exec(select(User).where(User.school_id == school.id)).all()
+    staff = data.staff(school.id)
     return next((u.name for u in staff if (u.position or "").strip().lower() == title.lower()), ""), title
 
 
@@ -394,15 +398,21 @@ def _logo(workflow: Workflow, problems: list[str]) -> str | None:
     return path.resolve().as_uri()
 
 
-def penalty_window(session: Session, calendar: SchoolCalendar, pupil: Pupil, school_weeks: int, today: dt.date,
+def window_start(calendar: SchoolCalendar, school_weeks: int, today: dt.date, start: dt.date, end: dt.date) -> dt.date:
+    """The first school day of the rolling school weeks up to today."""
+    weeks = calendar.rolling_school_weeks(today, school_weeks)
+    window_days = calendar.school_days(weeks[0], end) if weeks else []
+    return window_days[0] if window_days else start
+
+
+def penalty_window(data: LetterData, calendar: SchoolCalendar, pupil: Pupil, school_weeks: int, today: dt.date,
                    start: dt.date, end: dt.date) -> dict:
     """The rolling school weeks up to today and the unauthorised sessions in them."""
     weeks = calendar.rolling_school_weeks(today, school_weeks)
-    window_days = calendar.school_days(weeks[0], end) if weeks else []
-    window_start = window_days[0] if window_days else start
+    first = window_start(calendar, school_weeks, today, start, end)
     unauthorised = [(d, s, c, meaning(c).description) for d, s, c, _ in
-                    pupil_marks(session, pupil.id, window_start, end) if c in UNAUTHORISED_CODES]
-    return {"from": long_date(window_start), "to": long_date(end), "weeks": len(weeks),
+                    data.marks(pupil.id, first, end) if c in UNAUTHORISED_CODES]
+    return {"from": long_date(first), "to": long_date(end), "weeks": len(weeks),
             "unauthorised": unauthorised, "codes": sorted({(c, d) for _, _, c, d in unauthorised})}
 
 
@@ -424,7 +434,7 @@ def _date_param(params: dict, *keys: str) -> dt.date | None:
     return None
 
 
-def _leave_dates(session, f, case, pupil, calendar, marks, today, *, from_register: bool) -> list[str]:
+def _leave_dates(data, f, case, pupil, calendar, marks, today, *, from_register: bool) -> list[str]:
     p = f["params"]
     first = _date_param(p, "leave_from") or case.concern_start
     last = _date_param(p, "leave_to")
@@ -449,22 +459,22 @@ def _leave_dates(session, f, case, pupil, calendar, marks, today, *, from_regist
     return problems
 
 
-def _leave_requested(session, f, case, pupil, calendar, marks, today):
-    return _leave_dates(session, f, case, pupil, calendar, marks, today, from_register=False)
+def _leave_requested(data, f, case, pupil, calendar, marks, today):
+    return _leave_dates(data, f, case, pupil, calendar, marks, today, from_register=False)
 
 
-def _leave_taken(session, f, case, pupil, calendar, marks, today):
-    return _leave_dates(session, f, case, pupil, calendar, marks, today, from_register=True)
+def _leave_taken(data, f, case, pupil, calendar, marks, today):
+    return _leave_dates(data, f, case, pupil, calendar, marks, today, from_register=True)
 
 
-def _holiday_as_illness(session, f, case, pupil, calendar, marks, today):
-    problems = _leave_taken(session, f, case, pupil, calendar, marks, today)
-    due = _timer_due(session, case.id, "illness_evidence_window") or today + dt.timedelta(days=10)
+def _holiday_as_illness(data, f, case, pupil, calendar, marks, today):
+    problems = _leave_taken(data, f, case, pupil, calendar, marks, today)
+    due = _timer_due(data, case.id, "illness_evidence_window") or today + dt.timedelta(days=10)
     f["evidence_due"] = long_date(due)
     return problems
 
 
-def _notice_to_improve(session, f, case, pupil, calendar, marks, today):
+def _notice_to_improve(data, f, case, pupil, calendar, marks, today):
     """The improvement period: 3 to 6 weeks (national framework), from the day of the notice."""
     nti = f["penalties"].notice_to_improve
     weeks = f["params"].get("improvement_weeks", nti.weeks)
@@ -477,8 +487,7 @@ def _notice_to_improve(session, f, case, pupil, calendar, marks, today):
                 "the national framework allows"]
     # The period runs from the day the notice was issued (when its timer started), even if
     # the letter is printed a day or two later, so the letter and the case agree.
-    timer = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind == "improvement_period")
-                         .order_by(Timer.started_at.desc())).first()
+    timer = data.latest_timer(case.id, "improvement_period")
     if timer is not None:
         start, end = local(timer.started_at).date(), local(timer.due_at).date()
         weeks = round((end - start).days / 7)
@@ -496,25 +505,25 @@ def _notice_to_improve(session, f, case, pupil, calendar, marks, today):
     return problems
 
 
-def _agreed(session, f, case, what: str, agreed: str) -> list[str]:
+def _agreed(data, f, case, what: str, agreed: str) -> list[str]:
     """A letter that sets down what was agreed (a support plan, a contract): its review date,
     and the agreement itself, which is the reason on the move that agreed it."""
-    due = _timer_due(session, case.id, "support_plan_review")
+    due = _timer_due(data, case.id, "support_plan_review")
     f["review_date"] = long_date(due) if due else None
     if not (f["move"] and f["move"]["reason"].strip()):
         return [f"the {what} letter states what was agreed: record it as the reason on the move that agreed the {agreed}"]
     return []
 
 
-def _support_plan(session, f, case, pupil, calendar, marks, today):
-    return _agreed(session, f, case, "support plan", "plan")
+def _support_plan(data, f, case, pupil, calendar, marks, today):
+    return _agreed(data, f, case, "support plan", "plan")
 
 
-def _contract(session, f, case, pupil, calendar, marks, today):
-    return _agreed(session, f, case, "attendance contract", "contract")
+def _contract(data, f, case, pupil, calendar, marks, today):
+    return _agreed(data, f, case, "attendance contract", "contract")
 
 
-def _meeting(session, f, case, pupil, calendar, marks, today):
+def _meeting(data, f, case, pupil, calendar, marks, today):
     when = f["params"].get("meeting_at") if f["move"] and f["move"]["event"] != "open" else None
     f["meeting"] = None
     if when:
@@ -532,26 +541,26 @@ def _meeting(session, f, case, pupil, calendar, marks, today):
     return []
 
 
-def _traveller_no_return(session, f, case, pupil, calendar, marks, today):
+def _traveller_no_return(data, f, case, pupil, calendar, marks, today):
     first = _date_param(f["params"], "travel_from") or case.concern_start or today
-    due = _timer_due(session, case.id, "traveller_return") or calendar.count_school_days(today, 10)[0]
+    due = _timer_due(data, case.id, "traveller_return") or calendar.count_school_days(today, 10)[0]
     f["travel"] = {"from": long_date(first), "confirm_by": long_date(due)}
     return []
 
 
-def _medical_evidence(session, f, case, pupil, calendar, marks, today):
-    due = _timer_due(session, case.id, "medical_evidence_due")
+def _medical_evidence(data, f, case, pupil, calendar, marks, today):
+    due = _timer_due(data, case.id, "medical_evidence_due")
     f["evidence_due"] = long_date(due) if due else None
     return []
 
 
-def _late_after_close(session, f, case, pupil, calendar, marks, today):
+def _late_after_close(data, f, case, pupil, calendar, marks, today):
     if not f["lates"]["after"]:
         return [f"{pupil.forename} has not arrived after the register closed this school year: nothing to list"]
     return []
 
 
-def _attendance_concern(session, f, case, pupil, calendar, marks, today):
+def _attendance_concern(data, f, case, pupil, calendar, marks, today):
     """A letter about low attendance needs attendance that is low: under the school's
     target, or with some absence at all where the policy sets no target."""
     figures, target = f["figures"], f["school"]["target"]
@@ -566,16 +575,16 @@ def _attendance_concern(session, f, case, pupil, calendar, marks, today):
     return []
 
 
-def _late_before_close(session, f, case, pupil, calendar, marks, today):
+def _late_before_close(data, f, case, pupil, calendar, marks, today):
     if not f["lates"]["before"]:
         return [f"{pupil.forename} has not been late this school year: nothing to list"]
     return []
 
 
-def _for_the_la(session, f, case, pupil, calendar, marks, today):
+def _for_the_la(data, f, case, pupil, calendar, marks, today):
     """What the LA needs about the family and what has been done."""
-    contacts = list(session.exec(select(Contact).where(Contact.pupil_id == pupil.id)
-                                 .order_by(Contact.call_priority, Contact.id)))
+    session = data.session
+    contacts = data.contacts(pupil.id)
     f["contacts"] = [{"name": c.name, "relationship": c.relationship, "pr": c.parental_responsibility,
                       "lives_with_pupil": c.lives_with_pupil, "address": ", ".join(address_lines(c)),
                       "phone": c.phone_mobile or c.phone_home or c.phone_work, "email": c.email}
@@ -599,10 +608,10 @@ def _for_the_la(session, f, case, pupil, calendar, marks, today):
     return []
 
 
-def _continuous_absence(session, f, case, pupil, calendar, marks, today):
+def _continuous_absence(data, f, case, pupil, calendar, marks, today):
     """The LA notice of absence without permission: _for_the_la, plus the run of continuous
     school days (read back from the latest mark; any attending or authorised mark ends it)."""
-    problems = _for_the_la(session, f, case, pupil, calendar, marks, today)
+    problems = _for_the_la(data, f, case, pupil, calendar, marks, today)
     by_day: dict[dt.date, list[str]] = {}
     for d, _s, c, _m in marks:
         by_day.setdefault(d, []).append(c)
@@ -628,16 +637,16 @@ def _letter_label(case: Case, letter_id: str) -> str:
     return d.label if d else letter_id
 
 
-def _ehc_plan(session, f, case, pupil, calendar, marks, today):
-    problems = _for_the_la(session, f, case, pupil, calendar, marks, today)
+def _ehc_plan(data, f, case, pupil, calendar, marks, today):
+    problems = _for_the_la(data, f, case, pupil, calendar, marks, today)
     if not pupil.ehc_plan:
         problems.append(f"{pupil.name} is not recorded as having an EHC plan: this letter tells the LA that "
                         "maintains the plan")
     return problems
 
 
-def _penalty_request(session, f, case, pupil, calendar, marks, today):
-    problems = _for_the_la(session, f, case, pupil, calendar, marks, today)
+def _penalty_request(data, f, case, pupil, calendar, marks, today):
+    problems = _for_the_la(data, f, case, pupil, calendar, marks, today)
     if not f["window"]["unauthorised"]:
         problems.append(f"{pupil.forename} has no unauthorised absence in the last "
                         f"{f['thresholds'].penalty_school_weeks} school weeks: there is no offence to report")

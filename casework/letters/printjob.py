@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from casework.clock import Clock
+from casework.letters.pdf import LayoutPool, print_pool, print_workers
 from casework.letters.queue import produce_print_batch
 from casework.letters.render import queued_letters
 from casework.store.casemodels import PrintJob
@@ -21,6 +22,7 @@ from casework.store.db import session_scope
 from casework.store.models import School
 
 CHUNK = 50  # letters to a print file: a size an office printer takes in one go
+POOL_FROM = 20  # letters: a smaller run is laid out here, as starting worker processes costs more than it saves
 
 
 class PrintJobError(ValueError):
@@ -61,9 +63,23 @@ def start_print_job(session: Session, school: School, by: str, clock: Clock) -> 
     return job
 
 
-def run_print_job(engine: Engine, job_id: int, clock: Clock, chunk: int = CHUNK) -> PrintJob:
+def run_print_job(engine: Engine, job_id: int, clock: Clock, chunk: int = CHUNK,
+                  workers: int | None = None) -> PrintJob:
     """Produce the job's letters a chunk at a time, each chunk committed with its progress, so a
-    page polling the job sees it move and a failure keeps what was already produced."""
+    page polling the job sees it move and a failure keeps what was already produced. Each chunk
+    is laid out in ``workers`` processes (default ``print_workers()``: one per core), a run of
+    fewer than ``POOL_FROM`` letters in this one."""
+    with session_scope(engine) as s:
+        total = s.get(PrintJob, job_id).total
+    pool = print_pool(1 if total < POOL_FROM else print_workers() if workers is None else workers)
+    try:
+        return _run(engine, job_id, clock, chunk, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _run(engine: Engine, job_id: int, clock: Clock, chunk: int, pool: LayoutPool | None) -> PrintJob:
     with session_scope(engine) as s:
         job = s.get(PrintJob, job_id)
         job.status = "running"
@@ -72,7 +88,8 @@ def run_print_job(engine: Engine, job_id: int, clock: Clock, chunk: int = CHUNK)
         while True:
             with session_scope(engine) as s:
                 job, school = s.get(PrintJob, job_id), s.get(School, school_id)
-                result = produce_print_batch(s, school, clock, job.requested_by, limit=chunk + len(job.problems))
+                result = produce_print_batch(s, school, clock, job.requested_by, limit=chunk + len(job.problems),
+                                             pool=pool)
                 new_problems = {str(k): v for k, v in result.problems.items() if str(k) not in job.problems}
                 job.problems = {**job.problems, **new_problems}
                 job.produced += len(result.produced)

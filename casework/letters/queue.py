@@ -16,8 +16,16 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from casework.clock import Clock, local
-from casework.letters.fields import LetterProblems
-from casework.letters.render import check_letter, letters_dir, queued_letters, render_letter, render_queued
+from casework.letters.fields import LetterProblems, prepare_letter
+from casework.letters.pdf import LayoutPool
+from casework.letters.render import (
+    check_letter,
+    letters_dir,
+    queue_data,
+    queued_letters,
+    render_letter,
+    render_queued,
+)
 from casework.store.audit import record
 from casework.store.casemodels import Case, CaseNote, LetterBatch, LetterRequest
 from casework.store.models import Pupil, School
@@ -105,28 +113,44 @@ def letter_label(case: Case, template: str) -> str:
 class LetterQueue:
     letters: list[QueuedLetter]  # this page of the queue, checked
     total: int  # letters queued in all
+    with_problems: int = 0  # of all the letters queued, how many have a problem
+
+    @property
+    def ready(self) -> int:
+        return self.total - self.with_problems
 
 
 def letter_queue(session: Session, school: School, clock: Clock, *, limit: int | None = None,
                  offset: int = 0) -> LetterQueue:
     """Letters queued for the school up to today, oldest first (a page of them with ``limit``): who
-    each goes to, or every problem that stops it.
+    each goes to, or every problem that stops it, and how many of the whole queue have a problem.
 
-    Checking renders each letter's HTML (never a PDF; tens of milliseconds a letter, so a page
-    checks a page) and changes nothing."""
+    What the checks read is read once for the whole queue (``QueueData``). The page's letters are
+    checked in full (their HTML rendered, never a PDF); the rest only for the facts they need,
+    which is what stops a letter. Nothing is changed."""
     queued = queued_letters(session, school, clock)
+    page = queued[offset: None if limit is None else offset + limit]
+    data = queue_data(session, school, queued, clock)
+    on_page = {req.id for req in page}
+    with_problems = 0
+    for req in queued:
+        if req.id not in on_page:
+            try:
+                prepare_letter(session, req, clock, data)
+            except LetterProblems:
+                with_problems += 1
     out = []
-    for req in queued[offset: None if limit is None else offset + limit]:
+    for req in page:
         case = session.get(Case, req.case_id)
         pupil = session.get(Pupil, case.pupil_id)
         item = QueuedLetter(req, case, pupil, letter_label(case, req.template))
         try:
-            ready = check_letter(session, req, clock)
+            ready = check_letter(session, req, clock, data)
             item.recipients = [r.addressee for r in ready.job.recipients]
         except LetterProblems as exc:
             item.problems = list(exc.problems)
         out.append(item)
-    return LetterQueue(out, len(queued))
+    return LetterQueue(out, len(queued), with_problems + sum(1 for x in out if not x.ready))
 
 
 def school_letter(session: Session, school_id: int, letter_id: int) -> LetterRequest:
@@ -151,14 +175,14 @@ class BatchResult:
 
 
 def produce_print_batch(session: Session, school: School, clock: Clock, by: str,
-                        limit: int | None = None) -> BatchResult:
+                        limit: int | None = None, pool: LayoutPool | None = None) -> BatchResult:
     """Produce the ready letters (each kept on its own, as always) and one print file of them,
     kept and recorded with its SHA-256. Letters with problems stay queued and are listed.
     ``limit`` takes the oldest that many queued letters; ``remaining`` says how many are left."""
     now = clock.now()
     path = letters_dir() / school.urn / f"{local(now):%Y-%m-%d}" / f"print-{local(now):%H%M%S}-{now.microsecond:06d}.pdf"
     produced, problems, written = render_queued(session, school, clock, by, skip_problems=True, print_file=path,
-                                                limit=limit)
+                                                limit=limit, pool=pool)
     remaining = max(0, len(queued_letters(session, school, clock)) - len(problems))
     if written is None:
         return BatchResult(None, produced, problems, remaining)

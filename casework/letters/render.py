@@ -34,19 +34,23 @@ from sqlmodel import Session, select
 
 from casework.clock import Clock, local
 from casework.letters.certificate import registration_certificate
+from casework.letters.data import LetterData, QueueData
 from casework.letters.fields import (
     LETTER_LOG_PREFIX,
     TEMPLATES_DIR,
     LetterJob,
     LetterProblems,
     long_date,
+    period_for,
     prepare_letter,
     school_calendar,
+    window_start,
 )
+from casework.letters.pdf import LayoutPool, LetterPdf, render_pdfs
 from casework.store.audit import record
-from casework.store.casemodels import CaseNote, LetterRequest
+from casework.store.casemodels import Case, CaseNote, LetterRequest
 from casework.store.models import School
-from casework.workflow import Workflow
+from casework.workflow import Workflow, for_school
 
 
 def letters_dir() -> Path:
@@ -115,22 +119,12 @@ def render_html(job: LetterJob, recipient_index: int, env: Environment | None = 
         raise LetterProblems([f"letter {job.letter_id!r} needs a field the case does not hold: {exc.message}"]) from None
 
 
-def _attach_certificate(session: Session, job: LetterJob) -> None:
+def _attach_certificate(session: Session, job: LetterJob, data: LetterData | None) -> None:
     if job.definition.certificate and "certificate" not in job.fields:
         cal = school_calendar(session, job.school.id)
         p = job.fields["period"]
         job.fields["certificate"] = registration_certificate(session, job.school.id, job.pupil, cal,
-                                                             p["start"], p["end"])
-
-
-def _pdf(html_pages: list[str]) -> bytes:
-    """Render each HTML document on its own (page numbers per letter) and join them into one PDF."""
-    from weasyprint import HTML
-
-    docs = [HTML(string=h, base_url=str(TEMPLATES_DIR)).render() for h in html_pages]
-    if not docs:
-        raise ValueError("nothing to print")
-    return docs[0].copy([page for d in docs for page in d.pages]).write_pdf()
+                                                             p["start"], p["end"], data)
 
 
 def _write_atomically(path: Path, data: bytes) -> str:
@@ -168,41 +162,64 @@ class _Ready:
     html: list[str]
 
 
-def check_letter(session: Session, request: LetterRequest, clock: Clock) -> _Ready:
-    """Prepare and render the HTML of a queued letter; raises ``LetterProblems`` with every gap."""
+def check_letter(session: Session, request: LetterRequest, clock: Clock, data: LetterData | None = None) -> _Ready:
+    """Prepare and render the HTML of a queued letter; raises ``LetterProblems`` with every gap.
+    ``data`` is what a whole queue's checks read at once (``queue_data``)."""
     if request.status != "queued":
         when = f" on {local(request.produced_at):%d %B %Y at %H:%M}" if request.produced_at else ""
         raise LetterProblems([f"letter {request.id} is {request.status}{when}, not queued"])
-    job = prepare_letter(session, request, clock)
-    _attach_certificate(session, job)
+    job = prepare_letter(session, request, clock, data)
+    _attach_certificate(session, job, data)
     env = environment(job.workflow)
     return _Ready(job, [render_html(job, i, env) for i in range(len(job.recipients))])
 
 
-def _produce(session: Session, ready: _Ready, clock: Clock, by: str) -> tuple[ProducedLetter, bytes]:
-    from weasyprint import HTML
+def _produce(session: Session, ready: _Ready, pdf: LetterPdf, clock: Clock, by: str) -> tuple[ProducedLetter, bytes]:
+    job = ready.job
+    checked = CheckedLetter.of(ready, clock.now())
+    return keep_letter(session, job.request, checked, pdf, by, job.school), pdf.data
 
-    job, req = ready.job, ready.job.request
-    docs = [HTML(string=h, base_url=str(TEMPLATES_DIR)).render() for h in ready.html]
-    pages = [p for d in docs for p in d.pages]
-    data = docs[0].copy(pages).write_pdf()
-    now = clock.now()
-    path = (letters_dir() / job.school.urn / f"{local(now):%Y-%m-%d}"
-            / f"case{job.case.id}-{job.letter_id}-letter{req.id}.pdf")
-    digest = _write_atomically(path, data)
-    recipients = [r.as_dict() for r in job.recipients]
-    record(session, now, by, "letter.produce", f"letter:{req.id}", school_id=job.school.id, case=job.case.id,
-           template=job.letter_id, sha256=digest)
+
+@dataclass
+class CheckedLetter:
+    """A queued letter as it was checked at a moment, ready to lay out and keep (plain data, so it
+    can be laid out later or in another process)."""
+
+    request_id: int
+    case_id: int
+    pupil: str
+    letter_id: str
+    label: str
+    recipients: list[dict]
+    html: list[str]
+    at: dt.datetime
+
+    @classmethod
+    def of(cls, ready: _Ready, at: dt.datetime) -> CheckedLetter:
+        job = ready.job
+        return cls(job.request.id, job.case.id, job.pupil.name, job.letter_id, job.definition.label,
+                   [r.as_dict() for r in job.recipients], ready.html, at)
+
+
+def keep_letter(session: Session, req: LetterRequest, letter: CheckedLetter, pdf: LetterPdf, by: str,
+                school: School) -> ProducedLetter:
+    """Keep a letter's PDF in the letters folder, mark it produced at ``letter.at`` and log it on the case."""
+    now = letter.at
+    path = (letters_dir() / school.urn / f"{local(now):%Y-%m-%d}"
+            / f"case{letter.case_id}-{letter.letter_id}-letter{req.id}.pdf")
+    digest = _write_atomically(path, pdf.data)
+    record(session, now, by, "letter.produce", f"letter:{req.id}", school_id=school.id, case=letter.case_id,
+           template=letter.letter_id, sha256=digest)
     req.status, req.produced_at, req.produced_by = "produced", now, by
-    req.recipients, req.file, req.sha256 = recipients, str(path), digest
+    req.recipients, req.file, req.sha256 = letter.recipients, str(path), digest
     session.add(req)
-    to = "; ".join(r.addressee for r in job.recipients)
-    session.add(CaseNote(case_id=job.case.id, author=by, at=now,
-                         text=f"{LETTER_LOG_PREFIX} {job.definition.label} ({job.letter_id}), to {to}, "
+    to = "; ".join(r["addressee"] for r in letter.recipients)
+    session.add(CaseNote(case_id=letter.case_id, author=by, at=now,
+                         text=f"{LETTER_LOG_PREFIX} {letter.label} ({letter.letter_id}), to {to}, "
                               f"by {by} on {local(now):%d %B %Y at %H:%M}; kept as {path} (sha256 {digest})"))
     session.flush()
-    return ProducedLetter(req.id, job.case.id, job.pupil.name, job.letter_id, job.definition.label,
-                          [r.addressee for r in job.recipients], str(path), digest, len(pages)), data
+    return ProducedLetter(req.id, letter.case_id, letter.pupil, letter.letter_id, letter.label,
+                          [r["addressee"] for r in letter.recipients], str(path), digest, pdf.pages)
 
 
 def render_letter(session: Session, letter_request_id: int, clock: Clock, by: str) -> ProducedLetter:
@@ -211,7 +228,7 @@ def render_letter(session: Session, letter_request_id: int, clock: Clock, by: st
     if req is None:
         raise LookupError(f"no letter {letter_request_id}")
     ready = check_letter(session, req, clock)
-    produced, _ = _produce(session, ready, clock, by)
+    produced, _ = _produce(session, ready, render_pdfs([ready.html])[0], clock, by)
     return produced
 
 
@@ -219,6 +236,20 @@ class BatchProblems(ValueError):
     def __init__(self, problems: dict[int, list[str]]):
         self.problems = problems
         super().__init__("; ".join(f"letter {k}: {'; '.join(v)}" for k, v in problems.items()))
+
+
+def queue_data(session: Session, school: School, requests: list[LetterRequest], clock: Clock) -> QueueData:
+    """What checking these letters reads, read once for them all: the school year so far, and the
+    marks back to the start of the longest rolling penalty window of the workflows involved."""
+    today = clock.today()
+    cal = school_calendar(session, school.id)
+    start, end = period_for(cal, today)
+    case_ids = sorted({r.case_id for r in requests})
+    workflows = {w for k in range(0, len(case_ids), 500)
+                 for w in session.exec(select(Case.workflow).where(Case.id.in_(case_ids[k:k + 500])).distinct())}
+    first = min((window_start(cal, for_school(w).model.thresholds.penalty_school_weeks, today, start, end)
+                 for w in workflows), default=start)
+    return QueueData(session, school.id, requests, start, end, marks_from=first)
 
 
 def queued_letters(session: Session, school: School, clock: Clock) -> list[LetterRequest]:
@@ -231,25 +262,29 @@ def queued_letters(session: Session, school: School, clock: Clock) -> list[Lette
 
 def render_queued(session: Session, school: School, clock: Clock, by: str, *, skip_problems: bool = False,
                   print_file: Path | None = None,
-                  limit: int | None = None) -> tuple[list[ProducedLetter], dict[int, list[str]], Path | None]:
+                  limit: int | None = None,
+                  pool: LayoutPool | None = None) -> tuple[list[ProducedLetter], dict[int, list[str]], Path | None]:
     """Produce every queued letter for a school (each its own kept file), optionally also one print file.
 
     Every letter is checked first. If any has a problem nothing is produced and ``BatchProblems``
     lists them all, unless ``skip_problems``: then the others are produced and the problems returned.
     ``limit`` takes only the oldest that many queued letters (a batch a person can wait for).
+    The letters are laid out together (``casework.letters.pdf``), in the ``pool``'s processes if given.
     """
     ready, problems = [], {}
     queued = queued_letters(session, school, clock)
-    for req in queued[:limit] if limit is not None else queued:
+    queued = queued[:limit] if limit is not None else queued
+    data = queue_data(session, school, queued, clock)
+    for req in queued:
         try:
-            ready.append(check_letter(session, req, clock))
+            ready.append(check_letter(session, req, clock, data))
         except LetterProblems as exc:
             problems[req.id] = exc.problems
     if problems and not skip_problems:
         raise BatchProblems(problems)
     produced, files = [], []
-    for r in ready:
-        p, data = _produce(session, r, clock, by)
+    for r, pdf in zip(ready, render_pdfs([r.html for r in ready], pool)):
+        p, data = _produce(session, r, pdf, clock, by)
         produced.append(p)
         files.append(data)
     written = None

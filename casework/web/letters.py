@@ -33,7 +33,7 @@ from casework.web.context import clock, current_school, db, int_arg
 from casework.web.permissions import requires
 
 bp = Blueprint("letters", __name__)
-PAGE = 25  # letters checked per page (each check renders the letter)
+PAGE = 25  # letters shown and checked in full per page (each check renders the letter)
 
 
 @bp.route("/letters")
@@ -44,7 +44,7 @@ def index():
     q = letter_queue(db(), school, clock(), limit=PAGE, offset=(page - 1) * PAGE)
     return render_template("letters.html", queue=q.letters, total=q.total, page=page,
                            pages=max(1, -(-q.total // PAGE)), first=(page - 1) * PAGE + 1,
-                           ready=sum(1 for x in q.letters if x.ready), batches=batches(db(), school.id),
+                           ready=q.ready, with_problems=q.with_problems, batches=batches(db(), school.id),
                            produced=produced_letters(db(), school.id), job=latest_job(db(), school.id))
 
 
