@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from web_world import client
 
 from casework.store.casemodels import Case, LetterBatch, LetterRequest, Notification
-from casework.store.models import Role
+from casework.store.models import Role, User
 
 R = Role
 
@@ -304,3 +304,31 @@ def test_safe_cell_leaves_plain_text_and_numbers_alone():
 
     assert safe_cell("Year 4") == "Year 4" and safe_cell(-3) == -3 and safe_cell(95.5) == 95.5
     assert safe_cell("") == "" and safe_cell(None) is None
+
+
+def test_a_role_group_reads_as_the_roles_in_it(app, engine, world):
+    """Today's "Who" column and the deadlines name a workflow's role group by the people in it."""
+    from flask_login import login_user
+
+    from casework.web.context import WebUser
+    from casework.web.filters import role_label
+
+    with Session(engine) as s:
+        officer = s.exec(select(User).where(User.username == world.users[Role.ATTENDANCE_OFFICER])).one()
+    with app.test_request_context():
+        login_user(WebUser(officer))
+        assert role_label("office") == "Attendance officer or wellbeing lead"  # national.yaml's roles:
+        assert role_label("issuers") == "Headteacher or deputy headteacher"
+        assert role_label("dsl") == "Designated safeguarding lead"
+        assert role_label("system") == "casework (automatic)"
+
+
+def test_the_year_so_far_runs_from_the_first_school_day_on_every_page(app, world):
+    """The demo calendar's year opens with INSET days on 1 and 2 September: pupil, case and DSL
+    pages all count, and say, "since Wed 3 September 2025", as the letters do."""
+    officer = client(app, Role.ATTENDANCE_OFFICER)
+    pupil = officer.get(f"/pupils/{world.pupils['absent']}").get_data(as_text=True)
+    assert "Attendance since" in pupil, pupil
+    assert re.search(r"Attendance since ([^<]*)<", pupil).group(1) == "Wed 3 September 2025"
+    case = officer.get(f"/cases/{world.cases['absent']}").get_data(as_text=True)
+    assert "since Wed 3 September 2025" in case

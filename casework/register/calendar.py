@@ -204,6 +204,10 @@ class SchoolCalendar:
     def previous_school_day(self, day: dt.date) -> dt.date:
         return self.subtract_school_days(day, 1)
 
+    def first_school_day_on_or_after(self, day: dt.date) -> dt.date | None:
+        i = bisect.bisect_left(self._days, day)
+        return self._days[i] if i < len(self._days) else None
+
     def last_school_day_on_or_before(self, day: dt.date) -> dt.date | None:
         i = bisect.bisect_right(self._days, day)
         return self._days[i - 1] if i else None

@@ -15,7 +15,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from casework.clock import Clock
-from casework.register.calendar import CalendarEntry, SchoolCalendar
+from casework.register.calendar import CalendarEntry, SchoolCalendar, school_year_start
 from casework.register.codes import meaning
 from casework.store.audit import record
 from casework.store.models import CalendarDay, Mark, MarkAmendment, Pupil, School, User
@@ -48,6 +48,14 @@ def get_pupil(session: Session, school: School, upn: str) -> Pupil:
 def load_calendar(session: Session, school_id: int) -> SchoolCalendar:
     rows = session.exec(select(CalendarDay).where(CalendarDay.school_id == school_id).order_by(CalendarDay.id)).all()
     return _calendar(tuple(CalendarEntry(r.start, r.end, r.kind, r.label, r.session) for r in rows))
+
+
+def year_so_far_from(session: Session, school_id: int, today: dt.date) -> dt.date:
+    """Where "this school year" starts for the figures pages and letters give: its first school
+    day (Tue 2 Sep, not Mon 1 Sep), or 1 September when no term dates are entered yet."""
+    start = school_year_start(today)
+    first = load_calendar(session, school_id).first_school_day_on_or_after(start)
+    return first if first is not None and first <= today else start
 
 
 @lru_cache(maxsize=64)

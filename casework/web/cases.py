@@ -15,6 +15,7 @@ from casework.figures import stats
 from casework.figures.bands import pupil_bands
 from casework.notify.notifications import case_timeline
 from casework.register.calendar import school_year_start
+from casework.register.store import year_so_far_from
 from casework.store.audit import record
 from casework.store.casemodels import Case, CaseNote
 from casework.store.models import User
@@ -121,7 +122,7 @@ def show(case_id: int):
                  for p in case.proposals if p.get("event") in by_event]
     finding_groups = group_findings(findings(s, case.id))
     today = clock().today()
-    year_start = school_year_start(today)
+    year_start = year_so_far_from(s, case.school_id, today)
     figures = stats.pupil_figures(s, case.school_id, year_start, today, pupil_ids=[case.pupil_id])
     timeline = case_timeline(s, history(s, case.id), case.id, with_alerts=can("dsl.view"))
     return render_template("case.html", case=case, world=world, ct=ct, options=options, timeline=timeline,

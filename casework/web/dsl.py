@@ -11,7 +11,7 @@ from casework.cases.moves import Actor, move_options
 from casework.cases.world import CaseWorld
 from casework.figures import stats
 from casework.notify.notifications import NotFound, resolve_alert
-from casework.register.calendar import school_year_start
+from casework.register.store import year_so_far_from
 from casework.store.models import PUPIL_FLAGS, Contact
 from casework.web.context import clock, current_school, db
 from casework.web.permissions import requires
@@ -34,7 +34,7 @@ def index():
     contacts: dict[int, list[Contact]] = {}
     for ct in s.exec(select(Contact).where(Contact.pupil_id.in_(pupil_ids)).order_by(Contact.call_priority, Contact.id)):
         contacts.setdefault(ct.pupil_id, []).append(ct)
-    year_start = school_year_start(today)
+    year_start = year_so_far_from(s, school.id, today)
     figures = {f.pupil_id: f.figures for f in stats.pupil_figures(s, school.id, year_start, today, pupil_ids=pupil_ids)} \
         if pupil_ids else {}
     view = []

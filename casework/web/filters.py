@@ -10,6 +10,8 @@ from casework.clock import local
 from casework.figures.stats import year_group_label
 from casework.register.codes import meaning
 from casework.store.models import ROLE_LABELS, Role
+from casework.web.context import current_school
+from casework.workflow import for_school
 
 
 def when(moment: dt.datetime | None) -> str:
@@ -40,10 +42,20 @@ def pct(v: float | None, places: int = 1) -> str:
 
 
 def role_label(role: str) -> str:
+    """A role as people read it; a workflow's role group ("office") as its members' roles."""
     try:
         return ROLE_LABELS[Role(role)]
     except ValueError:
-        return "casework (automatic)" if role == "system" else role
+        pass
+    if role == "system":
+        return "casework (automatic)"
+    school = current_school()
+    members = for_school(school.workflow).model.roles.get(role) if school is not None else None
+    if not members:
+        return role.replace("_", " ").capitalize()
+    first, *rest = [role_label(m) for m in members]
+    rest = [x[0].lower() + x[1:] for x in rest]  # "Attendance officer or wellbeing lead"
+    return first if not rest else f"{', '.join([first, *rest[:-1]])} or {rest[-1]}"
 
 
 def code_category(code: str) -> str:

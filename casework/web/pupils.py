@@ -13,7 +13,13 @@ from casework.figures import stats, trends
 from casework.figures.bands import label_for
 from casework.register.calendar import school_year_start
 from casework.register.codes import LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE
-from casework.register.store import amendments_for, find_pupils, pupil_marks_between, year_groups
+from casework.register.store import (
+    amendments_for,
+    find_pupils,
+    pupil_marks_between,
+    year_groups,
+    year_so_far_from,
+)
 from casework.store.casemodels import Case
 from casework.store.models import PUPIL_FLAGS, Mark, Pupil
 from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg, school_row
@@ -70,7 +76,7 @@ def show(pupil_id: int):
     school = current_school()
     s = db()
     today = clock().today()
-    start = school_year_start(today)
+    start = year_so_far_from(s, school.id, today)
     # One pupil's marks are read once (by the pupil's index) and counted by the domain's Figures.
     marks = pupil_marks_between(s, pupil.id, start, today)
     figures = stats.Figures()
