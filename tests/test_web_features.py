@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session, select
 from web_world import client
 
-from casework.store.casemodels import Case, LetterBatch, LetterRequest, Notification
+from casework.store.casemodels import Case, LetterBatch, LetterRequest, Notification, Timer
 from casework.store.models import Role, User
 
 R = Role
@@ -332,3 +332,23 @@ def test_the_year_so_far_runs_from_the_first_school_day_on_every_page(app, world
     assert re.search(r"Attendance since ([^<]*)<", pupil).group(1) == "Wed 3 September 2025"
     case = officer.get(f"/cases/{world.cases['absent']}").get_data(as_text=True)
     assert "since Wed 3 September 2025" in case
+
+
+def test_a_deadline_in_days_reads_as_its_day_and_one_in_hours_with_its_time(app, engine, world):
+    from markupsafe import escape
+
+    from casework.cases.moves import END_OF_DAY
+    from casework.clock import local
+
+    with Session(engine) as s:
+        timers = s.exec(select(Timer).where(Timer.status == "open")).all()
+    by_day = [t for t in timers if local(t.due_at).time() == END_OF_DAY]
+    by_hour = [t for t in timers if local(t.due_at).time() != END_OF_DAY]
+    assert by_day and by_hour, [(t.kind, t.due_at) for t in timers]
+    officer = client(app, Role.ATTENDANCE_OFFICER)
+    for t in (by_day[0], by_hour[0]):
+        page = officer.get(f"/cases/{t.case_id}").get_data(as_text=True)
+        label = re.escape(str(escape(t.label)))
+        shown = re.search(rf"<strong>{label}</strong><br>\s*<span class=\"muted\">(?:Due|Overdue since) ([^<(]+)",
+                          page).group(1).strip()
+        assert shown.endswith(f"{local(t.due_at):%H:%M}") == (t is by_hour[0]), shown

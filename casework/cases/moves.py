@@ -324,6 +324,9 @@ class Due:
     school_days: int | None = None
 
 
+END_OF_DAY = dt.time(18, 0)  # a deadline in days, with no time of its own, runs to the end of that day
+
+
 def timer_due(world: CaseWorld, tdef: TimerDef, params: dict) -> Due:
     """When a timer falls due, on the school's calendar where it counts school days."""
     now = world.clock.now()
@@ -336,7 +339,7 @@ def timer_due(world: CaseWorld, tdef: TimerDef, params: dict) -> Due:
         start = now.date()
     due = tdef.due
     count = params.get(tdef.param) if tdef.param and params.get(tdef.param) is not None else None
-    when = due.at or dt.time(18, 0)
+    when = due.at or END_OF_DAY
     if due.hours is not None:
         base = at(start, session_close_time(school, "AM")) if tdef.from_ == "register_close" else now
         return Due(base + dt.timedelta(hours=count if count is not None else due.hours))

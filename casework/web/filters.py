@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask import Flask
 
+from casework.cases.moves import END_OF_DAY
 from casework.clock import local
 from casework.figures.stats import year_group_label
 from casework.register.codes import meaning
@@ -27,6 +28,13 @@ def day_short(moment: dt.datetime | None) -> str:
         return ""
     m = local(moment)
     return f"{m:%a} {m.day} {m:%b}"
+
+
+def due(moment: dt.datetime | None) -> str:
+    """When a deadline falls: a day's deadline (to the end of the day) by its date alone."""
+    if moment is None:
+        return ""
+    return day(moment) if local(moment).time() == END_OF_DAY else when(moment)
 
 
 def day(d: dt.date | dt.datetime | None) -> str:
@@ -79,7 +87,7 @@ def year_short(yg: int) -> str:
 
 
 def register_filters(app: Flask) -> None:
-    app.jinja_env.filters.update(when=when, day=day, day_short=day_short, year_short=year_short, pct=pct, role_label=role_label, year=year_group_label,
+    app.jinja_env.filters.update(when=when, due=due, day=day, day_short=day_short, year_short=year_short, pct=pct, role_label=role_label, year=year_group_label,
                                  code_category=code_category, code_label=code_label)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
