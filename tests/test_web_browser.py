@@ -154,6 +154,9 @@ def test_dsl_sees_a_missed_home_visit_escalated(page_for, site):
     text = card.inner_text()
     assert "Social worker" in text and "Pat Vandermeer" in text and "missed since" in text
     shot(dsl, "dsl-queue")
+    # one box and a row of buttons; the safeguarding note is folded away until wanted
+    assert card.locator("textarea").count() == 2 and not card.locator("textarea[name=text]").is_visible()
+    card.locator("summary", has_text="safeguarding note").click()
     card.locator("textarea[name=text]").fill("Spoke to the social worker; visiting together at 3pm")
     card.locator("button", has_text="Add safeguarding note").click()
     assert "Safeguarding note added" in dsl.locator(".flash-success").inner_text()
@@ -236,10 +239,10 @@ def test_dsl_deals_with_an_alert_and_the_officer_reads_a_nudge(page_for, site):
     world = site[1]
     dsl = open_as(Role.DSL)
     dsl.goto(f"{base}/dsl")
-    alert = dsl.locator(f"#alert-{world.alert}")
+    card = dsl.locator("article", has=dsl.locator(f"#alert-{world.alert}"))
     shot(dsl, "dsl-queue-alert")
-    alert.get_by_label("How it was dealt with").fill("New address confirmed with the LA")
-    alert.locator("button", has_text="Mark as dealt with").click()
+    card.get_by_label("What happened").fill("New address confirmed with the LA")
+    card.locator("button", has_text="Acknowledge").click()
     assert "dealt with" in dsl.locator(".flash-success").inner_text()
     assert dsl.locator(f"#alert-{world.alert}").count() == 0
     dsl.goto(f"{base}/cases/{world.cases['visit']}")

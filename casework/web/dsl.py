@@ -52,13 +52,18 @@ def index():
     return render_template("dsl.html", queue=view, year_start=year_start)
 
 
+def _what_happened() -> str:
+    """The card's one box ("reason", shared with the steps), or ``resolution`` from older forms."""
+    return (request.form.get("reason") or request.form.get("resolution") or "").strip()
+
+
 @bp.route("/dsl/alerts/<int:alert_id>/resolve", methods=["POST"])
 @requires("dsl.resolve_alert")
 def resolve(alert_id: int):
     """The DSL has dealt with an alert: off the queue, kept on the case's timeline."""
     school = current_school()
     try:
-        alert = resolve_alert(db(), school.id, alert_id, current_user.username, request.form.get("resolution", ""),
+        alert = resolve_alert(db(), school.id, alert_id, current_user.username, _what_happened(),
                               clock().now())
     except NotFound:
         abort(404)
