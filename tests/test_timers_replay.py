@@ -285,3 +285,25 @@ def test_one_definition_of_an_outstanding_deadline_for_caseload_today_digest_and
     assert [(x["kind"], x["due"][:10]) for x in json.loads(r.output)] == [("weekly_sight", "2025-10-09")]
     r = CliRunner().invoke(main, ["timers", "--db", db_url, "--school", great_chart.urn, "--json", "--status", "lapsed"])
     assert sorted(x["kind"] for x in json.loads(r.output)) == ["old_step", "weekly_sight"]
+
+
+def test_no_home_visit_for_a_child_back_in_school_before_the_third_day(engine, session, great_chart, make_pupils,
+                                                                          add_marks):
+    """Away without a reason on Tue 3 Mar 2026, back in class on Wed 4 and Thu 5: there is no third
+    day of absence, so the day-3 visit is met on Thu 5 Mar at noon, not raised with the DSL."""
+    cal = load_calendar(session, great_chart.id)
+    back, away = make_pupils(session, great_chart, 2)
+    for p in (back, away):
+        add_marks(session, p, day_runs(cal, (D(2026, 3, 2), D(2026, 3, 2)), (D(2026, 3, 3), D(2026, 3, 3), "N")))
+    add_marks(session, back, day_marks(cal, D(2026, 3, 4), D(2026, 3, 5)))
+    add_marks(session, away, day_marks(cal, D(2026, 3, 4), D(2026, 3, 5), "N"))
+    session.commit()
+
+    days = replay(engine, great_chart.urn, D(2026, 3, 3), D(2026, 3, 5))
+    assert lapsed_on(days, "home_visit_if_no_contact") == ["2026-03-05"]  # the child still away, only
+    assert lapsed_on(days, "home_visit_if_no_contact", back.upn) == []
+    case = session.exec(select(Case).where(Case.pupil_id == back.id)).one()
+    timer = _timer(session, case.id, "home_visit_if_no_contact")
+    assert timer.status == "met" and "Wed 04 Mar 2026" in timer.outcome
+    session.refresh(case)
+    assert not case.safeguarding
