@@ -45,7 +45,7 @@ DEMO_NAME = "Oakfield Primary School (demo)"
 DEMO_PASSWORD = "casework-demo"
 DEMO_USERS = [
     ("officer", "Dana Whitfield", "Attendance officer", Role.ATTENDANCE_OFFICER),
-    ("wellbeing", "Priya Natarajan", "Wellbeing lead", Role.WELLBEING_LEAD),
+    ("wellbeing", "Priya Natarajan", "Family Liaison Officer", Role.WELLBEING_LEAD),  # Staplehurst's name for the post
     ("dsl", "Marcus Hale", "Designated safeguarding lead", Role.DSL),
     ("deputydsl", "Aisha Rahman", "Deputy DSL", Role.DEPUTY_DSL),
     ("head", "Helen Carter", "Headteacher", Role.HEADTEACHER),

@@ -50,6 +50,7 @@ def school_checks(session: Session, school: School, today: dt.date, env: dict | 
                      f"casework workflow check {wf.ref}") if problems else
                Check("letters", PASS, f"all {len(wf.model.letters)} letters have their templates and merge fields"))
     out.append(_letterhead(school))
+    out.append(_signatory(session, school, wf))
     out.append(_mail(env))
     return out
 
@@ -97,6 +98,20 @@ def _roles(session: Session, school: School, wf) -> Check:
                      f"add at least one of: {', '.join(suggest)}",
                      "casework user add USERNAME --school URN --role ROLE --name 'Full Name'")
     return Check("roles", PASS, f"every role group the workflow names has an active user ({', '.join(wf.model.roles)})")
+
+
+def _signatory(session: Session, school: School, wf) -> Check:
+    """Letters other than the head's own are signed by the post the workflow's letterhead names;
+    the name comes from the active member of staff whose position is that post."""
+    post = (wf.model.school.letterhead.signatory or "Headteacher").strip()
+    if post.lower().replace(" ", "") == "headteacher":
+        return Check("signatory", PASS, "letters are signed by the headteacher")
+    holders = [u.name for u, _ in list_users(session, school)
+               if u.active and (u.position or "").strip().lower() == post.lower()]
+    if not holders:
+        return Check("signatory", WARN, f"letters are signed '{post}' with no name: no active account has that position",
+                     f"casework user add USERNAME --school {school.urn} --position '{post}' ... (or set it on the admin page)")
+    return Check("signatory", PASS, f"letters are signed by {holders[0]}, {post}")
 
 
 def _letterhead(school: School) -> Check:

@@ -247,7 +247,7 @@ def test_school_check_finds_each_missing_item_and_passes_when_each_is_put_right(
 
     code, found = check()
     assert code == 1 and found == {"calendar": "fail", "contacts": "fail", "workflow": "pass", "roles": "fail",
-                                   "letters": "pass", "letterhead": "fail", "email": "warn"}
+                                   "letters": "pass", "letterhead": "fail", "signatory": "pass", "email": "warn"}
     cli("import", "calendar", str(GREAT_CHART), "--school", "118700")
     cli("import", "pupils", str(f["pupils"]), "--school", "118700")
     cli("import", "contacts", str(f["contacts"]), "--school", "118700")
@@ -263,6 +263,23 @@ def test_school_check_finds_each_missing_item_and_passes_when_each_is_put_right(
     monkeypatch.setenv("CASEWORK_SMTP_HOST", "mail.example.org")
     code, found = check()
     assert found["contacts"] == "pass" and found["email"] == "pass" and found["letterhead"] == "fail" and code == 1
+
+
+def test_school_check_warns_when_nobody_holds_the_post_that_signs_letters(cli):
+    """Staplehurst's letters are signed by the Family Liaison Officer: until someone's position is
+    that post, letters would go out signed with the title alone."""
+    assert cli("school", "add", "--urn", "118710", "--name", "Staplehurst", "--workflow", "staplehurst").exit_code == 0
+
+    def signatory():
+        r = cli("school", "check", "118710", "--json")
+        return next(c for c in json.loads(r.output)["checks"] if c["name"] == "signatory")
+
+    found = signatory()
+    assert found["status"] == "warn" and "'Family Liaison Officer' with no name" in found["detail"]
+    assert cli("user", "add", "flo", "--school", "118710", "--role", "wellbeing_lead", "--name", "Jo Bright",
+               "--position", "Family liaison officer").exit_code == 0
+    found = signatory()
+    assert found["status"] == "pass" and "Jo Bright" in found["detail"]
 
 
 # -- a workflow anywhere ---------------------------------------------------------------------
