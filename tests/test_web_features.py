@@ -352,3 +352,23 @@ def test_a_deadline_in_days_reads_as_its_day_and_one_in_hours_with_its_time(app,
         shown = re.search(rf"<strong>{label}</strong><br>\s*<span class=\"muted\">(?:Due|Overdue since) ([^<(]+)",
                           page).group(1).strip()
         assert shown.endswith(f"{local(t.due_at):%H:%M}") == (t is by_hour[0]), shown
+
+
+def test_today_names_the_case_owner_where_there_is_one(app, engine, world):
+    from casework.store.models import Pupil
+
+    officer = client(app, Role.ATTENDANCE_OFFICER)
+    page = officer.get("/today").get_data(as_text=True)
+    rows = re.findall(r'<tr class="[^"]*">\s*<td><a href="/cases/(\d+)">.*?</tr>', page, re.S)
+    assert rows, "the world has deadlines due today or overdue"
+    case_id = int(rows[0])
+    with Session(engine) as s:
+        owner = s.exec(select(User).where(User.username == world.users[Role.WELLBEING_LEAD])).one()
+        case = s.get(Case, case_id)
+        case.owner_id = owner.id
+        s.add(case)
+        s.commit()
+        pupil, name = s.get(Pupil, case.pupil_id).name, owner.name
+    page = officer.get("/today").get_data(as_text=True)
+    row = re.search(rf'<a href="/cases/{case_id}">{re.escape(pupil)}</a>.*?</tr>', page, re.S).group(0)
+    assert name in row

@@ -14,7 +14,8 @@ from sqlmodel import select
 from casework.cases.caseload import decisions_waiting, first_day_calls
 from casework.cases.early_warnings import early_warnings
 from casework.clock import LONDON
-from casework.store.casemodels import LetterRequest
+from casework.store.casemodels import Case, LetterRequest
+from casework.store.models import User
 from casework.timers import outstanding_deadlines
 from casework.web.cases import perform_move
 from casework.web.context import clock, current_school, db
@@ -36,8 +37,12 @@ def index():
     letters = s.exec(select(func.count()).select_from(LetterRequest).where(
         LetterRequest.school_id == school.id, LetterRequest.status == "queued", LetterRequest.queued_at < end_of_day)).one()
     decisions = len(decisions_waiting(s, school.id))
+    # "Who": the case's owner where it has one, else the role the deadline falls to
+    case_ids = sorted({d.case_id for d in due})
+    owners = dict(s.exec(select(Case.id, User.name).join(User, User.id == Case.owner_id)
+                         .where(Case.id.in_(case_ids))).all()) if case_ids else {}
     return render_template("today.html", calls=calls, overdue=overdue, due_today=due_today, letters=letters,
-                           decisions=decisions, warnings=early_warnings(s, school, clock().today()))
+                           decisions=decisions, warnings=early_warnings(s, school, clock().today()), owners=owners)
 
 
 @bp.route("/today/call/<int:case_id>", methods=["POST"])
