@@ -16,20 +16,18 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from casework.clock import Clock, local
+from casework.clock import Clock
 from casework.letters.fields import LetterProblems
 from casework.letters.pdf import print_pool, print_workers, render_pdfs
-from casework.letters.printjob import CHUNK
+from casework.letters.printjob import CHUNK, POOL_FROM
 from casework.letters.render import (
     CheckedLetter,
-    _joined,
-    _write_atomically,
     check_letter,
     keep_letter,
-    letters_dir,
+    keep_print_file,
     queue_data,
 )
-from casework.store.casemodels import LetterBatch, LetterRequest, PrintJob
+from casework.store.casemodels import LetterRequest, PrintJob
 from casework.store.db import make_engine, session_scope
 from casework.store.models import School
 
@@ -58,7 +56,7 @@ def produce_checked(engine: Engine, school_id: int, letters: list[CheckedLetter]
     """Lay out and keep checked letters, each print run's as one print file (``LetterBatch``) dated
     when it was checked, a chunk at a time with its progress on the print job. A letter no longer queued
     (produced or withdrawn meanwhile) is left as it is. Returns how many were produced."""
-    pool = print_pool(print_workers() if workers is None else workers) if len(letters) >= CHUNK else None
+    pool = print_pool(print_workers() if workers is None else workers) if len(letters) >= POOL_FROM else None
     produced = 0
     try:
         for at, run in groupby(letters, key=lambda c: c.at):
@@ -84,15 +82,7 @@ def _keep_part(engine: Engine, school_id: int, part: list[CheckedLetter], pdfs, 
                 continue
             kept.append(keep_letter(s, req, letter, pdf, by, school).letter_id)
             files.append(pdf.data)
-        batch = None
-        if files:
-            day = local(at)
-            path = letters_dir() / school.urn / f"{day:%Y-%m-%d}" / f"print-{day:%H%M%S}-{kept[0]}.pdf"
-            digest = _write_atomically(path, _joined(files))
-            batch = LetterBatch(school_id=school_id, produced_at=at, produced_by=by, letter_ids=kept, file=str(path),
-                                sha256=digest)
-            s.add(batch)
-            s.flush()
+        batch = keep_print_file(s, school, at, by, kept, files) if files else None
         if job_id is not None:
             job = s.get(PrintJob, job_id)
             job.produced += len(kept)

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from casework.clock import Clock, local
+from casework.clock import Clock
 from casework.letters.fields import LetterProblems, prepare_letter
 from casework.letters.pdf import LayoutPool
 from casework.letters.render import (
     check_letter,
-    letters_dir,
+    keep_print_file,
     queue_data,
     queued_letters,
     render_letter,
@@ -179,18 +179,12 @@ def produce_print_batch(session: Session, school: School, clock: Clock, by: str,
     """Produce the ready letters (each kept on its own, as always) and one print file of them,
     kept and recorded with its SHA-256. Letters with problems stay queued and are listed.
     ``limit`` takes the oldest that many queued letters; ``remaining`` says how many are left."""
-    now = clock.now()
-    path = letters_dir() / school.urn / f"{local(now):%Y-%m-%d}" / f"print-{local(now):%H%M%S}-{now.microsecond:06d}.pdf"
-    produced, problems, written = render_queued(session, school, clock, by, skip_problems=True, print_file=path,
-                                                limit=limit, pool=pool)
+    produced, problems, _ = render_queued(session, school, clock, by, skip_problems=True, limit=limit, pool=pool)
     remaining = max(0, len(queued_letters(session, school, clock)) - len(problems))
-    if written is None:
+    if not produced:
         return BatchResult(None, produced, problems, remaining)
-    digest = hashlib.sha256(Path(written).read_bytes()).hexdigest()
-    batch = LetterBatch(school_id=school.id, produced_at=now, produced_by=by, letter_ids=[p.letter_id for p in produced],
-                        file=str(written), sha256=digest)
-    session.add(batch)
-    session.flush()
+    batch = keep_print_file(session, school, clock.now(), by, [p.letter_id for p in produced],
+                            [Path(p.file).read_bytes() for p in produced])
     return BatchResult(batch, produced, problems, remaining)
 
 

@@ -48,7 +48,7 @@ from casework.letters.fields import (
 )
 from casework.letters.pdf import LayoutPool, LetterPdf, render_pdfs
 from casework.store.audit import record
-from casework.store.casemodels import Case, CaseNote, LetterRequest
+from casework.store.casemodels import Case, CaseNote, LetterBatch, LetterRequest
 from casework.store.models import School
 from casework.workflow import Workflow, for_school
 
@@ -292,6 +292,19 @@ def render_queued(session: Session, school: School, clock: Clock, by: str, *, sk
         _write_atomically(print_file, _joined(files))
         written = print_file
     return produced, problems, written
+
+
+def keep_print_file(session: Session, school: School, at: dt.datetime, by: str, letter_ids: list[int],
+                    pdfs: list[bytes]) -> LetterBatch:
+    """One print file of letters already kept on their own: their PDFs joined in order, written
+    under the day it was made and recorded (``LetterBatch``) with its SHA-256."""
+    day = local(at)
+    path = letters_dir() / school.urn / f"{day:%Y-%m-%d}" / f"print-{day:%H%M%S}-{letter_ids[0]}.pdf"
+    batch = LetterBatch(school_id=school.id, produced_at=at, produced_by=by, letter_ids=letter_ids, file=str(path),
+                        sha256=_write_atomically(path, _joined(pdfs)))
+    session.add(batch)
+    session.flush()
+    return batch
 
 
 def _joined(pdfs: list[bytes]) -> bytes:
