@@ -135,3 +135,19 @@ def test_a_single_bad_week_is_low_confidence():
     assert confidence(1) == ["low"]  # a basis of that one week projects far under the line, but it is one week
     assert confidence(2) == ["low"]
     assert confidence(4) == []  # over four weeks the bad one does not take the projection under 90%
+
+
+def test_two_bad_weeks_of_four_are_medium_confidence_as_the_workflow_sets_it():
+    # present every session, except half of the weeks of 10 and 17 Nov: 2 of the 4 basis weeks under 90%
+    marks = trajectory(9, lambda i, d: D("2025-11-10") <= d <= D("2025-11-21") and i % 2 == 0)
+    reg = register_from_marks(GREAT_CHART, YEAR_START, D("2025-11-21"), [pupil(9)], [m for m in marks if m[1] <= D("2025-11-21")])
+    r = RULES["early_warning"]
+
+    def confidence(**params):
+        p = r.Params(persistent_absence_pct=10, **params)
+        return [f.figures["confidence"] for f in r.evaluate(reg, GREAT_CHART, p, D("2025-11-21"))]
+
+    assert confidence() == ["medium"]  # national.yaml's defaults: 2 weeks, half of them
+    assert confidence(medium_min_weeks=3) == ["low"]
+    assert confidence(medium_share_of_weeks=0.75) == ["low"]
+    assert confidence(high_min_weeks=2, high_share_of_weeks=0.5, high_margin_points=0.0) == ["high"]

@@ -30,7 +30,7 @@ from casework.store.casemodels import Case, CaseFinding, CaseMove, LetterRequest
 from casework.store.models import PUPIL_FLAGS, Mark, MarkAmendment, Pupil, School
 from casework.workflow import Workflow, for_school
 
-END_OF_DAY = dt.time(23, 59)
+AS_AT_DAY_END = dt.time(23, 59)  # a figure as it stood once the day's registers were all in
 
 
 @dataclass
@@ -44,7 +44,7 @@ class _Context:
 
 
 def _moment(text: str | None, day: dt.date) -> dt.datetime:
-    return dt.datetime.fromisoformat(text) if text else at(day, END_OF_DAY)
+    return dt.datetime.fromisoformat(text) if text else at(day, AS_AT_DAY_END)
 
 
 def register_then(cx: _Context, start: dt.date, end: dt.date, moment: dt.datetime) -> tuple[list, list[dict]]:

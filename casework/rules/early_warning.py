@@ -51,9 +51,10 @@ class Params(RuleParams):
     high_share_of_weeks: float = Field(0.75, ge=0, le=1, description="... and at least this share of them ...")
     high_margin_points: float = Field(1.0, ge=0, description="... and the projection is at least this many "
                                       "percentage points under the line.")
-    medium_share_of_weeks: float = Field(0.5, ge=0, le=1, description="Confidence is medium when at least two "
-                                         "basis weeks, and this share of them, were under the line; otherwise low "
-                                         "(one bad week can do it).")
+    medium_min_weeks: int = Field(2, ge=1, description="Confidence is medium when at least this many basis weeks "
+                                  "...")
+    medium_share_of_weeks: float = Field(0.5, ge=0, le=1, description="... and this share of them were under the "
+                                         "line; otherwise low (one bad week can do it).")
 
 
 def term_end(calendar: SchoolCalendar, day: dt.date) -> dt.date | None:
@@ -99,7 +100,7 @@ def confidence(params: Params, under_weeks: int, weeks: int, margin: float) -> t
     if under_weeks >= params.high_min_weeks and share >= params.high_share_of_weeks \
             and margin >= params.high_margin_points:
         return "high", why
-    if under_weeks >= 2 and share >= params.medium_share_of_weeks:
+    if under_weeks >= params.medium_min_weeks and share >= params.medium_share_of_weeks:
         return "medium", why
     return "low", why + ": one bad week can do this"
 
