@@ -15,7 +15,7 @@ from casework.letters.check import letter_problems
 from casework.notify.mail import MailSettings
 from casework.register.calendar import school_year_start
 from casework.register.store import load_calendar
-from casework.store.models import Contact, Pupil, School
+from casework.store.models import CONTACT_PHONES, Contact, Pupil, School
 from casework.workflow import WorkflowError, for_school
 
 # The calendar should run at least this many school weeks past today: `school check` fails, and an
@@ -77,8 +77,7 @@ def _contacts(session: Session, school: School) -> Check:
         Pupil.school_id == school.id, Pupil.on_roll.is_(True))).one()
     if not on_roll:
         return Check("contacts", FAIL, "no pupils on roll", "casework import pupils pupils.csv --school URN")
-    with_phone = select(Contact.pupil_id).where(or_(Contact.phone_mobile != "", Contact.phone_home != "",
-                                                    Contact.phone_work != ""))
+    with_phone = select(Contact.pupil_id).where(or_(*(getattr(Contact, f) != "" for f in CONTACT_PHONES)))
     missing = session.exec(select(Pupil.upn).where(Pupil.school_id == school.id, Pupil.on_roll.is_(True),
                                                    Pupil.id.not_in(with_phone)).order_by(Pupil.upn)).all()
     if missing:

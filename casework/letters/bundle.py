@@ -27,6 +27,7 @@ from casework.letters.certificate import registration_certificate
 from casework.letters.fields import (
     LETTER_LOG_PREFIX,
     TEMPLATES_DIR,
+    Problems,
     address_lines,
     long_date,
     period_for,
@@ -52,10 +53,8 @@ SECTIONS = [
 ]
 
 
-class BundleProblems(ValueError):
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("; ".join(problems))
+class BundleProblems(Problems):
+    """Why an evidence bundle cannot be made."""
 
 
 @dataclass

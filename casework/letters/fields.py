@@ -51,12 +51,16 @@ def school_calendar(session, school_id: int):
     return kept[school_id]
 
 
-class LetterProblems(ValueError):
-    """Why a letter cannot be produced: every problem, found before anything is written."""
+class Problems(ValueError):
+    """Every problem that stops something being produced, all found before anything is written."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("; ".join(problems))
+
+
+class LetterProblems(Problems):
+    """Why a letter cannot be produced."""
 
 
 @dataclass
@@ -554,10 +558,11 @@ def _medical_evidence(data, f, case, pupil, calendar, marks, today):
     return []
 
 
-def _late_after_close(data, f, case, pupil, calendar, marks, today):
-    if not f["lates"]["after"]:
-        return [f"{pupil.forename} has not arrived after the register closed this school year: nothing to list"]
-    return []
+def _lates(which: str, none_yet: str):
+    """A lateness letter lists the lates of its kind (``before`` or ``after`` the register closed)."""
+    def check(data, f, case, pupil, calendar, marks, today):
+        return [] if f["lates"][which] else [f"{pupil.forename} {none_yet} this school year: nothing to list"]
+    return check
 
 
 def _attendance_concern(data, f, case, pupil, calendar, marks, today):
@@ -575,19 +580,13 @@ def _attendance_concern(data, f, case, pupil, calendar, marks, today):
     return []
 
 
-def _late_before_close(data, f, case, pupil, calendar, marks, today):
-    if not f["lates"]["before"]:
-        return [f"{pupil.forename} has not been late this school year: nothing to list"]
-    return []
-
-
 def _for_the_la(data, f, case, pupil, calendar, marks, today):
     """What the LA needs about the family and what has been done."""
     session = data.session
     contacts = data.contacts(pupil.id)
     f["contacts"] = [{"name": c.name, "relationship": c.relationship, "pr": c.parental_responsibility,
                       "lives_with_pupil": c.lives_with_pupil, "address": ", ".join(address_lines(c)),
-                      "phone": c.phone_mobile or c.phone_home or c.phone_work, "email": c.email}
+                      "phone": c.phone, "email": c.email}
                      for c in contacts]
     f["notices"] = list(session.exec(select(PenaltyNotice).where(PenaltyNotice.case_id == case.id)
                                      .order_by(PenaltyNotice.id)))
@@ -666,8 +665,8 @@ _LETTER_FACTS = {
     "meeting_invitation": _meeting,
     "traveller_no_return": _traveller_no_return,
     "medical_evidence": _medical_evidence,
-    "late_after_close": _late_after_close,
-    "late_before_close": _late_before_close,
+    "late_after_close": _lates("after", "has not arrived after the register closed"),
+    "late_before_close": _lates("before", "has not been late"),
     "penalty_notice_request": _penalty_request,
     "cme_referral": _for_the_la,
     "early_help_referral": _for_the_la,

@@ -257,17 +257,7 @@ def import_pupils(session: Session, school: School, path: Path, *, clock: Clock,
 # -- contacts -----------------------------------------------------------------
 
 CONTACT_COLUMNS = ("upn", "name", "relationship")
-CONTACT_OPTIONAL = (
-    "parental_responsibility",
-    "lives_with_pupil",
-    "phone_mobile",
-    "phone_home",
-    "phone_work",
-    "email",
-    "address",
-    "postcode",
-    "call_priority",
-)
+CONTACT_OPTIONAL = tuple(f for f in ContactRow.model_fields if f not in CONTACT_COLUMNS)
 
 
 def import_contacts(session: Session, school: School, path: Path, *, clock: Clock, by: str = "import") -> ImportResult:

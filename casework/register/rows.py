@@ -21,7 +21,7 @@ from pydantic import (
 
 from casework.register.calendar import SESSIONS
 from casework.register.upn import upn_problem
-from casework.store.models import PUPIL_FLAGS, RAG_RATINGS
+from casework.store.models import CONTACT_PHONES, PUPIL_FLAGS, RAG_RATINGS
 
 TRUE = {"y", "yes", "true", "1", "t"}
 FALSE = {"n", "no", "false", "0", "f", ""}
@@ -132,19 +132,16 @@ PupilRow = create_model(
 )
 
 
-class ContactRow(Row):
-    upn: Annotated[str, BeforeValidator(str.upper)]
-    name: Text
-    relationship: Text
-    parental_responsibility: YesIfBlank = True
-    lives_with_pupil: YesIfBlank = True
-    phone_mobile: str = ""
-    phone_home: str = ""
-    phone_work: str = ""
-    postcode: str = ""
-    address: Annotated[str, AfterValidator(_address)] = ""
-    email: Annotated[str, AfterValidator(_email)] = ""
-    call_priority: Annotated[int, BeforeValidator(_priority)] = 1
+ContactRow = create_model(
+    "ContactRow", __base__=Row,
+    upn=(Annotated[str, BeforeValidator(str.upper)], ...), name=(Text, ...), relationship=(Text, ...),
+    parental_responsibility=(YesIfBlank, True), lives_with_pupil=(YesIfBlank, True),
+    **{phone: (str, "") for phone in CONTACT_PHONES},
+    postcode=(str, ""),
+    address=(Annotated[str, AfterValidator(_address)], ""),
+    email=(Annotated[str, AfterValidator(_email)], ""),
+    call_priority=(Annotated[int, BeforeValidator(_priority)], 1),
+)
 
 
 class CalendarRow(Row):

@@ -115,6 +115,7 @@ PUPIL_FLAGS: dict[str, str] = {
     "traveller": "Traveller",
 }
 RAG_RATINGS = ("red", "amber", "green")
+CONTACT_PHONES = ("phone_mobile", "phone_home", "phone_work")  # the order a phone number is chosen in
 
 
 class Contact(SQLModel, table=True):
@@ -131,6 +132,11 @@ class Contact(SQLModel, table=True):
     address: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     postcode: str = ""
     call_priority: int = 1  # 1 is called first
+
+    @property
+    def phone(self) -> str:
+        """The first number held, in the order of ``CONTACT_PHONES``."""
+        return next((n for n in (getattr(self, f) for f in CONTACT_PHONES) if n), "")
 
 
 class Mark(SQLModel, table=True):
