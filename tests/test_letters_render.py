@@ -119,6 +119,12 @@ def queue(session, school, pupil, clock, case_type: str, template: str, *, param
     return req
 
 
+def letter_text(session, school, pupil, clock, case_type: str, template: str, **queued) -> str:
+    """Queue one letter as ``queue`` does, produce it, and return the text of its PDF."""
+    req = queue(session, school, pupil, clock, case_type, template, **queued)
+    return pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+
+
 LETTER_SETUP = {
     "support_plan": dict(case_type="attendance", reason="Maya will be dropped at breakfast club at 8:15 each day."),
     "attendance_contract": dict(case_type="attendance",
@@ -170,8 +176,7 @@ def test_every_letter_renders_for_each_school(workflow, session, letter_world, l
 def test_figures_in_the_letter_are_the_registers(session, letter_world, letters_dir):
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()
-    req = queue(session, school, pupil, clock, "attendance", "attendance_concern")
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    text = letter_text(session, school, pupil, clock, "attendance", "attendance_concern")
     assert "81.8%" in text  # 54 of 66
     assert re.search(r"could have attended 66", text)
     assert re.search(r"Sessions attended 54", text)
@@ -188,8 +193,7 @@ def test_figures_in_the_letter_are_the_registers(session, letter_world, letters_
 def test_late_after_close_lists_each_date_and_the_register_times(session, letter_world, letters_dir):
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()
-    req = queue(session, school, pupil, clock, "punctuality", "late_after_close")
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    text = letter_text(session, school, pupil, clock, "punctuality", "late_after_close")
     assert "Fri 19 Sep 2025 AM (40 min late)" in text and "Fri 3 Oct 2025 AM (35 min late)" in text
     assert "Total: 2 half-day sessions" in text
     assert "taken at 8:50am and closes at 9:20am" in text  # national register times
@@ -200,8 +204,7 @@ def test_late_after_close_lists_each_date_and_the_register_times(session, letter
 def test_late_before_close_counts_lates_and_minutes(session, letter_world, letters_dir):
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()
-    req = queue(session, school, pupil, clock, "punctuality", "late_before_close")
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    text = letter_text(session, school, pupil, clock, "punctuality", "late_before_close")
     assert "3 occasions" in text and "30 minutes of lessons" in text  # 10 + 5 + 15
 
 
@@ -254,9 +257,8 @@ def test_notice_runs_from_its_issue_and_is_refused_once_the_period_is_over(sessi
 def test_leave_refused_states_dates_sessions_and_amounts(session, letter_world, letters_dir):
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()
-    req = queue(session, school, pupil, clock, "leave", "leave_refused", concern_start=dt.date(2025, 10, 6),
+    text = letter_text(session, school, pupil, clock, "leave", "leave_refused", concern_start=dt.date(2025, 10, 6),
                 params={"leave_to": "2025-10-08"})
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
     assert "6 October 2025" in text and "8 October 2025" in text
     assert "3 school days, or 6 sessions" in text
     assert "£160" in text and "£80" in text
@@ -265,8 +267,7 @@ def test_leave_refused_states_dates_sessions_and_amounts(session, letter_world, 
 def test_retrospective_leave_takes_its_dates_from_the_register(session, letter_world, letters_dir):
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()
-    req = queue(session, school, pupil, clock, "leave", "leave_refused_retrospective", concern_start=dt.date(2025, 10, 6))
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    text = letter_text(session, school, pupil, clock, "leave", "leave_refused_retrospective", concern_start=dt.date(2025, 10, 6))
     assert "6 October 2025 to 8 October 2025 (6 sessions)" in text
 
 
@@ -392,11 +393,9 @@ def test_the_headteachers_decisions_are_signed_by_the_headteacher(session, lette
     for template, setup in [("leave_refused", LETTER_SETUP["leave_refused"]),
                             ("notice_to_improve", dict(case_type="attendance", params={"improvement_weeks": 4}))]:
         setup = dict(setup)
-        req = queue(session, school, pupil, clock, setup.pop("case_type"), template, **setup)
-        text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+        text = letter_text(session, school, pupil, clock, setup.pop("case_type"), template, **setup)
         assert "Mrs Ann Head Headteacher" in text and "Family Liaison Officer" not in text, template
-    req = queue(session, school, pupil, clock, "attendance", "attendance_concern")
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    text = letter_text(session, school, pupil, clock, "attendance", "attendance_concern")
     assert "Family Liaison Officer, Oakfield Primary" in text
     assert "at least 99%" in text and "99.0" not in text
 
@@ -409,8 +408,7 @@ def test_the_headteachers_decisions_are_signed_by_the_headteacher(session, lette
 def test_the_reply_date_comes_before_the_meeting(session, letter_world, letters_dir, meeting_at, reply):
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()
-    req = queue(session, school, pupil, clock, "attendance", "meeting_invitation", params={"meeting_at": meeting_at})
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    text = letter_text(session, school, pupil, clock, "attendance", "meeting_invitation", params={"meeting_at": meeting_at})
     assert f"please contact the school office {reply}" in text
 
 
@@ -419,28 +417,23 @@ def test_leave_letters_weigh_the_leave_against_the_threshold(session, letter_wor
     6 + 4 = 10 reaches the threshold of 10 sessions."""
     clock = FixedClock(AS_OF)
     school, pupil = letter_world()
-    req = queue(session, school, pupil, clock, "leave", "leave_refused", concern_start=dt.date(2025, 10, 6),
+    text = letter_text(session, school, pupil, clock, "leave", "leave_refused", concern_start=dt.date(2025, 10, 6),
                 params={"leave_to": "2025-10-08"}, reason="a family holiday is not exceptional")
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
     assert "a family holiday is not exceptional." in text
     assert "Together with the 4 other sessions of unauthorised absence Maya already has" in text
-    req = queue(session, school, pupil, clock, "leave", "leave_refused_retrospective", concern_start=dt.date(2025, 10, 6))
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    text = letter_text(session, school, pupil, clock, "leave", "leave_refused_retrospective", concern_start=dt.date(2025, 10, 6))
     assert "Maya has 10 sessions of unauthorised absence, this leave included. That meets the national" in text
 
 
 def test_figures_are_worded_as_the_register_has_them(session, letter_world, letters_dir):
     clock = FixedClock(AS_OF)
     school, pupil = letter_world("mason-moor")
-    req = queue(session, school, pupil, clock, "illness", "medical_evidence")
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    text = letter_text(session, school, pupil, clock, "illness", "medical_evidence")
     assert "missed 2 sessions (1 day) through illness" in text  # I on 29 Sep AM and PM
-    req = queue(session, school, pupil, clock, "attendance", "ewo_review")
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    text = letter_text(session, school, pupil, clock, "attendance", "ewo_review")
     assert "so Maya missed 18.2% of the sessions" in text  # 12 of 66
     assert "close to what is called severe absence" not in text  # 18.2% is persistent, not near 50%
-    req = queue(session, school, pupil, clock, "traveller", "traveller_concern")
-    text = pdf_text(render_letter(session, req.id, clock, "Test Officer").file)
+    text = letter_text(session, school, pupil, clock, "traveller", "traveller_concern")
     assert "Because Maya's attendance is below 90%" in text
 
 
