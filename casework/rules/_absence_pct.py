@@ -23,7 +23,7 @@ def absence_findings(reg: RegisterMatrix, calendar: SchoolCalendar, as_of: dt.da
     out = []
     for p in np.flatnonzero(fire):
         out.append(reg.finding(
-            p, rule=rule, concern="attendance",
+            p, rule, concern="attendance",
             summary=f"{c.sentence(p, 'absence')}. That is at or over {pct:g}%: {label}.",
             figures=c.figures(p) | {"threshold_pct": pct},
             evidence=c.evidence(reg, p), period=(start, as_of), level=rule,

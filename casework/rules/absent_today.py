@@ -42,7 +42,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
     for p in np.flatnonzero(absent):
         evidence = reg.marks_where(p, codes, day_cols)
         out.append(reg.finding(
-            p, rule=RULE_ID, concern=f"{RULE_ID}:{day.isoformat()}",
+            p, RULE_ID, about=day,
             summary=f"Absent on {fmt_date(day)}: {fmt_marks(evidence)}.",
             figures={"day": day, "sessions": len(evidence), "codes": sorted({c for _, _, c in evidence})},
             evidence=evidence, period=(day, day), level="absent",

@@ -72,7 +72,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
         b = bands[band[p]]
         figures = c.figures(p) | {"band": b.name, "band_below_pct": b.below_pct}
         out.append(reg.finding(
-            p, rule=RULE_ID, concern="attendance",
+            p, RULE_ID, concern="attendance",
             summary=f"{c.sentence(p)}. That is under {b.below_pct:g}%: band '{b.name}'.",
             figures=figures, evidence=c.evidence(reg, p), period=(start, as_of), level=b.name,
         ))

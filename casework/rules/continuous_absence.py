@@ -40,9 +40,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
     out = []
     for p, k, first, last in reg.runs_to_latest(as_of, away, params.days):
         evidence = reg.marks_where(p, C.UNAUTHORISED_CODES, reg.slot_slice(first, last))
-        out.append(reg.finding(
-            p, rule=RULE_ID, concern=f"{RULE_ID}:{first.isoformat()}",
-            summary=(
+        out.append(reg.finding(p, RULE_ID, about=first, summary=(
                 f"Absent without the school's permission for {plural(k, 'continuous school day')} "
                 f"from {fmt_date(first)} to {fmt_date(last)} ({plural(len(evidence), 'session')}): "
                 f"at {params.days} the school must tell the local authority."

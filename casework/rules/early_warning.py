@@ -168,7 +168,7 @@ def _finding(reg, calendar, params, as_of, p, year, basis, end, remaining, rate,
         f"{fmt_pct(projected)} by the end of term on {fmt_date(end)}, under the line{crossing}. "
         f"Confidence: {level} ({why})."
     )
-    return reg.finding(p, rule=RULE_ID, concern="early_warning", summary=summary, figures=figures,
+    return reg.finding(p, RULE_ID, summary=summary, figures=figures,
                        evidence=basis.evidence(reg, p), period=(basis.start, as_of), level=name)
 
 

@@ -60,7 +60,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
     for p in np.flatnonzero(lates >= params.count):
         evidence = reg.marks_where(p, params.codes, cols)
         out.append(reg.finding(
-            p, rule=RULE_ID, concern="punctuality",
+            p, RULE_ID, concern="punctuality",
             summary=(
                 f"Late {plural(int(lates[p]), 'time')} ({counted}) this {what}, {fmt_date(span[0])} to "
                 f"{fmt_date(span[1])}: {int(before[p])} before the register closed (L) and "

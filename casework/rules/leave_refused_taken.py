@@ -44,9 +44,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
         first, last = runs[-1]
         run_days = reg.day_slice(first, last)
         n_days = run_days.stop - run_days.start
-        out.append(reg.finding(
-            p, rule=RULE_ID, concern=f"{RULE_ID}:{first.isoformat()}",
-            summary=(
+        out.append(reg.finding(p, RULE_ID, about=first, summary=(
                 f"{plural(len(evidence), 'session')} of holiday not granted by the school (G) in the last "
                 f"{params.school_weeks} school weeks, the latest from {fmt_date(first)} to {fmt_date(last)} "
                 f"({plural(n_days, 'school day')}). Leave taken after a refusal can go straight to a penalty "

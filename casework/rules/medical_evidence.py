@@ -71,7 +71,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
                        f"{fmt_date(s[1])} (the policy asks at {params.consecutive_days})")
         evidence = reg.marks_where(p, CODES, cols)
         out.append(reg.finding(
-            p, rule=RULE_ID, concern=f"{RULE_ID}:{year}",
+            p, RULE_ID, about=year,
             summary=f"In the {year} school year to {fmt_date(as_of)}: {' and '.join(why)}. "
                     f"The school may ask for medical evidence before authorising more illness absence.",
             figures={"occasions": int(occasions[p]), "longest_run_days": int(longest[p]),

@@ -108,9 +108,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
         if first != n_weeks - 1:
             since = (f" The threshold has been met since then; the current {params.school_weeks} school weeks "
                      f"hold {plural(int(sums[p, n_weeks - 1]), 'such session')}.")
-        out.append(reg.finding(
-            p, rule=RULE_ID, concern=f"{RULE_ID}:{start.isoformat()}",
-            summary=(
+        out.append(reg.finding(p, RULE_ID, about=start, summary=(
                 f"{plural(len(evidence), 'session')} of unauthorised absence ({breakdown}) in "
                 f"{window} from {fmt_date(start)} to {fmt_date(end)}: the national "
                 f"threshold for a penalty notice ({params.sessions} sessions in {params.school_weeks} school "

@@ -200,9 +200,16 @@ class RegisterMatrix:
             codes=self.codes[:, cols], **meta,
         )
 
-    def finding(self, p: int, **fields) -> Finding:
-        """A finding about the pupil in row ``p``."""
-        return Finding(pupil_id=int(self.pupil_ids[p]), upn=str(self.upns[p]), **fields)
+    def finding(self, p: int, rule: str, *, about: object = None, concern: str | None = None, **fields) -> Finding:
+        """A finding of ``rule`` about the pupil in row ``p``.
+
+        Its concern, what a case is opened once for, is ``concern`` where rules share one (an
+        "attendance" case, whichever rule saw it), else the rule and what the finding is ``about``
+        (a school year, a run's first day): ``penalty_threshold:2026-01-05``; else the rule alone."""
+        if concern is None:
+            key = about.isoformat() if isinstance(about, dt.date) else about
+            concern = rule if key is None else f"{rule}:{key}"
+        return Finding(rule=rule, pupil_id=int(self.pupil_ids[p]), upn=str(self.upns[p]), concern=concern, **fields)
 
     def marks_where(self, p: int, codes: Iterable[str], cols: slice) -> list[tuple[dt.date, str, str]]:
         """The marks of pupil row ``p`` within ``cols`` that count as one of ``codes``."""

@@ -37,9 +37,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
     out = []
     for p in np.flatnonzero(ill >= threshold):
         n = int(ill[p])
-        out.append(reg.finding(
-            p, rule=RULE_ID, concern=f"{RULE_ID}:{year}",
-            summary=(
+        out.append(reg.finding(p, RULE_ID, about=year, summary=(
                 f"Off ill (I) for {plural(n, 'session')} ({n / 2:g} school days) in the {year} school year "
                 f"to {fmt_date(as_of)}: at {params.days} school days of illness the school must make a "
                 f"sickness return to the local authority."

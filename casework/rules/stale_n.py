@@ -51,7 +51,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
         evidence = reg.marks_where(p, CODES, cols)
         oldest = evidence[0][0]
         out.append(reg.finding(
-            p, rule=RULE_ID, concern=RULE_ID,
+            p, RULE_ID,
             summary=(
                 f"{plural(len(evidence), 'N mark')} (reason not yet established) older than "
                 f"{params.school_days} school days as of {fmt_date(as_of)}, the oldest on {fmt_date(oldest)}: "

@@ -61,7 +61,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
                        f"about {projected[p]:.0f} by the end of the year, under the {params.expected_sessions} "
                        f"expected")
         out.append(reg.finding(
-            p, rule=RULE_ID, concern=f"{RULE_ID}:{year}",
+            p, RULE_ID, about=year,
             summary=f"Traveller pupil, {year} school year to {fmt_date(as_of)}: {'; and '.join(why)}.",
             figures={"t_sessions": int(t[p]), "attended_sessions": int(attended[p]),
                      "possible_sessions": int(possible[p]), "remaining_sessions": remaining,

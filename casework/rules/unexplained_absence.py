@@ -34,9 +34,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
     for p, k, first, last in reg.runs_to_latest(
             as_of, lambda days, cols: reg.day_any(reg.mask(CODES, cols), days), params.min_consecutive_days):
         evidence = reg.marks_where(p, CODES, reg.slot_slice(first, last))
-        out.append(reg.finding(
-            p, rule=RULE_ID, concern=f"{RULE_ID}:{first.isoformat()}",
-            summary=(
+        out.append(reg.finding(p, RULE_ID, about=first, summary=(
                 f"Absent with no reason given (N) on {plural(k, 'consecutive school day')} "
                 f"from {fmt_date(first)} to {fmt_date(last)} ({plural(len(evidence), 'session')})."
             ),

@@ -57,9 +57,7 @@ def evaluate(reg: RegisterMatrix, calendar: SchoolCalendar, params: Params, as_o
             dates = [reg.days[days.start + i] for i in day_cols]
             evidence = [m for d in dates for m in reg.marks_where(p, codes, reg.slot_slice(d, d))]
             name = WEEKDAYS[w]
-            out.append(reg.finding(
-                p, rule=RULE_ID, concern=f"{RULE_ID}:{name.lower()}",
-                summary=(
+            out.append(reg.finding(p, RULE_ID, about=name.lower(), summary=(
                     f"{what.capitalize()} on {int(cnt[p])} of the {n_w} {name}s in the last {params.school_weeks} "
                     f"school weeks ({fmt_date(reg.days[days.start])} to {fmt_date(reg.days[days.stop - 1])}): "
                     f"{int(cnt[p])} of the {plural(int(total[p]), 'day')} {what} in that time "
