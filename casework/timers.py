@@ -12,12 +12,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, func, or_, update
+from sqlalchemy import and_, bindparam, exists, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from casework.cases.moves import notifications_in_bulk, run_action
+from casework.cases.moves import (
+    insert_notifications,
+    notification_row,
+    notifications_in_bulk,
+    run_action,
+    with_proposal,
+)
 from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
 from casework.register.codes import is_code, meaning
@@ -25,7 +31,7 @@ from casework.register.store import load_calendar
 from casework.store.casemodels import Case, Timer
 from casework.store.db import session_scope
 from casework.store.models import CalendarDay, Mark, Pupil, School, User
-from casework.workflow import for_school
+from casework.workflow import Action, TimerDef, for_school
 
 
 @dataclass
@@ -69,6 +75,9 @@ def lapse_one(engine: Engine, timer_id: int, clock: Clock, worker: str) -> dict 
         return _lapse(timer, CaseWorld.load(s, case, clock))
 
 
+CANCELLED = "case closed or timer no longer in the workflow"
+
+
 def _claimed(worker: str, now: dt.datetime) -> dict:
     return dict(status="lapsed", claimed_by=worker, claimed_at=now, outcome_at=now, outcome="not met by the deadline")
 
@@ -81,7 +90,7 @@ def _lapse(timer: Timer, world: CaseWorld) -> dict:
     tdef = world.workflow.model.timers.get(timer.kind)
     done = {"timer_id": timer.id, "case_id": case.id, "kind": timer.kind, "due": timer.due_at.isoformat(), "actions": []}
     if tdef is None or case.closed_at is not None:
-        timer.status, timer.outcome = "cancelled", "case closed or timer no longer in the workflow"
+        timer.status, timer.outcome = "cancelled", CANCELLED
         s.add(timer)
         return done
     if tdef.while_absent and (ended := absence_ended(s, case, timer, tdef.while_absent)):
@@ -128,10 +137,92 @@ def _any_due(s: Session, now: dt.datetime, school_id: int | None, skip: set[int]
     return s.exec(_due(now, school_id, skip).limit(1)).first() is not None
 
 
-def _lapse_batch(s: Session, ids: list[int], clock: Clock) -> list[dict]:
-    """Every claimed timer's lapse in one transaction: the timers, their cases, pupils and
+def _lapse_batch(s: Session, ids: list[int], clock: Clock, set_wise: bool = True) -> list[dict]:
+    """Every claimed timer's lapse in one transaction, reported in due order. The common lapses
+    (``_set_wise``) are done for the whole batch at once by ``_lapse_together``; the rest
+    (``set_wise=False``: all of them) timer by timer by ``_lapse_each``."""
+    rows = s.connection().execute(
+        select(Timer.id, Timer.kind, Timer.due_at, Timer.case_id, Case.school_id, Case.workflow, Case.closed_at,
+               Case.proposals).join(Case, Case.id == Timer.case_id).where(Timer.id.in_(ids))).all()
+    rows.sort(key=lambda r: (r.due_at, r.id))
+    together = _set_wise(rows) if set_wise else []
+    taken = {r.id for r in together}
+    done = _lapse_together(s, together, clock.now()) + _lapse_each(s, [r.id for r in rows if r.id not in taken], clock)
+    order = {r.id: k for k, r in enumerate(rows)}
+    return sorted(done, key=lambda d: order[d["timer_id"]])
+
+
+def _set_wise(rows: list) -> list:
+    """The claimed timers whose lapse needs no more than set-wise work: cancelled (the case closed,
+    or the workflow dropped the deadline), or only notifications with their own message and
+    proposals, for every pupil, with no absence to check and no next period to start. A case with
+    any other timer in the batch keeps all its timers on the timer-by-timer path, so one case's
+    lapses still happen in due order."""
+    workflows: dict[str, object] = {}
+
+    def simple(r) -> bool:
+        if r.closed_at is not None:
+            return True
+        wf = workflows.get(r.workflow) or workflows.setdefault(r.workflow, for_school(r.workflow))
+        tdef = wf.model.timers.get(r.kind)
+        return tdef is None or _only_notes_and_proposals(tdef)
+
+    needs_more = {r.case_id for r in rows if not simple(r)}
+    return [r for r in rows if r.case_id not in needs_more]
+
+
+def _only_notes_and_proposals(tdef: TimerDef) -> bool:
+    return not tdef.while_absent and not tdef.repeat and all(_plain(a) for a in tdef.on_lapse)
+
+
+def _plain(action: Action) -> bool:
+    return not action.pupils and (action.kind == "propose" or (action.kind == "notify" and bool(action.message)))
+
+
+def _lapse_together(s: Session, rows: list, now: dt.datetime) -> list[dict]:
+    """What ``_lapse`` does for these claimed timers (see ``_set_wise``), written as sets: one
+    UPDATE for the cancelled, one INSERT ... ON CONFLICT DO NOTHING for every notification, one
+    executemany UPDATE for the cases whose proposals changed. No ORM objects."""
+    done, cancelled, notes = [], [], []
+    before: dict[int, list] = {}
+    proposals: dict[int, list] = {}
+    workflows: dict[str, object] = {}
+    for r in rows:
+        wf = workflows.get(r.workflow) or workflows.setdefault(r.workflow, for_school(r.workflow))
+        tdef = wf.model.timers.get(r.kind)
+        one = {"timer_id": r.id, "case_id": r.case_id, "kind": r.kind, "due": r.due_at.isoformat(), "actions": []}
+        done.append(one)
+        if tdef is None or r.closed_at is not None:
+            cancelled.append(r.id)
+            continue
+        source = f"timer:{r.id}"
+        for action in tdef.on_lapse:
+            if action.kind == "notify":
+                notes += [notification_row(r.school_id, r.case_id, role, action.message, f"{source}:notify:{role}", now)
+                          for role in sorted(wf.roles_for(action.notify))]
+            else:
+                current = proposals.get(r.case_id, before.setdefault(r.case_id, r.proposals))
+                proposals[r.case_id] = with_proposal(current, action.propose, action.message or "proposed by the workflow",
+                                                     now, source)
+            one["actions"].append(action.kind)
+    conn = s.connection()
+    if cancelled:
+        conn.execute(update(Timer).where(Timer.id.in_(cancelled)).values(status="cancelled", outcome=CANCELLED))
+    insert_notifications(s, notes)
+    changed = [{"b_case": cid, "b_proposals": p} for cid, p in proposals.items() if p is not before[cid]]
+    if changed:
+        table = Case.__table__
+        conn.execute(update(table).where(table.c.id == bindparam("b_case"))
+                     .values(proposals=bindparam("b_proposals", type_=table.c.proposals.type)), changed)
+    return done
+
+
+def _lapse_each(s: Session, ids: list[int], clock: Clock) -> list[dict]:
+    """Claimed timers lapsed one by one through ``_lapse``: the timers, their cases, pupils and
     schools read with one query each, one calendar per school, the notifications written with
     one statement and everything else in one flush."""
+    if not ids:
+        return []
     timers = sorted(s.exec(select(Timer).where(Timer.id.in_(ids))), key=lambda t: (t.due_at, t.id))
     case_ids = sorted({t.case_id for t in timers})
     cases = {c.id: c for c in s.exec(select(Case).where(Case.id.in_(case_ids)))}
@@ -205,8 +296,11 @@ def restart_after(world, lapsed: Timer, tdef) -> Timer:
 
 
 
-def sweep(engine: Engine, clock: Clock, *, worker: str = "sweep", school_id: int | None = None) -> SweepReport:
+def sweep(engine: Engine, clock: Clock, *, worker: str = "sweep", school_id: int | None = None,
+          set_wise: bool = True) -> SweepReport:
     """Lapse every timer due by the clock's now, a batch at a time (each batch one transaction).
+    ``set_wise=False`` lapses every timer through the timer-by-timer path (the reference the
+    set-wise one is tested against).
 
     A batch that fails is rolled back and its timers are lapsed again one at a time, each in its
     own transaction, so a failing case is reported in ``failed`` (its timer left open for a later
@@ -221,7 +315,7 @@ def sweep(engine: Engine, clock: Clock, *, worker: str = "sweep", school_id: int
                 if not ids:
                     break
                 try:
-                    done = _lapse_batch(s, ids, clock)
+                    done = _lapse_batch(s, ids, clock, set_wise)
                 except Exception as exc:
                     raise _BatchFailed from exc
         except _BatchFailed:

@@ -264,9 +264,8 @@ def _default_message(world: CaseWorld) -> str:
 def notify(s: Session, case: Case, role: str, message: str, dedupe_key: str, now: dt.datetime,
            queue: str = "nudge") -> bool:
     """Add a notification once: a second call with the same key does nothing."""
-    key = f"case:{case.id}:{dedupe_key}"
-    row = dict(school_id=case.school_id, case_id=case.id, role=role, queue=queue, message=message, created_at=now,
-               dedupe_key=key)
+    row = notification_row(case.school_id, case.id, role, message, dedupe_key, now, queue)
+    key = row["dedupe_key"]
     pending = s.info.get(_PENDING_NOTIFICATIONS)
     if pending is not None:  # written in bulk later; one already in the database is kept (see notifications_in_bulk)
         if key in pending:
@@ -277,6 +276,13 @@ def notify(s: Session, case: Case, role: str, message: str, dedupe_key: str, now
         return False
     s.add(Notification(**row))
     return True
+
+
+def notification_row(school_id: int, case_id: int, role: str, message: str, dedupe_key: str, now: dt.datetime,
+                     queue: str = "nudge") -> dict:
+    """The row ``notify`` adds for a case (its key made unique to the case)."""
+    return dict(school_id=school_id, case_id=case_id, role=role, queue=queue, message=message, created_at=now,
+                dedupe_key=f"case:{case_id}:{dedupe_key}")
 
 
 _PENDING_NOTIFICATIONS = "casework.pending_notifications"
@@ -302,16 +308,31 @@ def write_pending_notifications(s: Session) -> None:
     pending = s.info.get(_PENDING_NOTIFICATIONS)
     if not pending:
         return
-    dialect = s.bind.dialect.name
-    new = (pg_insert if dialect == "postgresql" else sqlite_insert)(Notification.__table__)
-    s.connection().execute(new.on_conflict_do_nothing(index_elements=["dedupe_key"]), list(pending.values()))
+    insert_notifications(s, list(pending.values()))
     pending.clear()
 
 
-def propose(case: Case, event: str, reason: str, now: dt.datetime, source: str = "") -> None:
-    if any(p.get("event") == event for p in case.proposals):
+def insert_notifications(s: Session, rows: list[dict]) -> None:
+    """Write notification rows (as ``notify`` builds them) with one statement; a row whose key is
+    already in the database is left out (``ON CONFLICT (dedupe_key) DO NOTHING``)."""
+    if not rows:
         return
-    case.proposals = [*case.proposals, {"event": event, "reason": reason, "source": source, "proposed_at": now.isoformat()}]
+    dialect = s.bind.dialect.name
+    new = (pg_insert if dialect == "postgresql" else sqlite_insert)(Notification.__table__)
+    s.connection().execute(new.on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+
+
+def propose(case: Case, event: str, reason: str, now: dt.datetime, source: str = "") -> None:
+    proposals = with_proposal(case.proposals, event, reason, now, source)
+    if proposals is not case.proposals:
+        case.proposals = proposals
+
+
+def with_proposal(proposals: list, event: str, reason: str, now: dt.datetime, source: str = "") -> list:
+    """A case's proposals with ``event`` proposed: the same list if it already is."""
+    if any(p.get("event") == event for p in proposals):
+        return proposals
+    return [*proposals, {"event": event, "reason": reason, "source": source, "proposed_at": now.isoformat()}]
 
 
 @dataclass(frozen=True)
