@@ -12,26 +12,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, exists, func, or_, update
+from sqlalchemy import String, Text, and_, bindparam, cast, exists, func, literal, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from casework.cases.moves import (
-    insert_notifications,
-    notification_row,
-    notifications_in_bulk,
-    run_action,
-    with_proposal,
-)
+from casework.cases.moves import notifications_in_bulk, run_action, with_proposal
 from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
 from casework.register.codes import is_code, meaning
 from casework.register.store import load_calendar
-from casework.store.casemodels import Case, Timer
+from casework.store.casemodels import Case, Notification, Timer
 from casework.store.db import session_scope
 from casework.store.models import CalendarDay, Mark, Pupil, School, User
-from casework.workflow import Action, TimerDef, for_school
+from casework.workflow import TimerDef, for_school
 
 
 @dataclass
@@ -142,8 +138,8 @@ def _lapse_batch(s: Session, ids: list[int], clock: Clock, set_wise: bool = True
     (``_set_wise``) are done for the whole batch at once by ``_lapse_together``; the rest
     (``set_wise=False``: all of them) timer by timer by ``_lapse_each``."""
     rows = s.connection().execute(
-        select(Timer.id, Timer.kind, Timer.due_at, Timer.case_id, Case.school_id, Case.workflow, Case.closed_at,
-               Case.proposals).join(Case, Case.id == Timer.case_id).where(Timer.id.in_(ids))).all()
+        select(Timer.id, Timer.kind, Timer.due_at, Timer.case_id, Case.workflow, Case.closed_at)
+        .join(Case, Case.id == Timer.case_id).where(Timer.id.in_(ids))).all()
     rows.sort(key=lambda r: (r.due_at, r.id))
     together = _set_wise(rows) if set_wise else []
     taken = {r.id for r in together}
@@ -158,63 +154,99 @@ def _set_wise(rows: list) -> list:
     proposals, for every pupil, with no absence to check and no next period to start. A case with
     any other timer in the batch keeps all its timers on the timer-by-timer path, so one case's
     lapses still happen in due order."""
-    workflows: dict[str, object] = {}
-
-    def simple(r) -> bool:
-        if r.closed_at is not None:
-            return True
-        wf = workflows.get(r.workflow) or workflows.setdefault(r.workflow, for_school(r.workflow))
-        tdef = wf.model.timers.get(r.kind)
-        return tdef is None or _only_notes_and_proposals(tdef)
-
-    needs_more = {r.case_id for r in rows if not simple(r)}
+    plans: dict = {}
+    needs_more = {r.case_id for r in rows if _plan(plans, r) is _BY_ITSELF}
     return [r for r in rows if r.case_id not in needs_more]
 
 
-def _only_notes_and_proposals(tdef: TimerDef) -> bool:
-    return not tdef.while_absent and not tdef.repeat and all(_plain(a) for a in tdef.on_lapse)
+@dataclass(frozen=True, eq=False)  # told apart by identity: an empty plan is not _CANCEL
+class _Plain:
+    """What a plain lapse does (see ``_set_wise``), worked out once per workflow and timer kind."""
+
+    kinds: tuple[str, ...] = ()  # the actions, as the report lists them
+    notes: tuple[tuple[str, str], ...] = ()  # (role, message)
+    proposals: tuple[tuple[str, str], ...] = ()  # (event, reason)
 
 
-def _plain(action: Action) -> bool:
-    return not action.pupils and (action.kind == "propose" or (action.kind == "notify" and bool(action.message)))
+_CANCEL, _BY_ITSELF = _Plain(), _Plain(("by itself",))
+
+
+def _plan(plans: dict, r) -> _Plain:
+    """The timer's lapse as a ``_Plain``: ``_CANCEL``, or ``_BY_ITSELF`` if it needs the
+    timer-by-timer path."""
+    if r.closed_at is not None:
+        return _CANCEL
+    key = (r.workflow, r.kind)
+    if key not in plans:
+        wf = for_school(r.workflow)
+        tdef = wf.model.timers.get(r.kind)
+        plans[key] = _CANCEL if tdef is None else _plain_plan(wf, tdef)
+    return plans[key]
+
+
+def _plain_plan(wf, tdef: TimerDef) -> _Plain:
+    actions = [(a.kind, a) for a in tdef.on_lapse]
+    if tdef.while_absent or tdef.repeat or any(
+            a.pupils or not (kind == "propose" or (kind == "notify" and a.message)) for kind, a in actions):
+        return _BY_ITSELF
+    return _Plain(tuple(kind for kind, _ in actions),
+                  tuple((role, a.message) for kind, a in actions if kind == "notify" for role in sorted(wf.roles_for(a.notify))),
+                  tuple((a.propose, a.message or "proposed by the workflow") for kind, a in actions if kind == "propose"))
 
 
 def _lapse_together(s: Session, rows: list, now: dt.datetime) -> list[dict]:
     """What ``_lapse`` does for these claimed timers (see ``_set_wise``), written as sets: one
-    UPDATE for the cancelled, one INSERT ... ON CONFLICT DO NOTHING for every notification, one
-    executemany UPDATE for the cases whose proposals changed. No ORM objects."""
-    done, cancelled, notes = [], [], []
-    before: dict[int, list] = {}
-    proposals: dict[int, list] = {}
-    workflows: dict[str, object] = {}
+    UPDATE for the cancelled, one INSERT ... SELECT ... ON CONFLICT DO NOTHING per timer kind and
+    role notified, one executemany UPDATE for the cases whose proposals changed. No ORM objects,
+    and no Python per notification."""
+    plans: dict = {}
+    done, by_plan = [], {}
     for r in rows:
-        wf = workflows.get(r.workflow) or workflows.setdefault(r.workflow, for_school(r.workflow))
-        tdef = wf.model.timers.get(r.kind)
-        one = {"timer_id": r.id, "case_id": r.case_id, "kind": r.kind, "due": r.due_at.isoformat(), "actions": []}
-        done.append(one)
-        if tdef is None or r.closed_at is not None:
-            cancelled.append(r.id)
-            continue
-        source = f"timer:{r.id}"
-        for action in tdef.on_lapse:
-            if action.kind == "notify":
-                notes += [notification_row(r.school_id, r.case_id, role, action.message, f"{source}:notify:{role}", now)
-                          for role in sorted(wf.roles_for(action.notify))]
-            else:
-                current = proposals.get(r.case_id, before.setdefault(r.case_id, r.proposals))
-                proposals[r.case_id] = with_proposal(current, action.propose, action.message or "proposed by the workflow",
-                                                     now, source)
-            one["actions"].append(action.kind)
+        plan = _plan(plans, r)
+        by_plan.setdefault(plan, []).append(r.id)
+        done.append({"timer_id": r.id, "case_id": r.case_id, "kind": r.kind, "due": r.due_at.isoformat(),
+                     "actions": list(plan.kinds)})
     conn = s.connection()
-    if cancelled:
-        conn.execute(update(Timer).where(Timer.id.in_(cancelled)).values(status="cancelled", outcome=CANCELLED))
-    insert_notifications(s, notes)
-    changed = [{"b_case": cid, "b_proposals": p} for cid, p in proposals.items() if p is not before[cid]]
-    if changed:
-        table = Case.__table__
-        conn.execute(update(table).where(table.c.id == bindparam("b_case"))
-                     .values(proposals=bindparam("b_proposals", type_=table.c.proposals.type)), changed)
+    if _CANCEL in by_plan:
+        conn.execute(update(Timer).where(Timer.id.in_(by_plan[_CANCEL])).values(status="cancelled", outcome=CANCELLED))
+    for plan, ids in by_plan.items():
+        for role, message in plan.notes:
+            _notify_together(s, ids, role, message, now)
+    _propose_together(s, [(r, plans[(r.workflow, r.kind)]) for r in rows if r.closed_at is None
+                          and plans[(r.workflow, r.kind)].proposals], now)
     return done
+
+
+def _notify_together(s: Session, timer_ids: list[int], role: str, message: str, now: dt.datetime) -> None:
+    """``notify`` for each timer's case, as one INSERT ... SELECT: the key is the one ``notify``
+    makes (``case:<case>:timer:<timer>:notify:<role>``), and a key already there is kept."""
+    t, c, n = Timer.__table__, Case.__table__, Notification.__table__
+    key = (literal("case:") + cast(t.c.case_id, String) + literal(":timer:") + cast(t.c.id, String)
+           + literal(f":notify:{role}"))
+    rows = (select(c.c.school_id, t.c.case_id, literal(role, String), literal("nudge", String), literal(message, Text),
+                   literal(now, n.c.created_at.type), key)
+            .join(c, c.c.id == t.c.case_id).where(t.c.id.in_(timer_ids)).order_by(t.c.due_at, t.c.id))
+    new = (pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert)(n)
+    s.connection().execute(new.from_select(["school_id", "case_id", "role", "queue", "message", "created_at",
+                                            "dedupe_key"], rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+
+
+def _propose_together(s: Session, todo: list, now: dt.datetime) -> None:
+    """``propose`` for each timer in due order (of two proposing the same move, the first is kept),
+    the cases' proposals read with one query and those that changed written with one statement."""
+    if not todo:
+        return
+    table = Case.__table__
+    before = dict(s.connection().execute(select(table.c.id, table.c.proposals)
+                                         .where(table.c.id.in_(sorted({r.case_id for r, _ in todo})))).all())
+    after = dict(before)
+    for r, plan in todo:
+        for event, reason in plan.proposals:
+            after[r.case_id] = with_proposal(after[r.case_id], event, reason, now, f"timer:{r.id}")
+    changed = [{"b_case": cid, "b_proposals": p} for cid, p in after.items() if p is not before[cid]]
+    if changed:
+        s.connection().execute(update(table).where(table.c.id == bindparam("b_case"))
+                               .values(proposals=bindparam("b_proposals", type_=table.c.proposals.type)), changed)
 
 
 def _lapse_each(s: Session, ids: list[int], clock: Clock) -> list[dict]:

@@ -264,8 +264,9 @@ def _default_message(world: CaseWorld) -> str:
 def notify(s: Session, case: Case, role: str, message: str, dedupe_key: str, now: dt.datetime,
            queue: str = "nudge") -> bool:
     """Add a notification once: a second call with the same key does nothing."""
-    row = notification_row(case.school_id, case.id, role, message, dedupe_key, now, queue)
-    key = row["dedupe_key"]
+    key = f"case:{case.id}:{dedupe_key}"
+    row = dict(school_id=case.school_id, case_id=case.id, role=role, queue=queue, message=message, created_at=now,
+               dedupe_key=key)
     pending = s.info.get(_PENDING_NOTIFICATIONS)
     if pending is not None:  # written in bulk later; one already in the database is kept (see notifications_in_bulk)
         if key in pending:
@@ -276,13 +277,6 @@ def notify(s: Session, case: Case, role: str, message: str, dedupe_key: str, now
         return False
     s.add(Notification(**row))
     return True
-
-
-def notification_row(school_id: int, case_id: int, role: str, message: str, dedupe_key: str, now: dt.datetime,
-                     queue: str = "nudge") -> dict:
-    """The row ``notify`` adds for a case (its key made unique to the case)."""
-    return dict(school_id=school_id, case_id=case_id, role=role, queue=queue, message=message, created_at=now,
-                dedupe_key=f"case:{case_id}:{dedupe_key}")
 
 
 _PENDING_NOTIFICATIONS = "casework.pending_notifications"
@@ -308,18 +302,10 @@ def write_pending_notifications(s: Session) -> None:
     pending = s.info.get(_PENDING_NOTIFICATIONS)
     if not pending:
         return
-    insert_notifications(s, list(pending.values()))
-    pending.clear()
-
-
-def insert_notifications(s: Session, rows: list[dict]) -> None:
-    """Write notification rows (as ``notify`` builds them) with one statement; a row whose key is
-    already in the database is left out (``ON CONFLICT (dedupe_key) DO NOTHING``)."""
-    if not rows:
-        return
     dialect = s.bind.dialect.name
     new = (pg_insert if dialect == "postgresql" else sqlite_insert)(Notification.__table__)
-    s.connection().execute(new.on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+    s.connection().execute(new.on_conflict_do_nothing(index_elements=["dedupe_key"]), list(pending.values()))
+    pending.clear()
 
 
 def propose(case: Case, event: str, reason: str, now: dt.datetime, source: str = "") -> None:
