@@ -156,3 +156,23 @@ def test_the_set_wise_sweep_writes_what_lapsing_each_timer_writes(workflow, two_
     assert any(("status", "'cancelled'") in r for r in rows["timer"])
     if any(t.while_absent for t in for_school(workflow).model.timers.values()):
         assert met, "the pupil back in school meets a deadline that stood while the absence lasted"
+
+
+def test_a_batch_whose_set_wise_writes_fail_is_lapsed_timer_by_timer(engine, make_school, add_marks, monkeypatch):
+    """The set-wise writes are part of the batch's transaction: if they fail, the batch is rolled
+    back and each timer is lapsed on its own, so nothing is lost or done twice."""
+    _build(engine, "national", make_school, add_marks)
+
+    def broken(*args, **kw):
+        raise RuntimeError("the database refused the notifications")
+
+    monkeypatch.setattr(timers, "_notify_together", broken)
+    report = timers.sweep(engine, LATER)
+    assert report.failed == [] and report.lapsed
+    with Session(engine) as s:
+        assert s.exec(select(Timer.id).where(Timer.status == "open", Timer.due_at <= LATER.now())).all() == []
+        keys = list(s.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.like("%:timer:%"))))
+    assert len(keys) == len(set(keys))
+    notified = {d["timer_id"] for d in report.lapsed if "notify" in d["actions"]}
+    missing = [tid for tid in notified if not any(f":timer:{tid}:notify:" in k for k in keys)]
+    assert notified and not missing, (missing, keys)
