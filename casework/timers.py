@@ -155,21 +155,22 @@ def _lapse_batch(s: Session, ids: list[int], clock: Clock, set_wise: bool = True
         .join(Case, Case.id == Timer.case_id).where(Timer.id.in_(ids))).all()
     rows.sort(key=lambda r: (r.due_at, r.id))
     together = _set_wise(rows) if set_wise else []
-    taken = {r.id for r in together}
+    taken = {r.id for r, _ in together}
     done = _lapse_together(s, together, clock.now()) + _lapse_each(s, [r.id for r in rows if r.id not in taken], clock)
     order = {r.id: k for k, r in enumerate(rows)}
     return sorted(done, key=lambda d: order[d["timer_id"]])
 
 
-def _set_wise(rows: list) -> list:
-    """The claimed timers whose lapse needs no more than set-wise work: cancelled (the case closed,
+def _set_wise(rows: list) -> list[tuple]:
+    """(timer, ``_Plain``) for the claimed timers whose lapse needs no more than set-wise work: cancelled (the case closed,
     or the workflow dropped the deadline), or only notifications with their own message and
     proposals, for every pupil, with no absence to check and no next period to start. A case with
     any other timer in the batch keeps all its timers on the timer-by-timer path, so one case's
     lapses still happen in due order."""
     plans: dict = {}
-    needs_more = {r.case_id for r in rows if _plan(plans, r) is _BY_ITSELF}
-    return [r for r in rows if r.case_id not in needs_more]
+    planned = [(r, _plan(plans, r)) for r in rows]
+    needs_more = {r.case_id for r, plan in planned if plan is _BY_ITSELF}
+    return [(r, plan) for r, plan in planned if r.case_id not in needs_more]
 
 
 @dataclass(frozen=True, eq=False)  # told apart by identity: an empty plan is not _CANCEL
@@ -211,24 +212,23 @@ def _plain_plan(wf, tdef: TimerDef) -> _Plain:
                   tuple((a.propose, a.message or "proposed by the workflow") for kind, a in actions if kind == "propose"))
 
 
-def _lapse_together(s: Session, rows: list, now: dt.datetime) -> list[dict]:
-    """What ``_lapse`` does for these claimed timers (see ``_set_wise``), written as sets: one
+def _lapse_together(s: Session, planned: list[tuple], now: dt.datetime) -> list[dict]:
+    """What ``_lapse`` does for these claimed timers and their plans (``_set_wise``), as sets: one
     UPDATE for the cancelled, one INSERT ... SELECT ... ON CONFLICT DO NOTHING for every
     notification, one executemany UPDATE for the cases whose proposals changed. No ORM objects,
     and no Python per notification."""
-    plans: dict = {}
-    done, by_plan = [], {}
-    for r in rows:
-        plan = _plan(plans, r)
+    done, by_plan, proposing = [], {}, []
+    for r, plan in planned:
         by_plan.setdefault(plan, []).append(r.id)
         done.append({"timer_id": r.id, "case_id": r.case_id, "kind": r.kind, "due": r.due_at.isoformat(),
                      "actions": list(plan.kinds)})
+        if plan.proposals:
+            proposing.append((r, plan))
     conn = s.connection()
     if _CANCEL in by_plan:
         conn.execute(update(Timer).where(Timer.id.in_(by_plan[_CANCEL])).values(status="cancelled", outcome=CANCELLED))
     _notify_together(s, [(ids, role, message) for plan, ids in by_plan.items() for role, message in plan.notes], now)
-    _propose_together(s, [(r, plans[(r.workflow, r.kind)]) for r in rows if r.closed_at is None
-                          and plans[(r.workflow, r.kind)].proposals], now)
+    _propose_together(s, proposing, now)
     return done
 
 

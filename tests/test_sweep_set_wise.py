@@ -129,9 +129,9 @@ def test_the_set_wise_sweep_writes_what_lapsing_each_timer_writes(workflow, two_
     together = []
     real = timers._lapse_together
 
-    def counted(s, rows, now):
-        together.extend(r.id for r in rows)
-        return real(s, rows, now)
+    def counted(s, planned, now):
+        together.extend(r.id for r, _ in planned)
+        return real(s, planned, now)
 
     monkeypatch.setattr(timers, "_lapse_together", counted)
     results, used = [], []
