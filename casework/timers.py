@@ -10,12 +10,15 @@ uncommitted timers open for the next sweep; two sweeps never both act on one tim
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import (
+    Integer,
     String,
     Text,
     and_,
+    any_,
     bindparam,
     cast,
     exists,
@@ -26,6 +29,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -152,13 +156,21 @@ def _lapse_batch(s: Session, ids: list[int], clock: Clock, set_wise: bool = True
     (``set_wise=False``: all of them) timer by timer by ``_lapse_each``."""
     rows = s.connection().execute(
         select(Timer.id, Timer.kind, Timer.due_at, Timer.case_id, Case.workflow, Case.closed_at)
-        .join(Case, Case.id == Timer.case_id).where(Timer.id.in_(ids))).all()
+        .join(Case, Case.id == Timer.case_id).where(_among(s, Timer.id, ids))).all()
     rows.sort(key=lambda r: (r.due_at, r.id))
     together = _set_wise(rows) if set_wise else []
     taken = {r.id for r, _ in together}
     done = _lapse_together(s, together, clock.now()) + _lapse_each(s, [r.id for r in rows if r.id not in taken], clock)
     order = {r.id: k for k, r in enumerate(rows)}
     return sorted(done, key=lambda d: order[d["timer_id"]])
+
+
+def _among(s: Session, column, ids: list[int]):
+    """``column IN ids`` with the ids as one parameter, not thousands: ``= ANY(array)`` on
+    PostgreSQL, ``IN (SELECT value FROM json_each(...))`` on SQLite."""
+    if s.bind.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(list(ids))))))
 
 
 def _set_wise(rows: list) -> list[tuple]:
@@ -226,7 +238,8 @@ def _lapse_together(s: Session, planned: list[tuple], now: dt.datetime) -> list[
             proposing.append((r, plan))
     conn = s.connection()
     if _CANCEL in by_plan:
-        conn.execute(update(Timer).where(Timer.id.in_(by_plan[_CANCEL])).values(status="cancelled", outcome=CANCELLED))
+        conn.execute(update(Timer).where(_among(s, Timer.id, by_plan[_CANCEL]))
+                     .values(status="cancelled", outcome=CANCELLED))
     _notify_together(s, [(ids, role, message) for plan, ids in by_plan.items() for role, message in plan.notes], now)
     _propose_together(s, proposing, now)
     return done
@@ -246,7 +259,7 @@ def _notify_together(s: Session, todo: list[tuple[list[int], str, str]], now: dt
                + literal(f":notify:{role}"))
         parts.append(select(c.c.school_id, t.c.case_id, literal(role, String), literal("nudge", String),
                             literal(message, Text), literal(now, n.c.created_at.type), key.label("dedupe_key"))
-                     .join(c, c.c.id == t.c.case_id).where(t.c.id.in_(timer_ids)))
+                     .join(c, c.c.id == t.c.case_id).where(_among(s, t.c.id, timer_ids)))
     rows = union_all(*parts).order_by(literal_column("dedupe_key"))
     new = (pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert)(n)
     s.connection().execute(new.from_select(["school_id", "case_id", "role", "queue", "message", "created_at",
@@ -260,7 +273,7 @@ def _propose_together(s: Session, todo: list, now: dt.datetime) -> None:
         return
     table = Case.__table__
     before = dict(s.connection().execute(select(table.c.id, table.c.proposals)
-                                         .where(table.c.id.in_(sorted({r.case_id for r, _ in todo})))).all())
+                                         .where(_among(s, table.c.id, sorted({r.case_id for r, _ in todo})))).all())
     after = dict(before)
     for r, plan in todo:
         for event, reason in plan.proposals:
