@@ -177,11 +177,11 @@ def _among(s: Session, column, ids: list[int]):
 
 
 def _set_wise(rows: list) -> list[tuple]:
-    """(timer, ``_Plain``) for the claimed timers whose lapse needs no more than set-wise work: cancelled (the case closed,
-    or the workflow dropped the deadline), or only notifications with their own message and
-    proposals, for every pupil, with no absence to check and no next period to start. A case with
-    any other timer in the batch keeps all its timers on the timer-by-timer path, so one case's
-    lapses still happen in due order."""
+    """(timer, ``_Plain``) for the claimed timers whose lapse needs no more than set-wise work:
+    cancelled (the case closed, or the workflow dropped the deadline), or only notifications with
+    their own message and proposals, for every pupil, with no absence to check and no next period
+    to start. A case with any other timer in the batch keeps all its timers on the timer-by-timer
+    path, so one case's lapses still happen in due order."""
     plans: dict = {}
     planned = [(r, _plan(plans, r)) for r in rows]
     needs_more = {r.case_id for r, plan in planned if plan is _BY_ITSELF}
@@ -293,9 +293,9 @@ def _lapse_each(s: Session, ids: list[int], clock: Clock) -> list[dict]:
     one statement and everything else in one flush."""
     if not ids:
         return []
-    timers = sorted(s.exec(select(Timer).where(Timer.id.in_(ids))), key=lambda t: (t.due_at, t.id))
+    timers = sorted(s.exec(select(Timer).where(_among(s, Timer.id, ids))), key=lambda t: (t.due_at, t.id))
     case_ids = sorted({t.case_id for t in timers})
-    cases = {c.id: c for c in s.exec(select(Case).where(Case.id.in_(case_ids)))}
+    cases = {c.id: c for c in s.exec(select(Case).where(_among(s, Case.id, case_ids)))}
     # Held here so they stay in the session's identity map (it holds objects weakly): the
     # worlds below find them there without a query or the flush a query would bring.
     pupils = {p.id: p for p in s.exec(select(Pupil).where(Pupil.id.in_(sorted({c.pupil_id for c in cases.values()}))))}
