@@ -309,9 +309,16 @@ def write_pending_notifications(s: Session) -> None:
 
 
 def propose(case: Case, event: str, reason: str, now: dt.datetime, source: str = "") -> None:
-    if any(p.get("event") == event for p in case.proposals):
-        return
-    case.proposals = [*case.proposals, {"event": event, "reason": reason, "source": source, "proposed_at": now.isoformat()}]
+    proposals = with_proposal(case.proposals, event, reason, now, source)
+    if proposals is not case.proposals:
+        case.proposals = proposals
+
+
+def with_proposal(proposals: list, event: str, reason: str, now: dt.datetime, source: str = "") -> list:
+    """A case's proposals with ``event`` proposed: the same list if it already is."""
+    if any(p.get("event") == event for p in proposals):
+        return proposals
+    return [*proposals, {"event": event, "reason": reason, "source": source, "proposed_at": now.isoformat()}]
 
 
 @dataclass(frozen=True)
