@@ -111,11 +111,10 @@ def _tab_counts(session: Session, school_id: int, now: dt.datetime, user_id: int
     base = select(*(func.count(sql_case((cond, 1))) for cond in tabs.values())).join(
         Pupil, Pupil.id == Case.pupil_id).where(Case.school_id == school_id, Case.closed_at.is_(None))
     counts = dict(zip(tabs, session.exec(narrow(base).select_from(Case)).one()))
-    late = outstanding(select(Timer.case_id).join(Case, Case.id == Timer.case_id).where(
-        Timer.school_id == school_id, Timer.due_at <= now)).subquery()
-    overdue = narrow(select(*(func.count(sql_case((cond, 1))) for cond in tabs.values())).select_from(Case)
-                     .join(Pupil, Pupil.id == Case.pupil_id)
-                     .where(Case.id.in_(select(late.c.case_id)), Case.school_id == school_id))
+    overdue = outstanding(select(*(func.count(sql_case((cond, Case.id)).distinct()) for cond in tabs.values()))
+                          .select_from(Timer).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id)
+                          .where(Timer.school_id == school_id, Timer.due_at <= now))
+    overdue = narrow(overdue)
     return counts, dict(zip(tabs, session.exec(overdue).one()))
 
 
