@@ -43,7 +43,7 @@ from casework.register.importer import import_calendar
 from casework.register.schools import add_school
 from casework.register.upn import make_upn
 from casework.store.casemodels import Case, Timer
-from casework.store.db import make_engine
+from casework.store.db import make_engine, refresh_statistics
 from casework.store.models import Mark, Pupil, User
 
 TODAY = dt.date(2026, 3, 12)
@@ -179,7 +179,9 @@ def cpu(url: str, a) -> None:
     from casework.clock import FixedClock
     from casework.web import create_app
 
-    app = create_app({"ENGINE": make_engine(url), "CLOCK": FixedClock(TODAY), "WTF_CSRF_ENABLED": False,
+    engine = make_engine(url)
+    refresh_statistics(engine)  # as `casework serve` does on start
+    app = create_app({"ENGINE": engine, "CLOCK": FixedClock(TODAY), "WTF_CSRF_ENABLED": False,
                       "TESTING": True})
     client = app.test_client()
     client.post("/login", data={"username": "officer", "password": "bench-password"})
