@@ -82,7 +82,7 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
     q = q.order_by(*order, Case.opened_at, Case.id)
     today = now.date()
     if sort == "attendance":
-        # a figure of the register, not a column: the school's figures are kept until its register
+        # a figure of the register, not a column: the school's figures are kept until a register
         # changes, and only the page's cases are read in full
         year_pct, recent_pct, points = school_attendance(session, school_id, today)
         ids = [cid for cid, _ in sorted(session.exec(q).all(), key=lambda r: (year_pct.get(r[1]) is None,
