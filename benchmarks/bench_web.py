@@ -2,6 +2,7 @@
 waitress (`casework serve --workers 2`, one process per core) on 127.0.0.1. Target: p95 < 150 ms.
 
     .venv/bin/python benchmarks/bench_web.py [--requests 200]          # one client, one request at a time
+    .venv/bin/python benchmarks/bench_web.py --cpu [--requests 20] [--profile 'sort attendance']   # CPU a request
     .venv/bin/python benchmarks/bench_web.py --load [--connections 1,4] [--duration 15] \\
         [--threads 8] [--workers 2] [--db sqlite|postgres|both] [--postgres URL]
 
@@ -42,7 +43,7 @@ from casework.register.importer import import_calendar
 from casework.register.schools import add_school
 from casework.register.upn import make_upn
 from casework.store.casemodels import Case, Timer
-from casework.store.db import make_engine
+from casework.store.db import make_engine, refresh_statistics
 from casework.store.models import Mark, Pupil, User
 
 TODAY = dt.date(2026, 3, 12)
@@ -155,6 +156,55 @@ def sequential(base: str, a) -> None:
             assert r.status == 200 and r.url == base + p, f"{p}: {r.status} {r.url}"
         times.sort()
         print(f"{name:18s} p50 {statistics.median(times):6.1f} ms   p95 {pct(times, .95):6.1f} ms")
+
+
+# -- CPU a request, in-process ------------------------------------------------------------------
+
+CPU_PAGES = [("caseload", "/caseload"), ("caseload mine", "/caseload?who=mine"),
+             ("caseload team", "/caseload?who=team"), ("caseload unassigned", "/caseload?who=unassigned"),
+             ("sort attendance", "/caseload?who=team&sort=attendance"),
+             ("attendance p3", "/caseload?who=team&sort=attendance&page=3"),
+             ("sort due", "/caseload?who=team&sort=due"), ("sort state", "/caseload?who=team&sort=state"),
+             ("sort owner", "/caseload?who=team&sort=owner"), ("filtered", "/caseload?year=3"),
+             ("case", "/cases/{n}"), ("pupil", "/pupils/{p}")]
+
+
+def cpu(url: str, a) -> None:
+    """Each page's CPU a request served in-process by the Flask app (no server, no network): the
+    figure a core can serve, whatever else the machine is doing. ``--profile NAME`` prints a
+    cProfile of that page's requests."""
+    import cProfile
+    import pstats
+
+    from casework.clock import FixedClock
+    from casework.web import create_app
+
+    engine = make_engine(url)
+    refresh_statistics(engine)  # as `casework serve` does on start
+    app = create_app({"ENGINE": engine, "CLOCK": FixedClock(TODAY), "WTF_CSRF_ENABLED": False,
+                      "TESTING": True})
+    client = app.test_client()
+    client.post("/login", data={"username": "officer", "password": "bench-password"})
+    print(f"{'page':20s} {'CPU ms p50':>10s} {'p95':>7s}  (load avg {os.getloadavg()[0]:.1f})")
+    for name, path in CPU_PAGES:
+        paths = page_paths(path, a.requests, a.cases, a.pupils)
+        for p in paths[:2]:  # warm: the early-warning cache, the workflow
+            assert client.get(p).status_code == 200, p
+        prof = cProfile.Profile() if a.profile == name else None
+        times = []
+        for p in paths:
+            t = time.process_time()
+            if prof:
+                prof.enable()
+            r = client.get(p)
+            if prof:
+                prof.disable()
+            times.append((time.process_time() - t) * 1000)
+            assert r.status_code == 200, f"{p}: {r.status_code}"
+        times.sort()
+        print(f"{name:20s} {statistics.median(times):10.1f} {pct(times, .95):7.1f}", flush=True)
+        if prof:
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
 
 
 # -- load: wrk, or a bounded Python client -----------------------------------------------------
@@ -283,6 +333,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="casework serve --workers: server processes.")
     ap.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
     ap.add_argument("--postgres", default=None, help="An empty PostgreSQL database URL (else a throwaway server).")
+    ap.add_argument("--cpu", action="store_true", help="CPU a request in-process for each caseload view and sort.")
+    ap.add_argument("--profile", default="", help="With --cpu: print a cProfile of this page (e.g. 'sort attendance').")
+    ap.add_argument("--keep", default="", help="Build the SQLite database at this path (reused if it exists).")
     ap.add_argument("--python-client", action="store_true", help="Use the Python client even if wrk is installed.")
     a = ap.parse_args()
     a.connections = [int(x) for x in a.connections.split(",")]
@@ -294,13 +347,21 @@ def main() -> None:
         if a.db in ("sqlite", "both"):
             tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
             stack.callback(shutil.rmtree, tmp, True)
-            runs.append(("SQLite", f"sqlite:///{tmp / 'bench.db'}"))
+            runs.append(("SQLite", f"sqlite:///{a.keep or tmp / 'bench.db'}"))
         if a.db in ("postgres", "both"):
             runs.append(("PostgreSQL", a.postgres or stack.enter_context(throwaway_postgres())))
         for label, url in runs:
             t0 = time.perf_counter()
+            if a.keep and label == "SQLite" and Path(a.keep).exists():
+                print(f"{label}: reusing {a.keep}")
+                if a.cpu:
+                    cpu(url, a)
+                continue
             build(url, a.pupils, a.cases)
             print(f"{label}: built {a.pupils} pupils, {a.cases} open cases in {time.perf_counter() - t0:.1f}s", flush=True)
+            if a.cpu:
+                cpu(url, a)
+                continue
             with serving(url, a.threads, a.workers) as base:
                 if a.load:
                     load(base, a, label)

@@ -14,6 +14,7 @@ from sqlalchemy import case as sql_case
 from sqlmodel import Session, select
 
 from casework.cases.assignment import owner_filter
+from casework.cases.early_warnings import register_stamp
 from casework.cases.moves import check_move
 from casework.cases.world import CaseWorld
 from casework.figures.stats import pupil_figures
@@ -59,42 +60,92 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
         raise ValueError(f"unknown sort {sort!r} (one of: {', '.join(SORTS)})")
     due = outstanding(select(Timer.case_id, func.min(Timer.due_at).label("due")).join(Case, Case.id == Timer.case_id)
                        .where(Timer.school_id == school_id)).group_by(Timer.case_id).subquery()
-    q = (select(Case, Pupil, due.c.due, User.name).join(Pupil, Pupil.id == Case.pupil_id)
-         .outerjoin(due, due.c.case_id == Case.id).outerjoin(User, User.id == Case.owner_id)
-         .where(Case.school_id == school_id, Case.closed_at.is_(None)))
-    q = _filtered(q, state, case_type, year_group, flag, safeguarding_only)
-    # every tab's count and overdue count in one pass over the open cases (the deadline grouping
-    # is the costly part, so it is done once)
-    everyone = q.subquery()
-    late = everyone.c.due <= now
-    tabs = {"team": everyone.c.id.is_not(None), "mine": everyone.c.owner_id == user_id,
-            "unassigned": everyone.c.owner_id.is_(None)}
-    figures = session.exec(select(*(func.count(sql_case((cond, 1))) for cond in tabs.values()),
-                                  *(func.count(sql_case((cond & late, 1))) for cond in tabs.values()))
-                           .select_from(everyone)).one()
-    counts = dict(zip(tabs, figures[:len(tabs)]))
-    overdue_by = dict(zip(tabs, figures[len(tabs):]))
+    counts, overdue_by = _tab_counts(session, school_id, now, user_id,
+                                     lambda q: _filtered(q, state, case_type, year_group, flag, safeguarding_only))
     who = who or ("mine" if counts["mine"] else "team")
-    q = owner_filter(q, who, user_id)
     total, overdue = counts[who], overdue_by[who]
     by_due = (sql_case((due.c.due <= now, 0), (due.c.due.is_not(None), 1), else_=2), due.c.due)
     order = {"due": by_due, "pupil": (Pupil.surname, Pupil.forename), "year": (Pupil.year_group, Pupil.surname),
              "type": (Case.case_type, *by_due), "state": (Case.state, *by_due),
              "owner": (User.name.is_(None), User.name, *by_due), "opened": (Case.opened_at,),
              "attendance": by_due}[sort]
-    if sort == "attendance":  # a figure of the register, not a column: every matching case is read
-        rows = session.exec(q.order_by(*order, Case.opened_at, Case.id)).all()
-    else:
-        rows = session.exec(q.order_by(*order, Case.opened_at, Case.id).limit(limit).offset(offset)).all()
-    year_pct, recent_pct, points = _attendance(session, school_id, [p.id for _, p, _, _ in rows], now.date())
-    out = [CaseloadRow(c, p, None, owner or "", year_pct.get(p.id), recent_pct.get(p.id),
-                       trend(year_pct.get(p.id), recent_pct.get(p.id), points)) for c, p, _, owner in rows]
+    # only the sorts that break ties by deadline (or sort by it) need the deadline grouping
+    needs_due = sort in ("due", "type", "state", "owner", "attendance")
+    columns = (Case.id, Pupil.id) if sort == "attendance" else (Case, Pupil, User.name)
+    q = select(*columns).join(Pupil, Pupil.id == Case.pupil_id).where(Case.school_id == school_id,
+                                                                       Case.closed_at.is_(None))
+    if needs_due:
+        q = q.outerjoin(due, due.c.case_id == Case.id)
+    if sort != "attendance":
+        q = q.outerjoin(User, User.id == Case.owner_id)
+    q = owner_filter(_filtered(q, state, case_type, year_group, flag, safeguarding_only), who, user_id)
+    q = q.order_by(*order, Case.opened_at, Case.id)
+    today = now.date()
     if sort == "attendance":
-        out = sorted(out, key=lambda r: (r.attendance is None, r.attendance or 0.0))[offset:offset + limit]
+        # a figure of the register, not a column: the school's figures are kept until a register
+        # changes, and only the page's cases are read in full
+        year_pct, recent_pct, points = school_attendance(session, school_id, today)
+        ids = [cid for cid, _ in sorted(session.exec(q).all(), key=lambda r: (year_pct.get(r[1]) is None,
+                                                                                 year_pct.get(r[1]) or 0.0))]
+        ids = ids[offset:offset + limit]
+        got = {c.id: (c, p, name) for c, p, name in session.exec(
+            select(Case, Pupil, User.name).join(Pupil, Pupil.id == Case.pupil_id)
+            .outerjoin(User, User.id == Case.owner_id).where(Case.id.in_(ids))).all()}
+        rows = [got[i] for i in ids]
+    else:
+        rows = session.exec(q.limit(limit).offset(offset)).all()
+        year_pct, recent_pct, points = _attendance(session, school_id, [p.id for _, p, _ in rows], today)
+    out = [CaseloadRow(c, p, None, owner or "", year_pct.get(p.id), recent_pct.get(p.id),
+                       trend(year_pct.get(p.id), recent_pct.get(p.id), points)) for c, p, owner in rows]
     deadlines = next_deadlines(session, [r.case.id for r in out], now)
     for r in out:
         r.deadline = deadlines.get(r.case.id)
     return Caseload(out, total, overdue, counts, who)
+
+
+def _tab_counts(session: Session, school_id: int, now: dt.datetime, user_id: int | None, narrow):
+    """Each tab's open cases and overdue cases (those with an outstanding deadline already due),
+    over the whole caseload as ``narrow`` filters it: a count over the cases and one over the
+    deadlines already due, never the grouping of every deadline."""
+    tabs = {"team": Case.id.is_not(None), "mine": Case.owner_id == user_id, "unassigned": Case.owner_id.is_(None)}
+    base = select(*(func.count(sql_case((cond, 1))) for cond in tabs.values())).join(
+        Pupil, Pupil.id == Case.pupil_id).where(Case.school_id == school_id, Case.closed_at.is_(None))
+    counts = dict(zip(tabs, session.exec(narrow(base).select_from(Case)).one()))
+    overdue = outstanding(select(*(func.count(sql_case((cond, Case.id)).distinct()) for cond in tabs.values()))
+                          .select_from(Timer).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id)
+                          .where(Timer.school_id == school_id, Timer.due_at <= now))
+    overdue = narrow(overdue)
+    return counts, dict(zip(tabs, session.exec(overdue).one()))
+
+
+# (database, school, day, recent window start) -> (the register's stamp, year %, recent %)
+_FIGURES: dict[tuple, tuple[tuple, dict[int, float | None], dict[int, float | None]]] = {}
+
+
+def school_attendance(session: Session, school_id: int, today: dt.date):
+    """Every pupil's attendance this school year and over the recent weeks (as ``_attendance``),
+    kept until any register changes (the early warnings' stamp) or the day does: what sorting
+    the caseload by attendance reads."""
+    t = for_school(session.get(School, school_id).workflow).model.thresholds
+    year_start, recent_start = _windows(session, school_id, today, t.recent_school_weeks)
+    bind = session.get_bind()
+    key = (id(bind), str(bind.url), school_id, today, recent_start)
+    stamp = register_stamp(session)
+    hit = _FIGURES.get(key)
+    if hit is None or hit[0] != stamp:
+        year = {r.pupil_id: r.figures.attendance_pct for r in pupil_figures(session, school_id, year_start, today)}
+        recent = {r.pupil_id: r.figures.attendance_pct
+                  for r in pupil_figures(session, school_id, recent_start, today)}
+        if len(_FIGURES) > 16:
+            _FIGURES.clear()
+        hit = _FIGURES[key] = (stamp, year, recent)
+    return hit[1], hit[2], t.trend_points
+
+
+def _windows(session: Session, school_id: int, today: dt.date, recent_weeks: int) -> tuple[dt.date, dt.date]:
+    year_start = school_year_start(today)
+    return year_start, max(year_start, load_calendar(session, school_id).window_start_for(today, recent_weeks)
+                           or today)
 
 
 def _filtered(q, state, case_type, year_group, flag, safeguarding_only):
@@ -120,9 +171,7 @@ def _attendance(session: Session, school_id: int, pupil_ids: list[int], today: d
     if not pupil_ids:
         return {}, {}, t.trend_points
     ids = list(dict.fromkeys(pupil_ids))
-    year_start = school_year_start(today)
-    recent_start = max(year_start, load_calendar(session, school_id).window_start_for(today, t.recent_school_weeks)
-                       or today)
+    year_start, recent_start = _windows(session, school_id, today, t.recent_school_weeks)
     year = {r.pupil_id: r.figures.attendance_pct
             for r in pupil_figures(session, school_id, year_start, today, pupil_ids=ids)}
     recent = {r.pupil_id: r.figures.attendance_pct

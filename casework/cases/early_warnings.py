@@ -56,6 +56,9 @@ def _register_stamp(session: Session) -> tuple:
     return (session.exec(select(func.max(Mark.id))).one(), session.exec(select(func.max(MarkAmendment.id))).one())
 
 
+register_stamp = _register_stamp  # what other pages' caches of register figures are keyed on
+
+
 def _school_stamp(session: Session, school_id: int) -> tuple:
     """The same for one school: a pass over its marks, so read only when some register changed."""
     marks = session.exec(select(func.max(Mark.id), func.count(Mark.id)).where(Mark.school_id == school_id)).one()
