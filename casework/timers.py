@@ -10,7 +10,9 @@ uncommitted timers open for the next sweep; two sweeps never both act on one tim
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import operator
 from dataclasses import dataclass, field
 
 from sqlalchemy import (
@@ -36,7 +38,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from casework.cases.moves import notifications_in_bulk, run_action, with_proposal
+from casework.cases.moves import action_key, notifications_in_bulk, run_action, with_proposal
 from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
 from casework.register.codes import is_code, meaning
@@ -250,7 +252,7 @@ def _lapse_together(s: Session, planned: list[tuple], now: dt.datetime) -> list[
 
 def _notify_together(s: Session, todo: list[tuple[list[int], str, str]], now: dt.datetime) -> None:
     """``notify`` for each timer's case, for each (timers, role, message) in ``todo``, as one
-    INSERT ... SELECT: the key is the one ``notify`` makes (``case:<case>:timer:<timer>:notify:<role>``),
+    INSERT ... SELECT: the key is ``action_key``'s, joined in SQL,
     a key already there is kept, and the rows go in in key order (the unique index's order: several
     times quicker to insert than scattered over it)."""
     if not todo:
@@ -258,8 +260,8 @@ def _notify_together(s: Session, todo: list[tuple[list[int], str, str]], now: dt
     t, c, n = Timer.__table__, Case.__table__, Notification.__table__
     parts = []
     for timer_ids, role, message in todo:
-        key = (literal("case:") + cast(t.c.case_id, String) + literal(":timer:") + cast(t.c.id, String)
-               + literal(f":notify:{role}"))
+        key = action_key(cast(t.c.case_id, String), literal("timer:") + cast(t.c.id, String), "notify", role,
+                         join=_sql_joined)
         parts.append(select(c.c.school_id, t.c.case_id, literal(role, String), literal("nudge", String),
                             literal(message, Text), literal(now, n.c.created_at.type), key.label("dedupe_key"))
                      .join(c, c.c.id == t.c.case_id).where(_among(s, t.c.id, timer_ids)))
@@ -267,6 +269,11 @@ def _notify_together(s: Session, todo: list[tuple[list[int], str, str]], now: dt
     new = (pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert)(n)
     s.connection().execute(new.from_select(["school_id", "case_id", "role", "queue", "message", "created_at",
                                             "dedupe_key"], rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+
+
+def _sql_joined(parts) -> object:
+    """Parts of a key (strings and SQL expressions) joined in SQL."""
+    return functools.reduce(operator.add, (literal(p, String) if isinstance(p, str) else p for p in parts))
 
 
 def _propose_together(s: Session, todo: list, now: dt.datetime) -> None:

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
-from casework.cases.moves import Actor, notify, open_case
+from casework.cases.moves import Actor, action_key, notify, open_case
 from casework.clock import LONDON, FixedClock
 from casework.register.store import load_calendar
 from casework.store.casemodels import Case, LetterRequest, Notification
@@ -91,11 +91,11 @@ def build_world(engine, make_school, make_pupils) -> World:
             world.letters[key] = letter.id
         for role in Role:
             notify(s, s.get(Case, world.cases["absent"]), role.value, "Alex Abernathy: attendance case needs a look",
-                   f"test:nudge:{role.value}", clock.now())
+                   action_key(world.cases["absent"], "test", "nudge", role.value), clock.now())
         visit = s.get(Case, world.cases["visit"])
         for role in ("dsl", "deputy_dsl"):
             notify(s, visit, role, "Vic Vandermeer: social worker says the family has moved out",
-                   f"test:safeguarding:{role}", clock.now(), queue="safeguarding")
+                   action_key(visit.id, "test", "safeguarding", role), clock.now(), queue="safeguarding")
         visit.safeguarding = True
         s.add(visit)
         s.flush()

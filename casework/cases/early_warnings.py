@@ -49,14 +49,11 @@ class EarlyWarning:
 _CACHE: dict[tuple, tuple[tuple, tuple, list[EarlyWarning]]] = {}
 
 
-def _register_stamp(session: Session) -> tuple:
+def register_stamp(session: Session) -> tuple:
     """What changes whenever any register does: the newest mark and the newest amendment of the
     whole database, each read from its primary key's end (a mark is only ever changed with an
     amendment, and only removed by retention, years after any window the rule reads)."""
     return (session.exec(select(func.max(Mark.id))).one(), session.exec(select(func.max(MarkAmendment.id))).one())
-
-
-register_stamp = _register_stamp  # what other pages' caches of register figures are keyed on
 
 
 def _school_stamp(session: Session, school_id: int) -> tuple:
@@ -76,7 +73,7 @@ def early_warnings(session: Session, school: School, as_of: dt.date) -> list[Ear
     if wiring is None or not wiring.enabled:
         return []
     key = (school.id, as_of, id(wf.model))
-    seen = _register_stamp(session)
+    seen = register_stamp(session)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] == seen:
         return hit[2]

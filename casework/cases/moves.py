@@ -237,12 +237,12 @@ def run_action(world: CaseWorld, action: Action, *, move: CaseMove | None = None
         start_timer(world, action.timer, params or {})
     elif kind == "notify":
         for role in sorted(wf.roles_for(action.notify)):
-            notify(s, case, role, action.message or _default_message(world), f"{source}:notify:{role}", now)
+            notify(s, case, role, action.message or _default_message(world), action_key(case.id, source, "notify", role), now)
     elif kind == "safeguarding":
         case.safeguarding = True
         s.add(case)
         for role in ("dsl", "deputy_dsl"):
-            notify(s, case, role, f"{world.pupil.name}: {action.safeguarding}", f"{source}:safeguarding:{role}", now,
+            notify(s, case, role, f"{world.pupil.name}: {action.safeguarding}", action_key(case.id, source, "safeguarding", role), now,
                    queue="safeguarding")
     elif kind == "propose":
         propose(case, action.propose, action.message or "proposed by the workflow", now, source)
@@ -261,10 +261,17 @@ def _default_message(world: CaseWorld) -> str:
     return f"{world.pupil.name}: {ct.label} case is now at {ct.states[world.case.state].label}"
 
 
-def notify(s: Session, case: Case, role: str, message: str, dedupe_key: str, now: dt.datetime,
+def action_key(case_id, source, what: str, role: str, join=None):
+    """The key that stops a workflow action's notification being added twice:
+    ``case:<case>:<source>:<what>:<role>`` (``source`` is what ran the action, e.g. ``timer:12``).
+    ``join`` joins the parts instead of Python: the sweep passes one that joins SQL expressions."""
+    parts = ("case:", case_id, ":", source, f":{what}:{role}")
+    return join(parts) if join is not None else "".join(map(str, parts))
+
+
+def notify(s: Session, case: Case, role: str, message: str, key: str, now: dt.datetime,
            queue: str = "nudge") -> bool:
-    """Add a notification once: a second call with the same key does nothing."""
-    key = f"case:{case.id}:{dedupe_key}"
+    """Add a notification once: a second call with the same key (``action_key``) does nothing."""
     row = dict(school_id=case.school_id, case_id=case.id, role=role, queue=queue, message=message, created_at=now,
                dedupe_key=key)
     pending = s.info.get(_PENDING_NOTIFICATIONS)
