@@ -76,5 +76,7 @@ def test_the_counts_cover_the_whole_queue_not_one_page(app, world, engine, monke
     # the world queues one ready letter and one blocked one; the leave letter lacks its dates
     assert f"<strong>{len(queued)}</strong> queued" in page
     assert "<strong>1</strong> ready" in page and f"<strong>{len(queued) - 1}</strong> with problems" in page
+    assert '<a href="/letters?page=2">Next ›</a>' in page and "Previous" not in page
     last = c.get(f"/letters?page={len(queued)}").get_data(as_text=True)
     assert "<strong>1</strong> ready" in last and f"<strong>{len(queued) - 1}</strong> with problems" in last
+    assert f'<a href="/letters?page={len(queued) - 1}">‹ Previous</a>' in last and "Next ›" not in last

@@ -15,6 +15,7 @@ from web_world import client
 
 from casework.store.casemodels import Case, LetterBatch, LetterRequest, Notification, Timer
 from casework.store.models import Role, User
+from casework.web import cases as web_cases
 
 R = Role
 
@@ -372,3 +373,21 @@ def test_today_names_the_case_owner_where_there_is_one(app, engine, world):
     page = officer.get("/today").get_data(as_text=True)
     row = re.search(rf'<a href="/cases/{case_id}">{re.escape(pupil)}</a>.*?</tr>', page, re.S).group(0)
     assert name in row
+
+
+def test_the_caseload_pager_keeps_the_tab_sort_and_filters(app, world, monkeypatch):
+    """One case to a page: Next and Previous move one page and carry the chosen tab, sort and
+    filter with them (even an empty one), so paging never drops back to the default list."""
+    monkeypatch.setattr(web_cases, "PAGE", 1)
+    c = client(app, Role.HEADTEACHER)
+    first = c.get("/caseload?who=team&sort=state&year=").get_data(as_text=True)
+    pages = int(re.search(r"Page 1 of (\d+)", first).group(1))
+    assert pages >= 2 and "Previous" not in first
+    nxt = re.search(r'<nav class="pager"[^>]*>.*?<a href="([^"]+)">Next', first, re.S).group(1).replace("&amp;", "&")
+    assert nxt.startswith("/caseload?") and {"who=team", "sort=state", "year=", "page=2"} <= set(nxt[10:].split("&"))
+    second = c.get(nxt).get_data(as_text=True)
+    assert f"Page 2 of {pages}" in second
+    prev = re.search(r'<a href="([^"]+)">‹ Previous', second).group(1).replace("&amp;", "&")
+    assert {"who=team", "sort=state", "page=1"} <= set(prev[10:].split("&"))
+    last = c.get(nxt.replace("page=2", f"page={pages}")).get_data(as_text=True)
+    assert "Next ›" not in last
