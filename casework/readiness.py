@@ -5,7 +5,7 @@ its day, checked, with what to do about anything missing (``casework school chec
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from casework.accounts import list_users
 from casework.letters.check import letter_problems
 from casework.notify.mail import MailSettings
+from casework.plain import Plain
 from casework.register.calendar import school_year_start
 from casework.register.store import load_calendar
 from casework.store.models import CONTACT_PHONES, Contact, Pupil, School
@@ -25,14 +26,11 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 
 
 @dataclass
-class Check:
+class Check(Plain):
     name: str
     status: str  # pass | warn | fail
     detail: str
     todo: str = ""
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def school_checks(session: Session, school: School, today: dt.date, env: dict | None = None) -> list[Check]:

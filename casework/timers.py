@@ -41,6 +41,7 @@ from sqlmodel import Session, select
 from casework.cases.moves import action_key, notifications_in_bulk, run_action, with_proposal
 from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
+from casework.plain import Plain
 from casework.register.codes import is_code, meaning
 from casework.register.store import load_calendar
 from casework.store.casemodels import Case, Notification, Timer
@@ -50,13 +51,10 @@ from casework.workflow import TimerDef, for_school
 
 
 @dataclass
-class SweepReport:
+class SweepReport(Plain):
     lapsed: list[dict] = field(default_factory=list)
     met: list[dict] = field(default_factory=list)  # due, but the absence had ended (the pupil returned)
     failed: list[dict] = field(default_factory=list)  # {timer_id, error}: left open for the next sweep
-
-    def as_dict(self) -> dict:
-        return {"lapsed": self.lapsed, "met": self.met, "failed": self.failed}
 
 
 def due_timer_ids(engine: Engine, now: dt.datetime, school_id: int | None = None, limit: int = 500) -> list[int]:

@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from casework.cases.evidence import rule_params
+from casework.plain import Plain
 from casework.register.store import load_calendar
 from casework.rules import RULES, load_register
 from casework.store.casemodels import Case
@@ -24,7 +25,7 @@ CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
 @dataclass(frozen=True)
-class EarlyWarning:
+class EarlyWarning(Plain):
     pupil_id: int
     upn: str
     name: str
@@ -40,9 +41,6 @@ class EarlyWarning:
     confidence: str
     summary: str
     case_id: int | None  # the pupil's open attendance case, if any
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 # (school, day, workflow) -> (the database's stamp, the school's stamp, the warnings)

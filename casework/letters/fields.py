@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from casework.clock import Clock, local
 from casework.figures import stats
 from casework.letters.data import LetterData, MarkRow
+from casework.plain import Plain
 from casework.register.calendar import SchoolCalendar, school_year_start
 from casework.register.codes import (
     ATTENDING_CODES,
@@ -64,15 +65,12 @@ class LetterProblems(Problems):
 
 
 @dataclass
-class Recipient:
+class Recipient(Plain):
     kind: str  # household | parent | local_authority | social_worker
     addressee: str
     salutation: str
     address_lines: list[str]
     contact_ids: list[int] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

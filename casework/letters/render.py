@@ -47,6 +47,7 @@ from casework.letters.fields import (
     window_start,
 )
 from casework.letters.pdf import LayoutPool, LetterPdf, render_pdfs
+from casework.plain import Plain
 from casework.store.audit import record
 from casework.store.casemodels import Case, CaseNote, LetterBatch, LetterRequest
 from casework.store.models import School
@@ -141,7 +142,7 @@ def _write_atomically(path: Path, data: bytes) -> str:
 
 
 @dataclass
-class ProducedLetter:
+class ProducedLetter(Plain):
     letter_id: int
     case_id: int
     pupil: str
@@ -151,9 +152,6 @@ class ProducedLetter:
     file: str
     sha256: str
     pages: int
-
-    def as_dict(self) -> dict:
-        return self.__dict__.copy()
 
 
 @dataclass

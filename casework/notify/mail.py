@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import smtplib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from casework.clock import LONDON, Clock
+from casework.plain import Plain
 from casework.store.casemodels import Notification
 from casework.store.db import session_scope
 from casework.store.models import ROLE_LABELS, Role, School, User
@@ -84,15 +85,12 @@ class MailSettings:
 
 
 @dataclass
-class OutboxReport:
+class OutboxReport(Plain):
     queued: int = 0
     sent: int = 0
     failed: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def smtp_send(settings: MailSettings, msg: EmailMessage) -> None:

@@ -15,7 +15,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from casework.clock import LONDON, Clock, at
+from casework.plain import Plain
 from casework.register.calendar import SESSIONS, SchoolCalendar
 from casework.register.codes import CODES, LATE_AFTER_CLOSE, LATE_BEFORE_CLOSE, canonical
 from casework.register.rows import CalendarRow, ContactRow, PupilRow, Row, parse_date, row_problems
@@ -65,7 +66,7 @@ class ImportRejected(Exception):
 
 
 @dataclass
-class ImportResult:
+class ImportResult(Plain):
     kind: str
     file: str
     rows: int = 0
@@ -73,9 +74,6 @@ class ImportResult:
     changed: int = 0
     unchanged: int = 0
     notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 # -- parsing helpers ----------------------------------------------------------
