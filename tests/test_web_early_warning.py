@@ -13,7 +13,7 @@ from web_world import TODAY, build_world, web_app
 
 from casework.cases.early_warnings import early_warnings
 from casework.cases.moves import Actor, open_case
-from casework.register.importer import import_marks
+from casework.register.importer import import_calendar, import_marks
 from casework.register.store import load_calendar
 from casework.store.models import Mark, Pupil, Role, School
 from casework.workflow import for_school
@@ -99,3 +99,25 @@ def test_the_warning_follows_the_register_when_it_changes(world, engine, tmp_pat
         s.commit()
         assert result.changed > 0  # her absences amended to present
         assert early_warnings(s, school, TODAY) == []
+
+
+def test_the_warning_follows_the_calendar_when_it_changes(world, engine, tmp_path):
+    """The projection runs to the end of term on the school's calendar: a closure added in the
+    rest of the term (here a week) changes it on the next look, in the same process."""
+    with Session(engine) as s:
+        school = s.get(School, world.school_id)
+        first = early_warnings(s, school, TODAY)
+        assert [w.pupil_id for w in first] == [world.pupils["dee"]]
+        assert early_warnings(s, school, TODAY) is first
+        remaining = load_calendar(s, school.id).session_count(TODAY, first[0].term_end)
+        week = [d for d, sess in load_calendar(s, school.id).sessions(TODAY + dt.timedelta(days=1), first[0].term_end)
+                if sess == "AM"][:5]
+        closure = tmp_path / "closure.csv"
+        closure.write_text(f"start,end,kind,label,session\n{week[0]},{week[-1]},closure,Boiler repairs,\n")
+        import_calendar(s, school, closure, clock=world.clock, by="test")
+        s.commit()
+        after = early_warnings(s, school, TODAY)
+        assert load_calendar(s, school.id).session_count(TODAY, first[0].term_end) == remaining - 10
+        assert [w.pupil_id for w in after] == [world.pupils["dee"]]
+        # ten fewer sessions at her recent rate to carry forward: the projection falls less far
+        assert after[0].projected_pct > first[0].projected_pct

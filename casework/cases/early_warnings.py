@@ -17,7 +17,7 @@ from casework.plain import Plain
 from casework.register.store import load_calendar
 from casework.rules import RULES, load_register
 from casework.store.casemodels import Case
-from casework.store.models import Mark, MarkAmendment, Pupil, School
+from casework.store.models import CalendarDay, Mark, MarkAmendment, Pupil, School
 from casework.workflow import for_school
 
 RULE_ID = "early_warning"
@@ -48,10 +48,12 @@ _CACHE: dict[tuple, tuple[tuple, tuple, list[EarlyWarning]]] = {}
 
 
 def register_stamp(session: Session) -> tuple:
-    """What changes whenever any register does: the newest mark and the newest amendment of the
-    whole database, each read from its primary key's end (a mark is only ever changed with an
-    amendment, and only removed by retention, years after any window the rule reads)."""
-    return (session.exec(select(func.max(Mark.id))).one(), session.exec(select(func.max(MarkAmendment.id))).one())
+    """What changes whenever any register or calendar does: the newest mark, amendment and
+    calendar entry of the whole database, each read from its primary key's end (a mark is only
+    ever changed with an amendment, and only removed by retention, years after any window the
+    rule reads; term dates and closures are only ever added, never moved in place)."""
+    return (session.exec(select(func.max(Mark.id))).one(), session.exec(select(func.max(MarkAmendment.id))).one(),
+            session.exec(select(func.max(CalendarDay.id))).one())
 
 
 def _school_stamp(session: Session, school_id: int) -> tuple:
@@ -59,7 +61,8 @@ def _school_stamp(session: Session, school_id: int) -> tuple:
     marks = session.exec(select(func.max(Mark.id), func.count(Mark.id)).where(Mark.school_id == school_id)).one()
     amended = session.exec(select(func.max(MarkAmendment.id)).join(Pupil, Pupil.id == MarkAmendment.pupil_id)
                            .where(Pupil.school_id == school_id)).one()
-    return (*marks, amended)
+    calendar = session.exec(select(func.max(CalendarDay.id)).where(CalendarDay.school_id == school_id)).one()
+    return (*marks, amended, calendar)
 
 
 def early_warnings(session: Session, school: School, as_of: dt.date) -> list[EarlyWarning]:
