@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import String, and_, cast, func, or_
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, select
 
@@ -20,9 +20,9 @@ from casework.cases.world import CaseWorld
 from casework.figures.stats import pupil_figures
 from casework.register.calendar import school_year_start
 from casework.register.store import load_calendar
-from casework.store.casemodels import Case, CaseMove, Notification, Timer
+from casework.store.casemodels import Case, CaseMove, Notification
 from casework.store.models import PUPIL_FLAGS, Contact, Pupil, School, User
-from casework.timers import Deadline, next_deadlines, outstanding
+from casework.timers import Deadline, next_deadlines
 from casework.workflow import for_school
 
 
@@ -58,24 +58,21 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
     nothing is, then the team's; ``sort`` one of SORTS."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r} (one of: {', '.join(SORTS)})")
-    due = outstanding(select(Timer.case_id, func.min(Timer.due_at).label("due")).join(Case, Case.id == Timer.case_id)
-                       .where(Timer.school_id == school_id)).group_by(Timer.case_id).subquery()
     counts, overdue_by = _tab_counts(session, school_id, now, user_id,
                                      lambda q: _filtered(q, state, case_type, year_group, flag, safeguarding_only))
     who = who or ("mine" if counts["mine"] else "team")
     total, overdue = counts[who], overdue_by[who]
-    by_due = (sql_case((due.c.due <= now, 0), (due.c.due.is_not(None), 1), else_=2), due.c.due)
+    # The next deadline is kept on the case (casework.timers keeps it). Overdue first, then the
+    # soonest due, then none: an overdue deadline is due before any that is not, so ascending
+    # order with no deadline last does it.
+    by_due = (Case.next_due_at.is_(None), Case.next_due_at)
     order = {"due": by_due, "pupil": (Pupil.surname, Pupil.forename), "year": (Pupil.year_group, Pupil.surname),
              "type": (Case.case_type, *by_due), "state": (Case.state, *by_due),
              "owner": (User.name.is_(None), User.name, *by_due), "opened": (Case.opened_at,),
              "attendance": by_due}[sort]
-    # only the sorts that break ties by deadline (or sort by it) need the deadline grouping
-    needs_due = sort in ("due", "type", "state", "owner", "attendance")
     columns = (Case.id, Pupil.id) if sort == "attendance" else (Case, Pupil, User.name)
     q = select(*columns).join(Pupil, Pupil.id == Case.pupil_id).where(Case.school_id == school_id,
                                                                        Case.closed_at.is_(None))
-    if needs_due:
-        q = q.outerjoin(due, due.c.case_id == Case.id)
     if sort != "attendance":
         q = q.outerjoin(User, User.id == Case.owner_id)
     q = owner_filter(_filtered(q, state, case_type, year_group, flag, safeguarding_only), who, user_id)
@@ -104,18 +101,15 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
 
 
 def _tab_counts(session: Session, school_id: int, now: dt.datetime, user_id: int | None, narrow):
-    """Each tab's open cases and overdue cases (those with an outstanding deadline already due),
-    over the whole caseload as ``narrow`` filters it: a count over the cases and one over the
-    deadlines already due, never the grouping of every deadline."""
+    """Each tab's open cases and overdue cases (those whose next deadline is already due), over
+    the whole caseload as ``narrow`` filters it, with one count over the cases."""
     tabs = {"team": Case.id.is_not(None), "mine": Case.owner_id == user_id, "unassigned": Case.owner_id.is_(None)}
-    base = select(*(func.count(sql_case((cond, 1))) for cond in tabs.values())).join(
+    overdue = Case.next_due_at <= now
+    base = select(*(func.count(sql_case((cond, 1))) for cond in tabs.values()),
+                  *(func.count(sql_case((and_(cond, overdue), 1))) for cond in tabs.values())).join(
         Pupil, Pupil.id == Case.pupil_id).where(Case.school_id == school_id, Case.closed_at.is_(None))
-    counts = dict(zip(tabs, session.exec(narrow(base).select_from(Case)).one()))
-    overdue = outstanding(select(*(func.count(sql_case((cond, Case.id)).distinct()) for cond in tabs.values()))
-                          .select_from(Timer).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id)
-                          .where(Timer.school_id == school_id, Timer.due_at <= now))
-    overdue = narrow(overdue)
-    return counts, dict(zip(tabs, session.exec(overdue).one()))
+    got = session.exec(narrow(base).select_from(Case)).one()
+    return dict(zip(tabs, got[:len(tabs)])), dict(zip(tabs, got[len(tabs):]))
 
 
 # (database, school, day, recent window start) -> (the register's stamp, year %, recent %)

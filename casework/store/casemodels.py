@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from casework.store.dbtypes import UTCDateTime
@@ -24,7 +24,9 @@ def _json(default=dict):
 
 class Case(SQLModel, table=True):
     __tablename__ = "pupil_case"
-    __table_args__ = (Index("ix_case_school_state", "school_id", "state"), Index("ix_case_pupil_type", "pupil_id", "case_type"))
+    __table_args__ = (Index("ix_case_school_state", "school_id", "state"), Index("ix_case_pupil_type", "pupil_id", "case_type"),
+                      Index("ix_case_open_next_due", "school_id", "next_due_at", sqlite_where=text("closed_at IS NULL"),
+                            postgresql_where=text("closed_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id")
     pupil_id: int = Field(foreign_key="pupil.id")
@@ -41,6 +43,12 @@ class Case(SQLModel, table=True):
     safeguarding: bool = False  # on the DSL's queue
     version: int = 1
     owner_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)  # whose caseload it is on
+    # The case's earliest outstanding deadline (casework.timers.outstanding), kept by casework.timers
+    # whenever a timer or the case's state changes: what the caseload orders and counts by. A cache:
+    # casework.timers.next_deadline_rows is the truth. The timer id has no foreign key (a timer
+    # refers to its case, and backups restore cases first).
+    next_due_at: dt.datetime | None = _at(nullable=True)
+    next_timer_id: int | None = None
 
 
 class CaseMove(SQLModel, table=True):
