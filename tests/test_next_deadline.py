@@ -123,6 +123,15 @@ def test_the_stored_next_deadline_is_the_one_definitions_after_random_school_day
             import_calendar(s, get_school(s, urn), CALENDAR, clock=clock, by="test")
             s.commit()
 
+    def a_deadline_the_workflow_dropped() -> None:  # an old deadline of a kind since taken out: cancelled when due
+        with Session(engine) as s:
+            case = rng.choice(s.exec(select(Case).where(Case.closed_at.is_(None)).order_by(Case.id)).all() or [None])
+            if case is not None:
+                s.add(Timer(school_id=case.school_id, case_id=case.id, kind="dropped_by_the_workflow", label="Old",
+                            role="office", state=case.state, started_at=clock.now(),
+                            due_at=clock.now() + dt.timedelta(hours=rng.choice([-30, 1, 2]))))
+                s.commit()
+
     def evaluation() -> None:
         evaluate(engine, urn, clock)
 
@@ -133,7 +142,7 @@ def test_the_stored_next_deadline_is_the_one_definitions_after_random_school_day
         sweep(engine, clock, set_wise=False)
 
     steps = [days_pass, days_pass, days_pass, evaluation, a_person_moves, a_person_moves, a_person_moves,
-             sweep_set_wise, sweep_one_by_one, time_passes]
+             sweep_set_wise, sweep_one_by_one, time_passes, a_deadline_the_workflow_dropped]
     mark_until(clock.today(), {pupils[0][0]: "O", pupils[1][0]: "U"})  # two concerns from the start
     evaluate(engine, urn, clock)
     taken, seen, waiting = [], set(), 0
