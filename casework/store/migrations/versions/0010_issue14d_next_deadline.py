@@ -14,6 +14,11 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
+# As casework.store.casemodels.OPEN_CASE_INDEX was at this revision: the open cases by school and
+# next deadline, with what the caseload's tabs, filters and sorts read.
+OPEN_CASE_INDEX = ("school_id", "next_due_at", "opened_at", "owner_id", "state", "case_type", "workflow", "pupil_id",
+                   "safeguarding", "closed_at")
+
 # The earliest outstanding deadline of every case, as casework.timers.outstanding defines one (an open
 # timer, or a lapsed one while the case still sits in the state that started it and no later period
 # of it runs), written here as it stood at this revision: later code keeps the columns itself.
@@ -36,7 +41,7 @@ def upgrade() -> None:
         b.add_column(sa.Column("next_due_at", casework.store.dbtypes.UTCDateTime(), nullable=True))
         b.add_column(sa.Column("next_timer_id", sa.Integer(), nullable=True))
     op.execute(FILL)
-    op.create_index("ix_case_open_next_due", "pupil_case", ["school_id", "next_due_at"],
+    op.create_index("ix_case_open_next_due", "pupil_case", list(OPEN_CASE_INDEX),
                     sqlite_where=sa.text("closed_at IS NULL"), postgresql_where=sa.text("closed_at IS NULL"))
 
 
