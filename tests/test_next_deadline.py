@@ -28,8 +28,8 @@ from casework.register.importer import import_calendar
 from casework.register.store import get_school, load_calendar
 from casework.store.casemodels import Case, Timer
 from casework.store.db import upgrade
-from casework.store.models import User
-from casework.timers import keep_next_deadlines, next_deadlines, sweep
+from casework.store.models import Pupil, User
+from casework.timers import keep_next_deadlines, next_deadlines, stored_next_deadlines, sweep
 from casework.workflow import for_school
 
 WORKFLOWS = sorted(p.stem for p in (Path(__file__).parents[1] / "workflows").glob("*.yaml"))
@@ -43,11 +43,15 @@ def stale(engine, now: dt.datetime) -> list[tuple]:
     with Session(engine) as s:
         stored = s.exec(select(Case.id, Case.next_timer_id, Case.next_due_at).order_by(Case.id)).all()
         truth = next_deadlines(s, [cid for cid, _, _ in stored], now)
+        # and as the caseload shows it: the deadline read by the stored timer id
+        shown = stored_next_deadlines(s, s.exec(select(Case, Pupil).join(Pupil, Pupil.id == Case.pupil_id)).all(), now)
     out = []
     for cid, timer_id, due in stored:
         d = truth.get(cid)
         if (timer_id, due) != ((d.id, d.due) if d else (None, None)):
             out.append((cid, "stored", timer_id, due, "should be", d and (d.id, d.due)))
+        elif (shown[cid].as_dict() if cid in shown else None) != (d.as_dict() if d else None):
+            out.append((cid, "shown", shown.get(cid), "should be", d))
     return out
 
 

@@ -22,7 +22,7 @@ from casework.register.calendar import school_year_start
 from casework.register.store import load_calendar
 from casework.store.casemodels import Case, CaseMove, Notification
 from casework.store.models import PUPIL_FLAGS, Contact, Pupil, School, User
-from casework.timers import Deadline, next_deadlines
+from casework.timers import Deadline, next_deadlines, stored_next_deadlines
 from casework.workflow import for_school
 
 
@@ -95,7 +95,7 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
     rows = [got[i] for i in ids]
     out = [CaseloadRow(c, p, None, owner or "", year_pct.get(p.id), recent_pct.get(p.id),
                        trend(year_pct.get(p.id), recent_pct.get(p.id), points)) for c, p, owner in rows]
-    deadlines = next_deadlines(session, [r.case.id for r in out], now)
+    deadlines = stored_next_deadlines(session, [(r.case, r.pupil) for r in out], now)
     for r in out:
         r.deadline = deadlines.get(r.case.id)
     return Caseload(out, total, overdue, counts, who)
