@@ -9,6 +9,7 @@ by, term dates arriving), on both databases, and the migration that fills the co
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 from pathlib import Path
@@ -34,6 +35,7 @@ from casework.workflow import for_school
 
 WORKFLOWS = sorted(p.stem for p in (Path(__file__).parents[1] / "workflows").glob("*.yaml"))
 ROLES = ["attendance_officer", "wellbeing_lead", "dsl", "headteacher", "deputy_head", "teacher"]
+MOVE_PARAMS = {"improvement_weeks": 4, "served_by": "hand"}  # what some steps ask the person for
 ABSENCES = ["O", "O", "U", "N", "G", "I", "M", "L", "/"]
 CALENDAR = Path(__file__).parent / "data" / "kent-great-chart-2025-26.csv"
 
@@ -110,13 +112,10 @@ def test_the_stored_next_deadline_is_the_one_definitions_after_random_school_day
             if not options:
                 return
             opt = rng.choice(options)
-            role = rng.choice(sorted(opt.roles) or ROLES)
-            try:
-                move_case(world, opt.event, Actor(role, role, role), reason="test",
-                          params={"improvement_weeks": 4, "served_by": "hand"})
-                s.commit()
-            except MoveRefused:
-                s.rollback()
+            who = rng.choice(sorted(opt.roles) or ROLES)
+            with contextlib.suppress(MoveRefused):  # a guard may refuse it: then nothing was written
+                move_case(world, opt.event, Actor(who, who, who), reason="test", params=MOVE_PARAMS)
+            s.commit()
 
     def time_passes() -> None:  # an evening, a weekend or a holiday: calendar-day deadlines fall due
         clock.set(clock.now() + dt.timedelta(hours=rng.choice([3, 26, 70, 170])))
