@@ -439,6 +439,10 @@ def outstanding(q):
     lapsed and the case still sits in the state that started it with no later period of the
     same deadline running (a repeating timer's next period replaces the lapsed one). The
     caseload, Today, the morning digest and ``casework timers`` all read deadlines this way.
+
+    Each case's earliest outstanding deadline is also kept on the case (``Case.next_due_at``,
+    ``Case.next_timer_id``) for the caseload to order and count by: a cache of this definition
+    (``next_deadline_rows``), written by ``keep_next_deadlines`` and the flush hook below it.
     """
     later = aliased(Timer)
     next_period = exists().where(later.case_id == Timer.case_id, later.kind == Timer.kind, later.status == "open")
