@@ -45,6 +45,7 @@ from casework.register.upn import make_upn
 from casework.store.casemodels import Case, Timer
 from casework.store.db import make_engine, refresh_statistics
 from casework.store.models import Mark, Pupil, User
+from casework.timers import keep_next_deadlines
 
 TODAY = dt.date(2026, 3, 12)
 CAL = Path(__file__).resolve().parent.parent / "casework" / "data" / "demo-calendar.csv"
@@ -86,6 +87,7 @@ def build(url: str, pupils: int, cases: int) -> None:
             dict(school_id=school.id, case_id=c, kind="letter_review", label="Review attendance after the letter",
                  role="office", state="letter", started_at=now, due_at=now + dt.timedelta(days=(c % 40) - 10),
                  status="open") for c in cids])
+        keep_next_deadlines(s)  # the timers went in as bulk inserts, which the ORM's flush hook does not see
         s.commit()
         if eng.dialect.name == "postgresql":
             s.connection().exec_driver_sql("ANALYZE")

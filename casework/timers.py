@@ -25,6 +25,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    inspect,
     literal,
     literal_column,
     or_,
@@ -35,6 +36,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.event import listens_for
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -85,7 +88,9 @@ def lapse_one(engine: Engine, timer_id: int, clock: Clock, worker: str) -> dict 
             return None
         timer = s.get(Timer, timer_id)
         case = s.get(Case, timer.case_id)
-        return _lapse(timer, CaseWorld.load(s, case, clock))
+        done = _lapse(timer, CaseWorld.load(s, case, clock))
+        keep_next_deadlines(s, [case.id])  # the claim above was an UPDATE the flush hook does not see
+        return done
 
 
 CANCELLED = "case closed or timer no longer in the workflow"
@@ -164,6 +169,7 @@ def _lapse_batch(s: Session, ids: list[int], clock: Clock, set_wise: bool = True
     together = _set_wise(rows) if set_wise else []
     taken = {r.id for r, _ in together}
     done = _lapse_together(s, together, clock.now()) + _lapse_each(s, [r.id for r in rows if r.id not in taken], clock)
+    keep_next_deadlines(s, sorted({r.case_id for r in rows}))  # the claims and set-wise lapses were plain UPDATEs
     order = {r.id: k for k, r in enumerate(rows)}
     return sorted(done, key=lambda d: order[d["timer_id"]])
 
@@ -431,12 +437,82 @@ def outstanding(q):
     lapsed and the case still sits in the state that started it with no later period of the
     same deadline running (a repeating timer's next period replaces the lapsed one). The
     caseload, Today, the morning digest and ``casework timers`` all read deadlines this way.
+
+    Each case's earliest outstanding deadline is also kept on the case (``Case.next_due_at``,
+    ``Case.next_timer_id``) for the caseload to order and count by: a cache of this definition
+    (``next_deadline_rows``), written by ``keep_next_deadlines`` and the flush hook below it.
     """
     later = aliased(Timer)
     next_period = exists().where(later.case_id == Timer.case_id, later.kind == Timer.kind, later.status == "open")
     return q.where(Case.closed_at.is_(None),
                    or_(Timer.status == "open",
                        and_(Timer.status == "lapsed", Timer.state == Case.state, ~next_period)))
+
+
+# -- each case's next deadline, kept on the case ----------------------------------------
+
+
+def next_deadline_rows(s: Session, case_ids: list[int] | None = None):
+    """Each case's earliest outstanding deadline (see ``outstanding``; the earlier timer id on a
+    tie), as a subquery of (case_id, timer_id, due_at) with a row for every case asked about
+    (``None``: every case), None where it has none. The truth that ``Case.next_due_at`` and
+    ``Case.next_timer_id`` cache."""
+    rank = func.row_number().over(partition_by=Timer.case_id, order_by=(Timer.due_at, Timer.id))
+    ranked = outstanding(select(Timer.case_id, Timer.id.label("timer_id"), Timer.due_at, rank.label("rank"))
+                         .join(Case, Case.id == Timer.case_id))
+    if case_ids is not None:
+        ranked = ranked.where(_among(s, Timer.case_id, case_ids))
+    ranked = ranked.subquery()
+    asked = Case.__table__.alias("asked")
+    q = (select(asked.c.id.label("case_id"), ranked.c.timer_id, ranked.c.due_at)
+         .outerjoin(ranked, and_(ranked.c.case_id == asked.c.id, ranked.c.rank == 1)))
+    return (q if case_ids is None else q.where(_among(s, asked.c.id, case_ids))).subquery()
+
+
+def keep_next_deadlines(s: Session, case_ids: list[int] | None = None) -> None:
+    """Write these cases' (``None``: every case's) next deadline into ``Case.next_due_at`` and
+    ``Case.next_timer_id`` with one UPDATE ... FROM ``next_deadline_rows``, after flushing what
+    the session holds. Every change to a timer or to a case's state or closing made through the
+    ORM is kept by the flush hook below; the set-wise paths (the sweep's claims and lapses, a
+    database filled by bulk inserts) call this themselves."""
+    s.flush()
+    _store_next_deadlines(s, case_ids)
+
+
+def _store_next_deadlines(s: Session, case_ids: list[int] | None) -> None:
+    if case_ids is not None and not case_ids:
+        return
+    asked = None if case_ids is None else set(case_ids)
+    table, rows = Case.__table__, next_deadline_rows(s, None if asked is None else sorted(asked))
+    s.connection().execute(update(table).where(table.c.id == rows.c.case_id)
+                           .values(next_due_at=rows.c.due_at, next_timer_id=rows.c.timer_id))
+    for obj in list(s.identity_map.values()):
+        if isinstance(obj, Case) and (asked is None or obj.id in asked):
+            s.expire(obj, ["next_due_at", "next_timer_id"])  # read again, not the value before the UPDATE
+
+
+_TOUCHED = "casework.timers: cases whose next deadline may have changed"
+_CASE_MOVES = ("state", "closed_at")  # the case's columns that decide which of its deadlines are outstanding
+
+
+@listens_for(OrmSession, "after_flush")
+def _note_touched_cases(s, _flush) -> None:
+    """Note the cases a flush changed a timer of, or moved or closed: ``_keep_touched`` refreshes
+    their next deadline once the flush is done."""
+    touched = s.info.setdefault(_TOUCHED, set())
+    for obj in (*s.new, *s.dirty, *s.deleted):
+        if isinstance(obj, Timer):
+            touched.add(obj.case_id)
+        elif isinstance(obj, Case) and obj not in s.deleted and (
+                obj in s.new or any(inspect(obj).attrs[name].history.has_changes() for name in _CASE_MOVES)):
+            touched.add(obj.id)
+
+
+@listens_for(OrmSession, "after_flush_postexec")
+def _keep_touched(s, _flush) -> None:
+    touched = s.info.pop(_TOUCHED, None)
+    if touched:
+        _store_next_deadlines(s, sorted(touched))
 
 
 @dataclass
@@ -497,15 +573,28 @@ def outstanding_deadlines(session, school_id: int | None = None, role: str | Non
     out: list[Deadline] = []
     notes: dict[int, str] = {}  # school -> what its provisional dates say, if any is
     for t, case, pupil in session.exec(q.order_by(Timer.due_at, Timer.id)):
-        roles = sorted(for_school(case.workflow).roles_for([t.role]))
-        if role is not None and role not in roles and role != t.role:
-            continue
-        due = t.due_at.astimezone(LONDON)
-        out.append(Deadline(t.id, case.id, pupil.upn, pupil.name, t.kind, t.label, t.role, roles, due, t.status,
-                            due <= now, case.case_type, case.state,
-                            _note_if_provisional(session, t, notes)))
+        d = _deadline(session, t, case, pupil, now, notes)
+        if role is None or role in d.roles or role == t.role:
+            out.append(d)
     out.sort(key=lambda d: (not d.overdue, d.due, d.id))
     return out
+
+
+def _deadline(session, t: Timer, case: Case, pupil: Pupil, now: dt.datetime, notes: dict[int, str]) -> Deadline:
+    due = t.due_at.astimezone(LONDON)
+    return Deadline(t.id, case.id, pupil.upn, pupil.name, t.kind, t.label, t.role,
+                    sorted(for_school(case.workflow).roles_for([t.role])), due, t.status, due <= now, case.case_type,
+                    case.state, _note_if_provisional(session, t, notes))
+
+
+def stored_next_deadlines(session, rows: list[tuple[Case, Pupil]], now: dt.datetime) -> dict[int, Deadline]:
+    """These cases' next deadlines as kept on them (``Case.next_timer_id``), read by timer id: what
+    ``next_deadlines`` answers, for a page of cases already read."""
+    ids = [c.next_timer_id for c, _ in rows if c.next_timer_id is not None]
+    timers = {t.id: t for t in session.exec(select(Timer).where(Timer.id.in_(ids)))} if ids else {}
+    notes: dict[int, str] = {}
+    return {c.id: _deadline(session, timers[c.next_timer_id], c, p, now, notes)
+            for c, p in rows if c.next_timer_id in timers}
 
 
 def provisional(timer: Timer, calendar) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import String, and_, cast, func, or_
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, select
 
@@ -20,9 +20,9 @@ from casework.cases.world import CaseWorld
 from casework.figures.stats import pupil_figures
 from casework.register.calendar import school_year_start
 from casework.register.store import load_calendar
-from casework.store.casemodels import Case, CaseMove, Notification, Timer
+from casework.store.casemodels import Case, CaseMove, Notification
 from casework.store.models import PUPIL_FLAGS, Contact, Pupil, School, User
-from casework.timers import Deadline, next_deadlines, outstanding
+from casework.timers import Deadline, next_deadlines, stored_next_deadlines
 from casework.workflow import for_school
 
 
@@ -58,64 +58,66 @@ def open_caseload(session: Session, school_id: int, now: dt.datetime, *, state: 
     nothing is, then the team's; ``sort`` one of SORTS."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r} (one of: {', '.join(SORTS)})")
-    due = outstanding(select(Timer.case_id, func.min(Timer.due_at).label("due")).join(Case, Case.id == Timer.case_id)
-                       .where(Timer.school_id == school_id)).group_by(Timer.case_id).subquery()
-    counts, overdue_by = _tab_counts(session, school_id, now, user_id,
-                                     lambda q: _filtered(q, state, case_type, year_group, flag, safeguarding_only))
+    narrow = lambda q: _filtered(q, state, case_type, year_group, flag, safeguarding_only)  # noqa: E731
+    counts, overdue_by = _tab_counts(session, school_id, now, user_id, narrow, by_pupil=_by_pupil(year_group, flag))
     who = who or ("mine" if counts["mine"] else "team")
     total, overdue = counts[who], overdue_by[who]
-    by_due = (sql_case((due.c.due <= now, 0), (due.c.due.is_not(None), 1), else_=2), due.c.due)
+    # The next deadline is kept on the case (casework.timers keeps it). Overdue first, then the
+    # soonest due, then none: an overdue deadline is due before any that is not, so ascending
+    # order with no deadline last does it.
+    by_due = (Case.next_due_at.nulls_last(),)
     order = {"due": by_due, "pupil": (Pupil.surname, Pupil.forename), "year": (Pupil.year_group, Pupil.surname),
              "type": (Case.case_type, *by_due), "state": (Case.state, *by_due),
              "owner": (User.name.is_(None), User.name, *by_due), "opened": (Case.opened_at,),
              "attendance": by_due}[sort]
-    # only the sorts that break ties by deadline (or sort by it) need the deadline grouping
-    needs_due = sort in ("due", "type", "state", "owner", "attendance")
-    columns = (Case.id, Pupil.id) if sort == "attendance" else (Case, Pupil, User.name)
-    q = select(*columns).join(Pupil, Pupil.id == Case.pupil_id).where(Case.school_id == school_id,
-                                                                       Case.closed_at.is_(None))
-    if needs_due:
-        q = q.outerjoin(due, due.c.case_id == Case.id)
-    if sort != "attendance":
+    # The page's case ids first, from the open cases' index (the pupil or owner joined only where
+    # the sort or a filter needs them); then only those cases are read in full.
+    columns = (Case.id, Case.pupil_id) if sort == "attendance" else (Case.id,)
+    q = select(*columns).where(Case.school_id == school_id, Case.closed_at.is_(None))
+    if sort in ("pupil", "year") or _by_pupil(year_group, flag):
+        q = q.join(Pupil, Pupil.id == Case.pupil_id)
+    if sort == "owner":
         q = q.outerjoin(User, User.id == Case.owner_id)
-    q = owner_filter(_filtered(q, state, case_type, year_group, flag, safeguarding_only), who, user_id)
-    q = q.order_by(*order, Case.opened_at, Case.id)
-    today = now.date()
+    q = owner_filter(narrow(q), who, user_id).order_by(*order, Case.opened_at, Case.id)
+    # Each pupil's attendance, a figure of the register rather than a column: the school's figures
+    # are kept until a register changes (what sorting by attendance needs, and cheaper than
+    # counting the page's pupils' marks on every request).
+    year_pct, recent_pct, points = school_attendance(session, school_id, now.date())
     if sort == "attendance":
-        # a figure of the register, not a column: the school's figures are kept until a register
-        # changes, and only the page's cases are read in full
-        year_pct, recent_pct, points = school_attendance(session, school_id, today)
         ids = [cid for cid, _ in sorted(session.exec(q).all(), key=lambda r: (year_pct.get(r[1]) is None,
                                                                                  year_pct.get(r[1]) or 0.0))]
         ids = ids[offset:offset + limit]
-        got = {c.id: (c, p, name) for c, p, name in session.exec(
-            select(Case, Pupil, User.name).join(Pupil, Pupil.id == Case.pupil_id)
-            .outerjoin(User, User.id == Case.owner_id).where(Case.id.in_(ids))).all()}
-        rows = [got[i] for i in ids]
     else:
-        rows = session.exec(q.limit(limit).offset(offset)).all()
-        year_pct, recent_pct, points = _attendance(session, school_id, [p.id for _, p, _ in rows], today)
+        ids = list(session.exec(q.limit(limit).offset(offset)).all())
+    got = {c.id: (c, p, name) for c, p, name in session.exec(
+        select(Case, Pupil, User.name).join(Pupil, Pupil.id == Case.pupil_id)
+        .outerjoin(User, User.id == Case.owner_id).where(Case.id.in_(ids))).all()}
+    rows = [got[i] for i in ids]
     out = [CaseloadRow(c, p, None, owner or "", year_pct.get(p.id), recent_pct.get(p.id),
                        trend(year_pct.get(p.id), recent_pct.get(p.id), points)) for c, p, owner in rows]
-    deadlines = next_deadlines(session, [r.case.id for r in out], now)
+    deadlines = stored_next_deadlines(session, [(r.case, r.pupil) for r in out], now)
     for r in out:
         r.deadline = deadlines.get(r.case.id)
     return Caseload(out, total, overdue, counts, who)
 
 
-def _tab_counts(session: Session, school_id: int, now: dt.datetime, user_id: int | None, narrow):
-    """Each tab's open cases and overdue cases (those with an outstanding deadline already due),
-    over the whole caseload as ``narrow`` filters it: a count over the cases and one over the
-    deadlines already due, never the grouping of every deadline."""
+def _tab_counts(session: Session, school_id: int, now: dt.datetime, user_id: int | None, narrow, by_pupil: bool):
+    """Each tab's open cases and overdue cases (those whose next deadline is already due), over
+    the whole caseload as ``narrow`` filters it, with one count over the open cases' index (and
+    the pupils, ``by_pupil``, when a filter is on theirs)."""
     tabs = {"team": Case.id.is_not(None), "mine": Case.owner_id == user_id, "unassigned": Case.owner_id.is_(None)}
-    base = select(*(func.count(sql_case((cond, 1))) for cond in tabs.values())).join(
-        Pupil, Pupil.id == Case.pupil_id).where(Case.school_id == school_id, Case.closed_at.is_(None))
-    counts = dict(zip(tabs, session.exec(narrow(base).select_from(Case)).one()))
-    overdue = outstanding(select(*(func.count(sql_case((cond, Case.id)).distinct()) for cond in tabs.values()))
-                          .select_from(Timer).join(Case, Case.id == Timer.case_id).join(Pupil, Pupil.id == Case.pupil_id)
-                          .where(Timer.school_id == school_id, Timer.due_at <= now))
-    overdue = narrow(overdue)
-    return counts, dict(zip(tabs, session.exec(overdue).one()))
+    overdue = Case.next_due_at <= now
+    q = select(*(func.count(sql_case((cond, 1))) for cond in tabs.values()),
+               *(func.count(sql_case((and_(cond, overdue), 1))) for cond in tabs.values())).select_from(Case)
+    if by_pupil:
+        q = q.join(Pupil, Pupil.id == Case.pupil_id)
+    got = session.exec(narrow(q.where(Case.school_id == school_id, Case.closed_at.is_(None)))).one()
+    return dict(zip(tabs, got[:len(tabs)])), dict(zip(tabs, got[len(tabs):]))
+
+
+def _by_pupil(year_group: int | None, flag: str | None) -> bool:
+    """Whether the filters are on the pupil (so a query on the cases must join the pupils)."""
+    return year_group is not None or bool(flag)
 
 
 # (database, school, day, recent window start) -> (the register's stamp, year %, recent %)
@@ -123,9 +125,9 @@ _FIGURES: dict[tuple, tuple[tuple, dict[int, float | None], dict[int, float | No
 
 
 def school_attendance(session: Session, school_id: int, today: dt.date):
-    """Every pupil's attendance this school year and over the recent weeks (as ``_attendance``),
-    kept until any register changes (the early warnings' stamp) or the day does: what sorting
-    the caseload by attendance reads."""
+    """Every pupil's attendance this school year and over the workflow's recent school weeks (the
+    same window the early-warning rule reads), kept until any register changes (the early
+    warnings' stamp) or the day does: what the caseload shows and sorts by."""
     t = for_school(session.get(School, school_id).workflow).model.thresholds
     year_start, recent_start = _windows(session, school_id, today, t.recent_school_weeks)
     bind = session.get_bind()
@@ -162,21 +164,6 @@ def _filtered(q, state, case_type, year_group, flag, safeguarding_only):
     if safeguarding_only:
         q = q.where(Case.safeguarding.is_(True))
     return q
-
-
-def _attendance(session: Session, school_id: int, pupil_ids: list[int], today: dt.date):
-    """Each pupil's attendance this school year and over the workflow's recent school weeks (the
-    same window the early-warning rule reads), and the workflow's trend points."""
-    t = for_school(session.get(School, school_id).workflow).model.thresholds
-    if not pupil_ids:
-        return {}, {}, t.trend_points
-    ids = list(dict.fromkeys(pupil_ids))
-    year_start, recent_start = _windows(session, school_id, today, t.recent_school_weeks)
-    year = {r.pupil_id: r.figures.attendance_pct
-            for r in pupil_figures(session, school_id, year_start, today, pupil_ids=ids)}
-    recent = {r.pupil_id: r.figures.attendance_pct
-              for r in pupil_figures(session, school_id, recent_start, today, pupil_ids=ids)}
-    return year, recent, t.trend_points
 
 
 def trend(year: float | None, recent: float | None, points: float) -> str | None:

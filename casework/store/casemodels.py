@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from casework.store.dbtypes import UTCDateTime
@@ -22,9 +22,19 @@ def _json(default=dict):
     return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
 
 
+# The open cases' index: the school and next deadline first (the caseload's default order, its
+# overdue counts), then what its tabs, filters and sorts read, so the caseload orders, counts
+# and filters the open cases from the index alone and reads in full only the page's fifty (closed_at,
+# always null here, is in it so that SQLite knows the index covers a query that asks for open cases).
+OPEN_CASE_INDEX = ("school_id", "next_due_at", "opened_at", "owner_id", "state", "case_type", "workflow", "pupil_id",
+                   "safeguarding", "closed_at")
+
+
 class Case(SQLModel, table=True):
     __tablename__ = "pupil_case"
-    __table_args__ = (Index("ix_case_school_state", "school_id", "state"), Index("ix_case_pupil_type", "pupil_id", "case_type"))
+    __table_args__ = (Index("ix_case_school_state", "school_id", "state"), Index("ix_case_pupil_type", "pupil_id", "case_type"),
+                      Index("ix_case_open_next_due", *OPEN_CASE_INDEX, sqlite_where=text("closed_at IS NULL"),
+                            postgresql_where=text("closed_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id")
     pupil_id: int = Field(foreign_key="pupil.id")
@@ -41,6 +51,12 @@ class Case(SQLModel, table=True):
     safeguarding: bool = False  # on the DSL's queue
     version: int = 1
     owner_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)  # whose caseload it is on
+    # The case's earliest outstanding deadline (casework.timers.outstanding), kept by casework.timers
+    # whenever a timer or the case's state changes: what the caseload orders and counts by. A cache:
+    # casework.timers.next_deadline_rows is the truth. The timer id has no foreign key (a timer
+    # refers to its case, and backups restore cases first).
+    next_due_at: dt.datetime | None = _at(nullable=True)
+    next_timer_id: int | None = None
 
 
 class CaseMove(SQLModel, table=True):

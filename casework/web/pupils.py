@@ -21,7 +21,7 @@ from casework.register.store import (
     year_so_far_from,
 )
 from casework.store.casemodels import Case
-from casework.store.models import PUPIL_FLAGS, Mark, Pupil
+from casework.store.models import PUPIL_FLAGS, Pupil
 from casework.web.context import YEAR_GROUPS, clock, current_school, db, int_arg, school_row
 from casework.web.permissions import can, requires
 from casework.workflow import for_school
@@ -45,7 +45,7 @@ def index():
     return render_template("pupils.html", pupils=pupils, figs=figs, q=q, year=year, years=years, bands=labels)
 
 
-def heatmap(marks: list[Mark], start: dt.date, end: dt.date) -> list[dict]:
+def heatmap(marks: list, start: dt.date, end: dt.date) -> list[dict]:
     """Months → weeks → Monday..Friday cells holding that day's AM and PM marks (layout only)."""
     by_day: dict[dt.date, dict[str, str]] = {}
     for m in marks:
