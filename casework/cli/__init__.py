@@ -8,6 +8,8 @@ scheduler and the PDF layout.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 
 import click
@@ -27,7 +29,7 @@ COMMANDS = {
     "timers": "cases:timers_cmd",
     "demo": "demo:demo",
     "letters": "letters:letters",
-    "bundle": "letters:bundle_cmd",
+    "bundle": "bundle:bundle_cmd",
     "nightly": "nightly:nightly",
     "school": "register:school",
     "import": "register:import_cmd",
@@ -62,6 +64,11 @@ class LazyGroup(Group):
             module, attr = self.lazy[cmd_name].split(":")
             self.add_command(getattr(importlib.import_module(f"casework.cli.{module}"), attr), cmd_name)
         return super().get_command(ctx, cmd_name)
+
+
+# A command's process is about to end: let it go without first collecting every object its
+# imports made (a tenth to a fifth of a second of a short command's CPU).
+atexit.register(gc.freeze)
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
