@@ -511,6 +511,21 @@ _NEXT_STEP = {
 }
 _WEEKS_IN_STATE = {"monitor": 0, "letter": 2, "meeting": 1, "support_plan": 4, "medical_evidence_requested": 1}
 
+# What a first-day call or a home visit found, in the officer's words.
+_CALL_NOTES = [
+    "Parent called back: child unwell with a temperature, back when well",
+    "Mum called: sickness bug overnight, will be back tomorrow",
+    "Dad answered: hospital appointment this morning, forgot to tell the office; in this afternoon",
+    "Grandparent answered: child has an ear infection, GP appointment booked",
+    "Parent called back: family bereavement, back on Monday; head informed",
+    "Mum answered: child overslept after a late night; in by ten",
+]
+_VISIT_NOTES = [
+    "Home visit: child at home with mum, unwell; mum's phone had been cut off, new number taken",
+    "Home visit: dad answered, child in bed with flu; contact numbers checked and updated",
+    "Home visit: child seen, staying with grandparents this week; mum's new number taken",
+]
+
 # A well-run office holds its meetings within the fortnight the workflow gives (one in twelve
 # slips a week, and a few then run late) and records what was agreed: case type -> the outcomes
 # a meeting has, each (weight, move, what the officer wrote).
@@ -577,11 +592,16 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
                               for r in st.pupil_figures(s, school.id, school_year_start(day), day)}
             for case in open_cases:
                 world = CaseWorld.load(s, case, replay, calendar)
-                if case.case_type == "unexplained_absence" and case.state == "awaiting_contact":
-                    # Most calls reach a parent the same day; one family in five cannot be reached,
-                    # and the deadlines (home visit, the DSL) take over.
-                    if case.id % 5:
-                        _try(world, "contact_made", officer, "Parent called back: child unwell", taken)
+                if case.case_type == "unexplained_absence" and case.state in ("awaiting_contact", "home_visit"):
+                    # Most calls reach a parent the same day; for one family in five nobody answers,
+                    # so the officer plans a home visit and makes it the next school day.
+                    if case.state == "home_visit":
+                        _try(world, "child_seen_safe", officer, rng.choice(_VISIT_NOTES), taken)
+                    elif case.id % 5:
+                        _try(world, "contact_made", officer, rng.choice(_CALL_NOTES), taken)
+                    else:
+                        _try(world, "plan_home_visit", officer, "Called both contacts twice: no answer; visiting tomorrow",
+                             taken)
                     continue
                 if day.weekday() != 4:
                     continue  # the rest of the casework is done on Fridays
