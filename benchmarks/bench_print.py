@@ -5,7 +5,8 @@ files of up to 50), on a copy of the demo school. Target (issue 13): 500 letters
     .venv/bin/python benchmarks/bench_print.py [--db casework-demo.db] [--letters 500]
 
 The demo's database is copied first (nothing is produced in it); letters are added to the copy
-by re-queuing the demo's own letters until there are N, so each is a real letter of the demo.
+by re-queuing the demo's own letters (those printed and those queued) until there are N, so each
+is a real letter of the demo and the mix is the term's.
 """
 
 from __future__ import annotations
@@ -44,8 +45,13 @@ def main() -> None:
             school = get_school(s, args.school)
             queued = s.exec(select(LetterRequest).where(LetterRequest.school_id == school.id,
                                                         LetterRequest.status == "queued")).all()
+            # The demo's office has printed its past letters, so today's queue is a handful: copy
+            # every letter the demo made (printed or queued), so the run is the term's real mix.
+            made = s.exec(select(LetterRequest).where(LetterRequest.school_id == school.id,
+                                                      LetterRequest.status.in_(["queued", "produced"]))
+                          .order_by(LetterRequest.id)).all()
             for i in range(max(0, args.letters - len(queued))):
-                src = queued[i % len(queued)]
+                src = made[i % len(made)]
                 s.add(LetterRequest(school_id=src.school_id, case_id=src.case_id, template=src.template,
                                     queued_at=src.queued_at))
             s.commit()

@@ -504,12 +504,59 @@ OFFICE_PRINTS_AT = dt.time(16, 0)
 # moves the workflow allows now (role, guards) are taken; formal steps are taken by
 # the headteacher, as in a real school.
 _NEXT_STEP = {
-    "attendance": {"monitor": ["send_letter"], "letter": ["invite_to_meeting"], "meeting": ["agree_support_plan"],
+    "attendance": {"monitor": ["send_letter"], "letter": ["invite_to_meeting"],
                    "support_plan": ["issue_notice_to_improve"]},
     "punctuality": {"monitor": ["send_letter"], "letter": ["invite_to_meeting"]},
     "illness": {"monitor": ["request_medical_evidence"], "medical_evidence_requested": ["record_medical_evidence"]},
 }
 _WEEKS_IN_STATE = {"monitor": 0, "letter": 2, "meeting": 1, "support_plan": 4, "medical_evidence_requested": 1}
+
+# What a first-day call or a home visit found, in the officer's words.
+_CALL_NOTES = [
+    "Parent called back: child unwell with a temperature, back when well",
+    "Mum called: sickness bug overnight, will be back tomorrow",
+    "Dad answered: hospital appointment this morning, forgot to tell the office; in this afternoon",
+    "Grandparent answered: child has an ear infection, GP appointment booked",
+    "Parent called back: family bereavement, back on Monday; head informed",
+    "Mum answered: child overslept after a late night; in by ten",
+]
+_VISIT_NOTES = [
+    "Home visit: child at home with mum, unwell; mum's phone had been cut off, new number taken",
+    "Home visit: dad answered, child in bed with flu; contact numbers checked and updated",
+    "Home visit: child seen, staying with grandparents this week; mum's new number taken",
+]
+
+# A well-run office holds its meetings within the fortnight the workflow gives (one in twelve
+# slips a week, and a few then run late) and records what was agreed: case type -> the outcomes
+# a meeting has, each (weight, move, what the officer wrote).
+_MEETING_SLIPS = 1 / 12
+_MEETING_OUTCOMES = {
+    "attendance": [
+        (5, "agree_support_plan", "Meeting held with mum: support plan agreed, with a morning check-in with the class teacher"),
+        (3, "agree_support_plan", "Meeting held with both parents: plan agreed, school nurse to see the child about headaches"),
+        (2, "agree_support_plan", "Meeting held: plan agreed, a place at breakfast club from Monday to help with mornings"),
+        (2, "return_to_monitoring", "Meeting held: the absences were a run of illness, now over; attendance improving, back to monitoring"),
+        (1, "return_to_monitoring", "Meeting held with dad: family circumstances explained and settled; back to monitoring"),
+        (1, "refer_to_ewo", "Meeting held: parent struggling to get the child to school; referred to the EWO for home support"),
+        (1, "refer_to_la", "Meeting held: no improvement since the letter and support declined; referred to the LA service"),
+    ],
+    "punctuality": [
+        (4, "return_to_monitoring", "Meeting held: new morning routine agreed with mum; arriving on time since"),
+        (3, "return_to_monitoring", "Meeting held with both parents: younger sibling's nursery drop-off was the cause, now changed"),
+        (2, "return_to_monitoring", "Meeting held: the child will walk in with a neighbour's family; we will keep an eye on the register"),
+        (1, "return_to_monitoring", "Meeting held by phone (parent on shifts): lateness explained, alarm and bedtime agreed"),
+    ],
+}
+
+
+def _hold_meeting(world, case: Case, officer, rng: random.Random, taken: dict[str, int]) -> bool:
+    """The officer records the meeting's outcome (one of the case type's, by weight); False if
+    none of its moves is allowed now."""
+    outcomes = _MEETING_OUTCOMES.get(case.case_type, [])
+    for _weight, event, note in rng.choices(outcomes, [o[0] for o in outcomes], k=len(outcomes)) + outcomes:
+        if _try(world, event, officer, note, taken):
+            return True
+    return False
 
 
 def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.Random,
@@ -545,11 +592,16 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
                               for r in st.pupil_figures(s, school.id, school_year_start(day), day)}
             for case in open_cases:
                 world = CaseWorld.load(s, case, replay, calendar)
-                if case.case_type == "unexplained_absence" and case.state == "awaiting_contact":
-                    # Most calls reach a parent the same day; one family in five cannot be reached,
-                    # and the deadlines (home visit, the DSL) take over.
-                    if case.id % 5:
-                        _try(world, "contact_made", officer, "Parent called back: child unwell", taken)
+                if case.case_type == "unexplained_absence" and case.state in ("awaiting_contact", "home_visit"):
+                    # Most calls reach a parent the same day; for one family in five nobody answers,
+                    # so the officer plans a home visit and makes it the next school day.
+                    if case.state == "home_visit":
+                        _try(world, "child_seen_safe", officer, rng.choice(_VISIT_NOTES), taken)
+                    elif case.id % 5:
+                        _try(world, "contact_made", officer, rng.choice(_CALL_NOTES), taken)
+                    else:
+                        _try(world, "plan_home_visit", officer, "Called both contacts twice: no answer; visiting tomorrow",
+                             taken)
                     continue
                 if day.weekday() != 4:
                     continue  # the rest of the casework is done on Fridays
@@ -558,8 +610,12 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
                     # Attendance has recovered: the review closes the case.
                     _try(world, "close", officer, f"attendance back to {pct:.1f}%: no further action", taken)
                     continue
-                steps = _NEXT_STEP.get(case.case_type, {}).get(case.state, [])
                 weeks = (day - case.updated_at.astimezone(replay.now().tzinfo).date()).days // 7
+                if case.state == "meeting" and case.case_type in _MEETING_OUTCOMES:
+                    if weeks >= 1 and rng.random() >= _MEETING_SLIPS:
+                        _hold_meeting(world, case, officer, rng, taken)
+                    continue
+                steps = _NEXT_STEP.get(case.case_type, {}).get(case.state, [])
                 if not steps or weeks < _WEEKS_IN_STATE.get(case.state, 0) or rng.random() < 0.3:
                     continue
                 for event in steps:

@@ -1,5 +1,4 @@
-"""`casework` commands for the letters area (registered on the main group):
-``letters queue|render|print`` and ``bundle``."""
+"""`casework` commands for the letters area (registered on the main group): ``letters queue|render|print``."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ import click
 from rich.table import Table
 
 from casework.cli import common as cli
-from casework.letters.bundle import BundleProblems, evidence_bundle
 from casework.letters.queue import letter_queue
 from casework.letters.render import BatchProblems, letters_dir, render_queued
 from casework.register import store as reg
@@ -120,26 +118,3 @@ def letters_print(urn, by, out, skip_problems, db, as_of, as_json):
     c = cli.ctx_of(db, as_of)
     out = out or letters_dir() / urn / f"print-{c.clock.now():%Y-%m-%d-%H%M}.pdf"
     _run_batch(urn, db, as_of, by, skip_problems, as_json, out)
-
-
-@click.command("bundle")
-@click.argument("case_id", type=int)
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="The PDF to write.")
-@cli.common_options
-def bundle_cmd(case_id, out, db, as_of, as_json):
-    """The evidence bundle for a penalty notice request or prosecution referral, as one PDF."""
-
-    c = cli.ctx_of(db, as_of)
-    try:
-        with session_scope(c.engine) as s:
-            b = evidence_bundle(s, case_id, c.clock, out)
-    except LookupError as exc:
-        cli.fail(str(exc).strip("'\""))
-    except BundleProblems as exc:
-        cli.fail("the bundle cannot be made: " + "; ".join(exc.problems))
-    if as_json:
-        cli.emit_json({"file": str(b.file), "pages": b.pages, "sections": b.sections, "letters": b.letters,
-                       "sha256": b.sha256})
-    else:
-        cli.console.print(f"Wrote {b.file}: {b.pages} page(s), {len(b.sections)} sections and {b.letters} letter(s) as sent.",
-                          highlight=False)

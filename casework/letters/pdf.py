@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
 import tinycss2
 
@@ -46,22 +47,69 @@ class _Copy:
     body: str
 
 
-def _split(html: str) -> _Copy | None:
-    m = _HEAD.match(html)
-    if m is None:
-        return None
-    rules = tinycss2.parse_stylesheet(m["style"], skip_comments=True, skip_whitespace=True)
+def _first_block_end(css: str) -> int:
+    """Where the stylesheet's first rule ends if it is a block (``@page { ... }``), else 0: braces
+    counted outside strings and comments."""
+    depth, i, n = 0, 0, len(css)
+    while i < n:
+        ch = css[i]
+        if ch in "\"'":
+            i += 1
+            while i < n and css[i] != ch:
+                i += 2 if css[i] == "\\" else 1
+        elif css.startswith("/*", i):
+            i = css.find("*/", i + 2)
+            if i < 0:
+                return 0
+            i += 1
+        elif ch == ";" and depth == 0:
+            return 0
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth <= 0:
+                return i + 1 if depth == 0 else 0
+        i += 1
+    return 0
+
+
+def _sorted_rules(css: str) -> tuple[list, list] | None:
+    """A stylesheet's anonymous @page rules and its other rules; None if it has a named or
+    :first page of its own or a rule that does not parse (such a letter is laid out alone)."""
     pages, rest = [], []
-    for rule in rules:
+    for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
         if rule.type == "at-rule" and rule.lower_at_keyword == "page":
             if tinycss2.serialize(rule.prelude).strip():
-                return None  # a named or :first page of the letter's own: lay it out alone
+                return None
             pages.append(rule)
         elif rule.type == "error":
             return None
         else:
             rest.append(rule)
-    return _Copy(htmllib.unescape(m["title"]), tinycss2.serialize(rest), pages, m["body"])
+    return pages, rest
+
+
+@lru_cache(maxsize=32)
+def _shared_rules(css: str) -> tuple[list, str] | None:
+    """``_sorted_rules`` of the part of a stylesheet every copy of a school's letters shares, with
+    the other rules serialised: worked out once for a print run, not once a copy."""
+    sorted_ = _sorted_rules(css)
+    return None if sorted_ is None else (sorted_[0], tinycss2.serialize(sorted_[1]))
+
+
+def _split(html: str) -> _Copy | None:
+    m = _HEAD.match(html)
+    if m is None:
+        return None
+    # A copy's stylesheet is an @page rule of its own (its footer), then the school's.
+    style = m["style"]
+    end = _first_block_end(style) if style.lstrip().startswith("@page") else 0
+    own, shared = _sorted_rules(style[:end]), _shared_rules(style[end:])
+    if own is None or shared is None:
+        return None
+    rest = tinycss2.serialize(own[1]) + shared[1]
+    return _Copy(htmllib.unescape(m["title"]), rest, own[0] + shared[0], m["body"])
 
 
 def _page_rules(copy: _Copy, name: str) -> str:

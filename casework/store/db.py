@@ -7,13 +7,12 @@ is brought to the newest schema with Alembic before use.
 
 from __future__ import annotations
 
+import ast
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
@@ -63,7 +62,9 @@ def refresh_statistics(engine: Engine) -> None:
         conn.exec_driver_sql("ANALYZE")
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
+def alembic_config(engine: Engine | None = None):
+    from alembic.config import Config  # Alembic is loaded only when a database needs migrating
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if engine is not None:
@@ -73,10 +74,40 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
+    if revision == "heads" and _at_heads(engine):
+        return  # nearly every open: the database is already at the newest schema
+    from alembic import command
+
     with engine.begin() as conn:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+def head_revisions() -> frozenset[str]:
+    """The newest migrations: every revision under migrations/versions that none names as
+    its ``down_revision`` (read from the files as Alembic does, without loading Alembic)."""
+    revisions, downs = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = {t.id for t in targets if isinstance(t, ast.Name)}
+                if "revision" in names:
+                    revisions.add(ast.literal_eval(node.value))
+                elif "down_revision" in names:
+                    down = ast.literal_eval(node.value)
+                    downs.update(down if isinstance(down, (tuple, list)) else [down])
+    return frozenset(revisions - downs)
+
+
+def _at_heads(engine: Engine) -> bool:
+    """Whether the database records exactly the newest migrations (so there is nothing to run)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        stamped = {row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
+    return stamped == head_revisions()
 
 
 def table_names(engine: Engine) -> set[str]:

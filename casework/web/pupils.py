@@ -93,8 +93,10 @@ def show(pupil_id: int):
         "lines": ([{"label": f"School target {target:g}%", "value": target}] if target else [])
         + [{"label": f"Persistent absence below {100 - t.persistent_absence_pct:g}%",
             "value": 100 - t.persistent_absence_pct}],
-        "min": 0, "max": 100, "unit": "%",
+        "max": 100, "unit": "%",
     }
+    chart["min"] = axis_floor([v for line in chart["series"] for v in line["data"] if v is not None]
+                              + [line["value"] for line in chart["lines"]])
     lates = sorted((m for m in marks if m.code in (LATE_BEFORE_CLOSE, LATE_AFTER_CLOSE)), key=lambda m: (m.date, m.session), reverse=True)
     cases = pupil_cases(s, pupil.id) if can("case.view") else []
     case_labels = {c.id: _case_labels(c) for c in cases}
@@ -105,6 +107,12 @@ def show(pupil_id: int):
         case_labels=case_labels, contacts=contacts, amendments=amendments_for(s, pupil.id),
         flags=[label for f, label in PUPIL_FLAGS.items() if getattr(pupil, f)], year_start=start,
         band=label_for(figures, wf.model.descriptive_bands))
+
+
+def axis_floor(values: list[float]) -> int:
+    """The foot of a percentage chart's axis: the nearest 10% below the lowest figure or line shown
+    (a 0-100% axis would flatten a pupil whose figures all lie between 85% and 100%)."""
+    return max(0, int((min(values, default=0) - 0.01) // 10 * 10))
 
 
 def _case_labels(case: Case) -> tuple[str, str]:
