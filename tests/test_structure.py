@@ -10,9 +10,11 @@ import pkgutil
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from radon.complexity import cc_rank, cc_visit
 
 import casework
+from casework.store.db import alembic_config, head_revisions
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted(p for p in (ROOT / "casework").rglob("*.py") if "migrations" not in p.parts)
@@ -59,3 +61,9 @@ def test_bandit_finds_nothing_at_medium_or_above():
     r = subprocess.run([sys.executable, "-m", "bandit", "-q", "-r", str(ROOT / "casework"), "-ll", "-f", "custom",
                         "--msg-template", "{relpath}:{line} {test_id} {msg}"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_quick_schema_check_names_the_same_heads_as_alembic():
+    """A database is opened without Alembic when it is at ``head_revisions()``; that set, read
+    from the migration files, must be exactly the heads Alembic itself would upgrade to."""
+    assert head_revisions() == frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
