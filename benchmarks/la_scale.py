@@ -230,20 +230,29 @@ def timer_sweep(world, n: int, day: dt.date, results: list, db: str) -> None:
 
 
 def hang_timers(world, n: int, clock) -> bool:
-    """``n`` open deadlines (review after a letter: a notification and a proposed meeting),
-    spread over the open cases and all due an hour ago. False if no case is open."""
+    """``n`` open deadlines (review after a letter: a notification and a proposed meeting), all
+    due an hour ago, one on each of ``n`` open cases. A case has at most one open deadline of a
+    kind (``casework.cases.moves.start_timer``), so where the LA has fewer open cases than ``n``,
+    copies of its open cases (each under a concern of its own) carry the rest. False if no case
+    is open."""
     with session_scope(world.engine) as s:
-        case_ids = s.execute(select(Case.id, Case.school_id, Case.state).where(Case.closed_at.is_(None))
-                             .order_by(Case.id)).all()
-        if not case_ids:
+        conn = s.connection()
+        open_cases = select(Case.__table__).where(Case.closed_at.is_(None)).order_by(Case.id)
+        cases = conn.execute(open_cases).mappings().all()
+        if not cases:
             return False
+        if len(cases) < n:
+            conn.execute(insert(Case.__table__), [
+                {**{k: v for k, v in cases[i % len(cases)].items() if k != "id"}, "concern": f"bench-sweep-{i}"}
+                for i in range(n - len(cases))])
+            cases = conn.execute(open_cases).mappings().all()
         due = clock.now() - dt.timedelta(hours=1)
-        rows = [dict(school_id=case_ids[i % len(case_ids)][1], case_id=case_ids[i % len(case_ids)][0],
-                     kind="letter_review", label="Review attendance after the letter", role="office",
-                     state=case_ids[i % len(case_ids)][2], started_at=due - dt.timedelta(days=28), due_at=due,
-                     status="open", outcome="") for i in range(n)]
-        s.connection().execute(insert(Timer.__table__), rows)
-        keep_next_deadlines(s, sorted({r["case_id"] for r in rows}))  # bulk inserts: the flush hook does not see them
+        rows = [dict(school_id=c["school_id"], case_id=c["id"], kind="letter_review",
+                     label="Review attendance after the letter", role="office", state=c["state"],
+                     started_at=due - dt.timedelta(days=28), due_at=due, status="open", outcome="")
+                for c in cases[:n]]
+        conn.execute(insert(Timer.__table__), rows)
+        keep_next_deadlines(s, [r["case_id"] for r in rows])  # bulk inserts: the flush hook does not see them
     return True
 
 

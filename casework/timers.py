@@ -456,17 +456,20 @@ def next_deadline_rows(s: Session, case_ids: list[int] | None = None):
     """Each case's earliest outstanding deadline (see ``outstanding``; the earlier timer id on a
     tie), as a subquery of (case_id, timer_id, due_at) with a row for every case asked about
     (``None``: every case), None where it has none. The truth that ``Case.next_due_at`` and
-    ``Case.next_timer_id`` cache."""
-    rank = func.row_number().over(partition_by=Timer.case_id, order_by=(Timer.due_at, Timer.id))
-    ranked = outstanding(select(Timer.case_id, Timer.id.label("timer_id"), Timer.due_at, rank.label("rank"))
-                         .join(Case, Case.id == Timer.case_id))
+    ``Case.next_timer_id`` cache.
+
+    Each case's deadline is found from that case's own timers (a correlated subquery read through
+    the timers' case index), so the cost is the asked cases' timers: a window over every
+    outstanding timer, filtered to the cases afterwards, read the whole table on each sweep batch."""
+    first = (outstanding(select(Timer.id).where(Timer.case_id == Case.id))
+             .order_by(Timer.due_at, Timer.id).limit(1).correlate(Case).scalar_subquery())
+    firsts = select(Case.id.label("case_id"), first.label("timer_id"))
     if case_ids is not None:
-        ranked = ranked.where(_among(s, Timer.case_id, case_ids))
-    ranked = ranked.subquery()
-    asked = Case.__table__.alias("asked")
-    q = (select(asked.c.id.label("case_id"), ranked.c.timer_id, ranked.c.due_at)
-         .outerjoin(ranked, and_(ranked.c.case_id == asked.c.id, ranked.c.rank == 1)))
-    return (q if case_ids is None else q.where(_among(s, asked.c.id, case_ids))).subquery()
+        firsts = firsts.where(_among(s, Case.id, case_ids))
+    firsts = firsts.cte("firsts").prefix_with("MATERIALIZED")  # found once a case, then joined to its timer
+    chosen = Timer.__table__.alias("chosen")
+    return (select(firsts.c.case_id, firsts.c.timer_id, chosen.c.due_at)
+            .outerjoin(chosen, chosen.c.id == firsts.c.timer_id)).subquery()
 
 
 def keep_next_deadlines(s: Session, case_ids: list[int] | None = None) -> None:
@@ -484,7 +487,9 @@ def _store_next_deadlines(s: Session, case_ids: list[int] | None) -> None:
         return
     asked = None if case_ids is None else set(case_ids)
     table, rows = Case.__table__, next_deadline_rows(s, None if asked is None else sorted(asked))
-    s.connection().execute(update(table).where(table.c.id == rows.c.case_id)
+    changed = or_(table.c.next_due_at.is_distinct_from(rows.c.due_at),
+                  table.c.next_timer_id.is_distinct_from(rows.c.timer_id))  # a lapse mostly leaves it as it was
+    s.connection().execute(update(table).where(table.c.id == rows.c.case_id, changed)
                            .values(next_due_at=rows.c.due_at, next_timer_id=rows.c.timer_id))
     for obj in list(s.identity_map.values()):
         if isinstance(obj, Case) and (asked is None or obj.id in asked):

@@ -175,7 +175,7 @@ def test_serving_gives_sqlite_the_figures_to_find_a_page_of_deadlines_by_case(tm
     refresh_statistics(engine)
     after = plan()
     assert "ix_timer_status_due" in before, before  # what SQLite does without figures (why serve gives them)
-    assert "ix_timer_case_id" in after and "ix_timer_status_due" not in after, after
+    assert "ix_timer_case_kind_status" in after and "ix_timer_status_due" not in after, after
 
 
 def test_the_worker_processes_together_allow_no_more_sign_in_attempts_than_one(served):

@@ -92,10 +92,13 @@ class CaseFinding(SQLModel, table=True):
 class Timer(SQLModel, table=True):
     """A deadline as a row: what it waits for, when it is due, what came of it."""
 
-    __table_args__ = (Index("ix_timer_status_due", "status", "due_at"),)
+    # A case's timers by kind and status: the one definition of an outstanding deadline asks, for
+    # each lapsed timer, whether a later period of it is open (casework.timers.outstanding).
+    __table_args__ = (Index("ix_timer_status_due", "status", "due_at"),
+                      Index("ix_timer_case_kind_status", "case_id", "kind", "status"))
     id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id", index=True)
-    case_id: int = Field(foreign_key="pupil_case.id", index=True)
+    case_id: int = Field(foreign_key="pupil_case.id")
     kind: str
     label: str
     role: str
