@@ -549,6 +549,21 @@ _MEETING_OUTCOMES = {
 }
 
 
+# The head's decision on leave taken without permission, at the weekly review.
+_PENALTY_REQUESTED = "Leave taken after the request was refused: penalty notice requested from the LA"
+_NO_PENALTY_NOTES = [
+    "No penalty notice: the unauthorised sessions fall short of the national threshold; the letter is warning enough",
+    "No penalty notice: first leave taken in the family's time here, and attendance otherwise strong; noted on file",
+    "No penalty notice: the days taken were in the summer term and fall outside the 10-week window now",
+]
+
+_PAYMENT_NOTES = [
+    "The LA confirmed the penalty was paid at the reduced rate",
+    "Paid in full; the LA's receipt is on file",
+    "The LA confirmed payment within the 28 days",
+]
+
+
 def _hold_meeting(world, case: Case, officer, rng: random.Random, taken: dict[str, int]) -> bool:
     """The officer records the meeting's outcome (one of the case type's, by weight); False if
     none of its moves is allowed now."""
@@ -611,6 +626,15 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
                     _try(world, "close", officer, f"attendance back to {pct:.1f}%: no further action", taken)
                     continue
                 weeks = (day - case.updated_at.astimezone(replay.now().tzinfo).date()).days // 7
+                if case.case_type == "leave" and case.state == "leave_taken":
+                    if weeks >= 1:  # the head decides at the next weekly review: a penalty if the law allows one
+                        _try(world, "request_penalty_notice", head, _PENALTY_REQUESTED, taken) or _try(
+                            world, "decide_no_penalty", head, rng.choice(_NO_PENALTY_NOTES), taken)
+                    continue
+                if case.case_type == "leave" and case.state == "penalty_notice":
+                    if weeks >= 3 and case.id % 4:  # most families pay within the 28 days; one in four does not
+                        _try(world, "record_payment", officer, rng.choice(_PAYMENT_NOTES), taken)
+                    continue
                 if case.state == "meeting" and case.case_type in _MEETING_OUTCOMES:
                     if weeks >= 1 and rng.random() >= _MEETING_SLIPS:
                         _hold_meeting(world, case, officer, rng, taken)

@@ -13,8 +13,18 @@ from casework.cases import moves as cs
 from casework.cases.evaluate import evaluate
 from casework.cases.world import CaseWorld
 from casework.clock import LONDON, FixedClock
-from casework.store.casemodels import Case, CaseMove, LetterRequest, Notification, PenaltyNotice, Timer
+from casework.store.audit import AuditEvent
+from casework.store.casemodels import (
+    Case,
+    CaseMove,
+    CaseNote,
+    LetterRequest,
+    Notification,
+    PenaltyNotice,
+    Timer,
+)
 from casework.store.models import Contact, User
+from casework.timers import next_deadlines, sweep
 from casework.workflow import for_school
 
 
@@ -220,3 +230,79 @@ def test_a_proposal_is_withdrawn_when_its_evidence_no_longer_holds(session, worl
     session.expire_all()
     case = session.exec(select(Case).where(Case.pupil_id == pupil.id, Case.case_type == "attendance")).one()
     assert case.proposals == []
+
+
+def test_closing_a_case_withdraws_the_letters_it_still_has_queued(session, world, add_marks):
+    """An attendance letter queued on 10 Nov is not sent to a family whose case closed on 12 Nov:
+    closing withdraws it, says why on the case and in the audit trail; a letter already produced
+    is history and stays as it was."""
+    school, pupil, a = world
+    clock = FixedClock(dt.datetime(2025, 11, 10, 15, 0, tzinfo=LONDON))
+    case, w = _open(session, school, pupil, clock)
+    cs.move_case(w, "send_letter", a["officer"], reason="below 90% this half term")
+    sent = LetterRequest(school_id=school.id, case_id=case.id, template="attendance_concern", status="produced",
+                         queued_at=clock.now())
+    session.add(sent)
+    session.commit()
+    queued = session.exec(select(LetterRequest).where(LetterRequest.case_id == case.id,
+                                                      LetterRequest.status == "queued")).one()
+    later = FixedClock(dt.datetime(2025, 11, 12, 9, 30, tzinfo=LONDON))
+    cs.move_case(CaseWorld.load(session, case, later), "close", a["officer"], reason="attendance back above 96%")
+    session.commit()
+    assert session.get(LetterRequest, queued.id).status == "cancelled"
+    assert session.get(LetterRequest, sent.id).status == "produced"
+    note = session.exec(select(CaseNote).where(CaseNote.case_id == case.id)).one()
+    assert note.author == "officer" and note.at == later.now()
+    assert note.text == ("Letter withdrawn before it went: Attendance below expectations. "
+                         "The case was closed on 12 Nov 2025 (Closed) before the letter went out.")
+    audit = session.exec(select(AuditEvent).where(AuditEvent.action == "letter.withdraw")).one()
+    assert audit.subject == f"letter:{queued.id}" and audit.detail["case"] == case.id
+
+
+def test_the_nightly_withdraws_letters_left_queued_on_cases_closed_before(session, world, engine):
+    """A database from before closing withdrew letters: the nightly job withdraws what closed cases
+    left in the queue, once; a letter queued after the case closed (the closing move's own) stays."""
+    school, pupil, a = world
+    clock = FixedClock(dt.datetime(2025, 11, 10, 15, 0, tzinfo=LONDON))
+    case, _ = _open(session, school, pupil, clock)
+    stale = LetterRequest(school_id=school.id, case_id=case.id, template="attendance_concern", queued_at=clock.now())
+    closed_at = dt.datetime(2025, 11, 11, 12, 0, tzinfo=LONDON)
+    own = LetterRequest(school_id=school.id, case_id=case.id, template="leave_refused", queued_at=closed_at)
+    case.state, case.closed_at = "closed", closed_at
+    session.add_all([stale, own, case])
+    session.commit()
+    night = FixedClock(dt.datetime(2025, 11, 12, 18, 0, tzinfo=LONDON))
+    assert evaluate(engine, school.urn, night).letters_withdrawn == 1
+    assert evaluate(engine, school.urn, night).letters_withdrawn == 0
+    session.expire_all()
+    assert (session.get(LetterRequest, stale.id).status, session.get(LetterRequest, own.id).status) == ("cancelled", "queued")
+    note = session.exec(select(CaseNote).where(CaseNote.case_id == case.id)).one()
+    assert note.author == "nightly" and "closed on 11 Nov 2025 (Closed)" in note.text
+
+
+def test_leave_taken_gives_the_head_ten_school_days_to_decide_on_a_penalty(session, world, engine):
+    """Leave recorded as taken on Mon 10 Nov 2025 asks the head to decide by Mon 24 Nov (10 school
+    days on the Great Chart calendar); left undecided, the deadline lapses to leadership; deciding
+    on no penalty (a reason required) meets it and closes the case."""
+    school, pupil, a = world
+    clock = FixedClock(dt.datetime(2025, 11, 10, 15, 0, tzinfo=LONDON))
+    case, w = _open(session, school, pupil, clock, "leave")
+    cs.move_case(w, "record_leave_taken", a["officer"])
+    session.commit()
+    timer = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind == "penalty_decision")).one()
+    assert timer.due_at.astimezone(LONDON).date() == dt.date(2025, 11, 24) and timer.role == "issuers"
+    report = sweep(engine, FixedClock(dt.datetime(2025, 11, 25, 18, 0, tzinfo=LONDON)))
+    assert [t["timer_id"] for t in report.lapsed] == [timer.id]
+    session.expire_all()
+    notes = session.exec(select(Notification).where(Notification.case_id == case.id)).all()
+    assert sorted(n.role for n in notes) == ["deputy_head", "headteacher"]  # leadership, each role told
+    assert all(n.message.startswith("Leave was taken without permission; decide whether") for n in notes)
+    later = FixedClock(dt.datetime(2025, 11, 26, 9, 0, tzinfo=LONDON))
+    with pytest.raises(cs.MoveRefused):
+        cs.move_case(CaseWorld.load(session, case, later), "decide_no_penalty", a["officer"], reason="x")
+    cs.move_case(CaseWorld.load(session, case, later), "decide_no_penalty", a["head"],
+                 reason="One day taken, first time: the letter is enough")
+    session.commit()
+    assert case.closed_at is not None
+    assert session.get(Timer, timer.id).status == "lapsed"  # it lapsed first; closing leaves it in the record
+    assert not next_deadlines(session, [case.id], later.now())

@@ -194,6 +194,7 @@ def test_demo_builds_a_believable_school(tmp_path, monkeypatch, clock):
 
     from casework.demo import build_demo
     from casework.figures.stats import pupil_figures
+    from casework.store.casemodels import Case, LetterRequest
     from casework.store.db import make_engine
     from casework.store.models import PUPIL_FLAGS, Pupil
 
@@ -218,6 +219,16 @@ def test_demo_builds_a_believable_school(tmp_path, monkeypatch, clock):
     assert len(good) > len(rows) / 2
     # Marked to the end of the year on the real calendar: 189 days of the demo calendar.
     assert max(r.figures.possible_sessions + r.figures.not_possible for r in rows) == 378
+    # The office's queue is today's work: nothing queued for a case that has closed. Leave taken
+    # without permission waits on the head's decision, with a deadline, and the head decided.
+    with Session(engine) as s:
+        stale = s.exec(select(LetterRequest).join(Case, Case.id == LetterRequest.case_id)
+                       .where(LetterRequest.status == "queued", Case.closed_at.is_not(None))).all()
+        leave = s.exec(select(Case).where(Case.case_type == "leave")).all()
+    assert stale == []
+    assert all(c.next_due_at is not None for c in leave if c.state == "leave_taken" and c.closed_at is None)
+    steps = report.extra["casework"]["steps_taken"]
+    assert steps.get("request_penalty_notice", 0) + steps.get("decide_no_penalty", 0) > 0, steps
 
 
 UNKNOWN_SCHOOL_COMMANDS = [

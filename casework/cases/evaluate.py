@@ -20,6 +20,7 @@ from casework.cases.assignment import staff_remembered
 from casework.cases.evidence import rule_config
 from casework.cases.moves import Actor, concern_key, notifications_in_bulk, open_case, propose
 from casework.cases.provenance import FindingTrail
+from casework.cases.withdrawal import withdraw_left_by_closed_cases
 from casework.clock import Clock
 from casework.register.calendar import school_year_start
 from casework.register.store import get_school, load_calendar
@@ -44,6 +45,7 @@ class EvaluationReport:
     timers: list[dict] = field(default_factory=list)
     withdrawn: list[dict] = field(default_factory=list)
     letters: list[dict] = field(default_factory=list)  # automatic letters queued (letters_by_level)
+    letters_withdrawn: int = 0  # letters still queued on cases closed before closing withdrew them
 
     def as_dict(self) -> dict:
         return {
@@ -51,6 +53,7 @@ class EvaluationReport:
             "cases_opened": self.opened, "findings_added": self.attached, "proposed": self.proposed,
             "letters_queued": self.letters,
             "notifications": self.notified, "timers_lapsed": self.timers, "proposals_withdrawn": self.withdrawn,
+            "letters_withdrawn": self.letters_withdrawn,
         }
 
 
@@ -85,6 +88,7 @@ def evaluate(engine: Engine, urn: str, clock: Clock,
                 still_found.add((f.pupil_id, f.rule))
                 _act_on(s, school, wf, calendar, pupils[f.pupil_id], f, clock, report, seen)
         report.withdrawn = _withdraw_stale_proposals(s, school, still_found)
+        report.letters_withdrawn = withdraw_left_by_closed_cases(s, school.id, by="nightly", now=clock.now())
     report.timers = sweep(engine, clock, worker=f"evaluate:{urn}", school_id=school.id).lapsed
     return report
 

@@ -24,6 +24,7 @@ from casework.cases.assignment import owner_for
 from casework.cases.evidence import case_evidence
 from casework.cases.penalties import record_penalty_notices
 from casework.cases.provenance import step_provenance
+from casework.cases.withdrawal import withdraw_on_closing
 from casework.cases.world import CaseWorld
 from casework.clock import LONDON, Clock, at
 from casework.notify.notifications import resolve_case_alerts
@@ -177,11 +178,11 @@ def move_case(world: CaseWorld, event: str, actor: Actor, *, reason: str = "", p
     case.proposals = [p for p in case.proposals if p.get("event") != event]
     ct = wf.case_type(case.case_type)
     if ct.states[new].final:
-
         case.closed_at = now
         case.safeguarding = False
         write_pending_notifications(s)
         resolve_case_alerts(s, case, actor.username, f"case closed ({ct.states[new].label})", now)
+        withdraw_on_closing(s, case, ct.states[new].label, by=actor.username, now=now)  # before its own letters
     s.add(case)
     s.flush()
     _settle_timers(world, event, old, new, now)

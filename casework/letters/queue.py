@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from casework.cases.withdrawal import letter_label, withdraw
 from casework.clock import Clock
 from casework.letters.fields import LetterProblems, prepare_letter
 from casework.letters.pdf import LayoutPool
@@ -27,9 +28,8 @@ from casework.letters.render import (
     render_queued,
 )
 from casework.store.audit import record
-from casework.store.casemodels import Case, CaseNote, LetterBatch, LetterRequest
+from casework.store.casemodels import Case, LetterBatch, LetterRequest
 from casework.store.models import Pupil, School
-from casework.workflow import for_school
 
 # Facts a letter may be missing that a person can give on the letters page: key -> (label, input type).
 # A problem naming "key=" (e.g. "give leave_to=YYYY-MM-DD on the move") is put right by giving it.
@@ -94,19 +94,8 @@ def withdraw_letter(session: Session, school_id: int, letter_id: int, reason: st
         raise LetterError(f"the letter is {req.status}, not queued")
     if not reason.strip():
         raise LetterError("say why the letter should not go: it is kept on the case")
-    req.status = "cancelled"
-    session.add(req)
-    case = session.get(Case, req.case_id)
-    session.add(CaseNote(case_id=case.id, author=by, at=now,
-                         text=f"Letter withdrawn before it went: {letter_label(case, req.template)}. {reason.strip()}"))
-    record(session, now, by, "letter.withdraw", f"letter:{req.id}", school_id=school_id, case=case.id,
-           reason=reason.strip())
+    withdraw(session, req, session.get(Case, req.case_id), reason.strip(), by=by, now=now)
     return req
-
-
-def letter_label(case: Case, template: str) -> str:
-    ldef = for_school(case.workflow).model.letters.get(template)
-    return ldef.label if ldef else template.replace("_", " ")
 
 
 @dataclass
