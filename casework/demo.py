@@ -618,34 +618,9 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
                         _try(world, "plan_home_visit", officer, "Called both contacts twice: no answer; visiting tomorrow",
                              taken)
                     continue
-                if day.weekday() != 4:
-                    continue  # the rest of the casework is done on Fridays
-                pct = attendance.get(case.pupil_id)
-                if case.case_type == "attendance" and pct is not None and pct >= 95 and rng.random() < 0.7:
-                    # Attendance has recovered: the review closes the case.
-                    _try(world, "close", officer, f"attendance back to {pct:.1f}%: no further action", taken)
-                    continue
-                weeks = (day - case.updated_at.astimezone(replay.now().tzinfo).date()).days // 7
-                if case.case_type == "leave" and case.state == "leave_taken":
-                    if weeks >= 1:  # the head decides at the next weekly review: a penalty if the law allows one
-                        _try(world, "request_penalty_notice", head, _PENALTY_REQUESTED, taken) or _try(
-                            world, "decide_no_penalty", head, rng.choice(_NO_PENALTY_NOTES), taken)
-                    continue
-                if case.case_type == "leave" and case.state == "penalty_notice":
-                    if weeks >= 3 and case.id % 4:  # most families pay within the 28 days; one in four does not
-                        _try(world, "record_payment", officer, rng.choice(_PAYMENT_NOTES), taken)
-                    continue
-                if case.state == "meeting" and case.case_type in _MEETING_OUTCOMES:
-                    if weeks >= 1 and rng.random() >= _MEETING_SLIPS:
-                        _hold_meeting(world, case, officer, rng, taken)
-                    continue
-                steps = _NEXT_STEP.get(case.case_type, {}).get(case.state, [])
-                if not steps or weeks < _WEEKS_IN_STATE.get(case.state, 0) or rng.random() < 0.3:
-                    continue
-                for event in steps:
-                    actor = head if event.startswith("issue_") else officer
-                    if _try(world, event, actor, "as agreed at the weekly attendance review", taken):
-                        break
+                if day.weekday() == 4:  # the rest of the casework is done on Fridays
+                    weeks = (day - case.updated_at.astimezone(replay.now().tzinfo).date()).days // 7
+                    _weekly_review(world, attendance.get(case.pupil_id), weeks, (officer, head), rng, taken)
     # Tonight's work is done; this is today's, as of now (the morning register, first-day calls).
     evaluate(engine, DEMO_URN, clock)
     # Leave requests waiting for the headteacher's decision.
@@ -661,6 +636,36 @@ def work_the_term(engine: Engine, *, clock: Clock, start: dt.date, rng: random.R
                          concern_start=leave_start, clock=clock, actor=officer,
                          reason="Leave of absence request form handed in at the office")
     return taken
+
+
+def _weekly_review(world, pct: float | None, weeks: int, staff: tuple, rng: random.Random,
+                   taken: dict[str, int]) -> None:
+    """What the Friday attendance review does with one open case, ``weeks`` after its last move."""
+    case, (officer, head) = world.case, staff
+    if case.case_type == "attendance" and pct is not None and pct >= 95 and rng.random() < 0.7:
+        # Attendance has recovered: the review closes the case.
+        _try(world, "close", officer, f"attendance back to {pct:.1f}%: no further action", taken)
+        return
+    if case.case_type == "leave" and case.state == "leave_taken":
+        if weeks >= 1:  # the head decides at the next weekly review: a penalty if the law allows one
+            _try(world, "request_penalty_notice", head, _PENALTY_REQUESTED, taken) or _try(
+                world, "decide_no_penalty", head, rng.choice(_NO_PENALTY_NOTES), taken)
+        return
+    if case.case_type == "leave" and case.state == "penalty_notice":
+        if weeks >= 3 and case.id % 4:  # most families pay within the 28 days; one in four does not
+            _try(world, "record_payment", officer, rng.choice(_PAYMENT_NOTES), taken)
+        return
+    if case.state == "meeting" and case.case_type in _MEETING_OUTCOMES:
+        if weeks >= 1 and rng.random() >= _MEETING_SLIPS:
+            _hold_meeting(world, case, officer, rng, taken)
+        return
+    steps = _NEXT_STEP.get(case.case_type, {}).get(case.state, [])
+    if not steps or weeks < _WEEKS_IN_STATE.get(case.state, 0) or rng.random() < 0.3:
+        return
+    for event in steps:
+        actor = head if event.startswith("issue_") else officer
+        if _try(world, event, actor, "as agreed at the weekly attendance review", taken):
+            break
 
 
 def _try(world, event: str, actor, reason: str, taken: dict[str, int]) -> bool:

@@ -180,8 +180,10 @@ def test_first_notice_by_post_counts_from_receipt_and_a_second_has_no_reduced_wi
     assert (first.sequence, first.received_on, first.reduced_amount, first.reduced_due, first.amount, first.due) == (
         1, D(2026, 3, 12), 80, D(2026, 4, 2), 160, D(2026, 4, 9))
     timers = {t.kind: t.due_at.astimezone(LONDON).date() for t in
-              session.exec(select(Timer).where(Timer.case_id == case.id))}
+              session.exec(select(Timer).where(Timer.case_id == case.id, Timer.status == "open"))}
     assert timers == {"penalty_reduced_window": D(2026, 4, 2), "penalty_payment": D(2026, 4, 9)}
+    decided = session.exec(select(Timer).where(Timer.case_id == case.id, Timer.kind == "penalty_decision")).one()
+    assert decided.status == "met"  # the head's decision, due Tue 24 Mar, made by requesting the notice
 
     # Nothing is overdue on Wed 1 Apr; the reduced-rate nudge comes on Thu 2 Apr at 18:00.
     sweep(engine, FixedClock(at(D(2026, 4, 1), dt.time(20))))
@@ -220,7 +222,7 @@ def test_a_second_notice_within_three_years_is_never_chased_for_a_reduced_rate(
     assert (second.sequence, second.served_by, second.received_on, second.reduced_amount, second.reduced_due,
             second.amount, second.due) == (2, "hand", D(2026, 3, 10), None, None, 160, D(2026, 4, 7))
     timers = {t.kind: t.due_at.astimezone(LONDON).date() for t in
-              session.exec(select(Timer).where(Timer.case_id == case.id))}
+              session.exec(select(Timer).where(Timer.case_id == case.id, Timer.status == "open"))}
     assert timers == {"penalty_payment": D(2026, 4, 7)}
     sweep(engine, FixedClock(at(D(2026, 4, 8), dt.time(20))))
     messages = [n.message for n in session.exec(select(Notification).where(Notification.case_id == case.id))]
