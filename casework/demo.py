@@ -557,6 +557,7 @@ _NO_PENALTY_NOTES = [
     "No penalty notice: the days taken were in the summer term and fall outside the 10-week window now",
 ]
 
+_UNPAID = "Unpaid after 28 days and no reply to our reminder: referred to the LA's legal team under s.444"
 _PAYMENT_NOTES = [
     "The LA confirmed the penalty was paid at the reduced rate",
     "Paid in full; the LA's receipt is on file",
@@ -652,8 +653,10 @@ def _weekly_review(world, pct: float | None, weeks: int, staff: tuple, rng: rand
                 world, "decide_no_penalty", head, rng.choice(_NO_PENALTY_NOTES), taken)
         return
     if case.case_type == "leave" and case.state == "penalty_notice":
-        if weeks >= 3 and case.id % 4:  # most families pay within the 28 days; one in four does not
+        if weeks >= 3 and case.id % 6:  # most families pay within the 28 days; one in six does not
             _try(world, "record_payment", officer, rng.choice(_PAYMENT_NOTES), taken)
+        elif weeks >= 5:  # unpaid after the 28 days: the head passes it to the LA to prosecute
+            _try(world, "refer_for_prosecution", head, _UNPAID, taken)
         return
     if case.state == "meeting" and case.case_type in _MEETING_OUTCOMES:
         if weeks >= 1 and rng.random() >= _MEETING_SLIPS:
