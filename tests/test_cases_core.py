@@ -306,3 +306,21 @@ def test_leave_taken_gives_the_head_ten_school_days_to_decide_on_a_penalty(sessi
     assert case.closed_at is not None
     assert session.get(Timer, timer.id).status == "lapsed"  # it lapsed first; closing leaves it in the record
     assert not next_deadlines(session, [case.id], later.now())
+
+
+def test_a_step_a_lapse_proposes_says_why_in_the_deadlines_own_words(session, world, engine):
+    """The head's decisions page shows why a step is there: a lapsed deadline's proposal carries the
+    lapse's notification (or safeguarding alert) as its reason, not a bare "proposed by the workflow"."""
+    school, pupil, a = world
+    clock = FixedClock(dt.datetime(2025, 11, 10, 15, 0, tzinfo=LONDON))
+    case, w = _open(session, school, pupil, clock)
+    cs.move_case(w, "send_letter", a["officer"])
+    session.commit()
+    sweep(engine, FixedClock(dt.datetime(2025, 12, 8, 20, 0, tzinfo=LONDON)))  # the review, 20 school days on
+    session.expire_all()
+    assert [(p["event"], p["reason"]) for p in session.get(Case, case.id).proposals] == [
+        ("invite_to_meeting", "Time to review attendance since the letter")]
+    for name in ("national", "frisby", "mason-moor", "staplehurst", "thomas-russell-junior"):
+        for kind, tdef in for_school(name).model.timers.items():
+            for action in tdef.on_lapse:
+                assert not action.propose or action.message, (name, kind)

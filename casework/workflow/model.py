@@ -271,6 +271,18 @@ class TimerDef(_Strict):
         "any attending or present mark meets it (the pupil returned); with `unauthorised`, an authorised absence "
         "also ends the run (children missing education counts continuous unauthorised absence only).")
 
+    @model_validator(mode="after")
+    def _say_why_a_lapse_proposes(self) -> TimerDef:
+        """A step a lapse proposes without a message of its own gives the lapse's notification as
+        its reason (what the head reads on the decisions page), or its safeguarding alert's, or
+        the deadline that passed."""
+        told = next((a.message if a.notify else a.safeguarding for a in self.on_lapse
+                     if (a.notify and a.message) or isinstance(a.safeguarding, str)), None)
+        why = told[:1].upper() + told[1:] if told else f"Deadline passed: {self.label[:1].lower()}{self.label[1:]}"
+        self.__dict__["on_lapse"] = [a.model_copy(update={"message": why}) if a.propose and not a.message else a
+                                     for a in self.on_lapse]
+        return self
+
 
 class LetterDef(_Strict):
     label: str
