@@ -459,8 +459,8 @@ def next_deadline_rows(s: Session, case_ids: list[int] | None = None):
     ``Case.next_timer_id`` cache.
 
     Each case's deadline is found from that case's own timers (a correlated subquery read through
-    the timers' case index), so the cost is the asked cases' timers: a window over every
-    outstanding timer, filtered to the cases afterwards, read the whole table on each sweep batch."""
+    the timers' case index), so the cost is the asked cases' timers. (A window over every
+    outstanding timer, filtered to the cases afterwards, read the whole table on each sweep batch.)"""
     first = (outstanding(select(Timer.id).where(Timer.case_id == Case.id))
              .order_by(Timer.due_at, Timer.id).limit(1).correlate(Case).scalar_subquery())
     firsts = select(Case.id.label("case_id"), first.label("timer_id"))
