@@ -324,3 +324,25 @@ def test_a_step_a_lapse_proposes_says_why_in_the_deadlines_own_words(session, wo
         for kind, tdef in for_school(name).model.timers.items():
             for action in tdef.on_lapse:
                 assert not action.propose or action.message, (name, kind)
+
+
+def test_a_leave_request_waits_five_school_days_for_the_heads_decision(session, world, engine):
+    """A request handed in on Fri 7 Nov 2025 is due a decision by Fri 14 Nov; refusing it meets the
+    deadline; one left undecided tells leadership when it lapses."""
+    school, pupil, a = world
+    clock = FixedClock(dt.datetime(2025, 11, 7, 10, 0, tzinfo=LONDON))
+    refused, w = _open(session, school, pupil, clock, "leave")
+    waiting = cs.open_case(session, school, pupil, for_school("national"), "leave", concern="leave:2026-02-02",
+                           concern_start=dt.date(2026, 2, 2), clock=clock, actor=cs.Actor.system(), reason="form")
+    session.commit()
+    due = {t.case_id: t for t in session.exec(select(Timer).where(Timer.kind == "leave_request_decision"))}
+    assert {c: t.due_at.astimezone(LONDON).date() for c, t in due.items()} == {
+        refused.id: dt.date(2025, 11, 14), waiting.id: dt.date(2025, 11, 14)}
+    cs.move_case(w, "refuse_leave", a["head"])
+    session.commit()
+    sweep(engine, FixedClock(dt.datetime(2025, 11, 14, 20, 0, tzinfo=LONDON)))
+    session.expire_all()
+    assert session.get(Timer, due[refused.id].id).status == "met"
+    assert session.get(Timer, due[waiting.id].id).status == "lapsed"
+    told = session.exec(select(Notification).where(Notification.case_id == waiting.id)).all()
+    assert sorted(n.role for n in told) == ["deputy_head", "headteacher"]
