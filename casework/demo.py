@@ -557,6 +557,11 @@ _NO_PENALTY_NOTES = [
     "No penalty notice: the days taken were in the summer term and fall outside the 10-week window now",
 ]
 
+_NO_EVIDENCE_NOTES = [
+    "No evidence after two reminders; the child is well and back in school. Illness days stay on the record; closed",
+    "Mum says the GP will not give notes for short illnesses; absence now recovered, so closed and watched",
+    "No evidence came; attendance back on track since, so closed. Another run of illness will reopen it",
+]
 _UNPAID = "Unpaid after 28 days and no reply to our reminder: referred to the LA's legal team under s.444"
 _PAYMENT_NOTES = [
     "The LA confirmed the penalty was paid at the reduced rate",
@@ -657,6 +662,9 @@ def _weekly_review(world, pct: float | None, weeks: int, staff: tuple, rng: rand
             _try(world, "record_payment", officer, rng.choice(_PAYMENT_NOTES), taken)
         elif weeks >= 5:  # unpaid after the 28 days: the head passes it to the LA to prosecute
             _try(world, "refer_for_prosecution", head, _UNPAID, taken)
+        return
+    if case.state == "medical_evidence_requested" and weeks >= 3:  # the deadline passed a week ago: chased, no reply
+        _try(world, "close", officer, rng.choice(_NO_EVIDENCE_NOTES), taken)
         return
     if case.state == "meeting" and case.case_type in _MEETING_OUTCOMES:
         if weeks >= 1 and rng.random() >= _MEETING_SLIPS:
