@@ -48,14 +48,19 @@ def check_at(session: Session, school: School, clock: Clock, taken: set[int]) ->
         except LetterProblems:
             continue
     taken.update(c.request_id for c in out)
+    for req in queued:  # they have gone to the printer: no longer queued, not yet laid out
+        if req.id in taken:
+            req.status = "printing"
+            session.add(req)
     return out
 
 
 def produce_checked(engine: Engine, school_id: int, letters: list[CheckedLetter], by: str, *,
                     job_id: int | None = None, workers: int | None = None) -> int:
     """Lay out and keep checked letters, each print run's as one print file (``LetterBatch``) dated
-    when it was checked, a chunk at a time with its progress on the print job. A letter no longer queued
-    (produced or withdrawn meanwhile) is left as it is. Returns how many were produced."""
+    when it was checked, a chunk at a time with its progress on the print job. A letter ``check_at`` took
+    is marked printing: it has gone, so closing its case does not withdraw it. One neither queued nor
+    printing (produced or withdrawn meanwhile) is left as it is. Returns how many were produced."""
     pool = print_pool(print_workers() if workers is None else workers) if len(letters) >= POOL_FROM else None
     produced = 0
     try:
@@ -78,7 +83,7 @@ def _keep_part(engine: Engine, school_id: int, part: list[CheckedLetter], pdfs, 
         kept, files = [], []
         for letter, pdf in zip(part, pdfs):
             req = s.get(LetterRequest, letter.request_id)
-            if req is None or req.status != "queued":
+            if req is None or req.status not in ("queued", "printing"):
                 continue
             kept.append(keep_letter(s, req, letter, pdf, by, school).letter_id)
             files.append(pdf.data)

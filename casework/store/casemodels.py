@@ -127,7 +127,8 @@ class LetterRequest(SQLModel, table=True):
     case_id: int = Field(foreign_key="pupil_case.id", index=True)
     move_id: int | None = Field(default=None, foreign_key="case_move.id")
     template: str
-    status: str = "queued"  # queued | produced | cancelled
+    # queued | printing (taken by a print run that lays it out later: the demo's office) | produced | cancelled
+    status: str = "queued"
     queued_at: dt.datetime = _at()
     produced_at: dt.datetime | None = _at(nullable=True)
     produced_by: str = ""
