@@ -114,13 +114,13 @@ class DemoReport:
             console.print(f"Casework replayed day by day since September: {sum(cw['steps_taken'].values())} steps taken "
                           f"({', '.join(f'{v} {k}' for k, v in sorted(cw['steps_taken'].items()))}).")
             console.print(f"Now: {sum(cw['open_cases'].values())} open cases, {cw['closed_cases']} closed; "
-                          f"{cw['letters_queued']} letters queued; {cw['open_deadlines']} open deadlines, "
+                          f"{_letters(cw['letters_queued'])} queued; {cw['open_deadlines']} open deadlines, "
                           f"{cw['missed_deadlines']} missed; {cw['safeguarding_queue']} items on the DSL's queue.")
             past = self.extra.get("past_letters") or {}
             if past.get("how") == "background" and past.get("letters"):
                 console.print(f"The office's past print runs: {past['letters']} letters, checked on the days they "
                               "were printed, are being laid out in the background (a few minutes; the letters page "
-                              f"shows how far it has got). {cw['letters_queued'] - past['letters']} letters are today's queue.")
+                              f"shows how far it has got). What is queued ({_letters(cw['letters_queued'])}) is today's.")
             elif past.get("letters"):
                 console.print(f"The office's past print runs: {past['letters']} letters produced, each the school day "
                               "it was queued or the next, a print file a day.")
@@ -139,6 +139,10 @@ class DemoReport:
         console.print(f"  casework cases --school {DEMO_URN}{dbarg}")
         console.print(f"  casework letters queue --school {DEMO_URN}{dbarg}")
         console.print(f"  casework stats --school {DEMO_URN} --summary{dbarg}")
+
+
+def _letters(n: int) -> str:
+    return f"{n} letter{'s' if n != 1 else ''}"
 
 
 def _calendar_csv() -> str:
