@@ -346,3 +346,17 @@ def test_a_leave_request_waits_five_school_days_for_the_heads_decision(session, 
     assert session.get(Timer, due[waiting.id].id).status == "lapsed"
     told = session.exec(select(Notification).where(Notification.case_id == waiting.id)).all()
     assert sorted(n.role for n in told) == ["deputy_head", "headteacher"]
+
+
+def test_the_nightly_withdrawal_names_a_state_the_workflow_has_since_dropped(session, world, engine):
+    """A case closed in a state a later workflow no longer has does not stop the night's run."""
+    school, pupil, a = world
+    clock = FixedClock(dt.datetime(2025, 11, 10, 15, 0, tzinfo=LONDON))
+    case, _ = _open(session, school, pupil, clock)
+    stale = LetterRequest(school_id=school.id, case_id=case.id, template="attendance_concern", queued_at=clock.now())
+    case.state, case.closed_at = "closed_by_old_policy", dt.datetime(2025, 11, 11, 12, 0, tzinfo=LONDON)
+    session.add_all([stale, case])
+    session.commit()
+    assert evaluate(engine, school.urn, FixedClock(dt.datetime(2025, 11, 12, 18, 0, tzinfo=LONDON))).letters_withdrawn == 1
+    note = session.exec(select(CaseNote).where(CaseNote.case_id == case.id)).one()
+    assert "closed on 11 Nov 2025 (closed by old policy)" in note.text

@@ -80,3 +80,32 @@ def test_the_counts_cover_the_whole_queue_not_one_page(app, world, engine, monke
     last = c.get(f"/letters?page={len(queued)}").get_data(as_text=True)
     assert "<strong>1</strong> ready" in last and f"<strong>{len(queued) - 1}</strong> with problems" in last
     assert f'<a href="/letters?page={len(queued) - 1}">‹ Previous</a>' in last and "Next ›" not in last
+
+
+def test_the_demo_office_hands_back_what_a_failed_print_run_had_not_laid_out(world, engine, monkeypatch):
+    """The office's checked letters are 'printing' (gone: closing a case leaves them be). If the run
+    that lays them out stops, they go back to the queue for a person, not into limbo."""
+    import datetime as dt
+
+    import pytest
+
+    import casework.letters.office as office
+    from casework.clock import FixedClock
+    from casework.store.models import School
+
+    four_pm = FixedClock(world.clock.now() + dt.timedelta(hours=5))  # the letters were queued this morning
+    with Session(engine) as s:
+        checked = office.check_at(s, s.get(School, world.school_id), four_pm, set())
+        s.commit()
+        assert [c.request_id for c in checked] == [world.letters["ready"]]
+        assert s.get(LetterRequest, world.letters["ready"]).status == "printing"
+
+    def broken(*_args):
+        raise RuntimeError("the layout process died")
+
+    monkeypatch.setattr(office, "render_pdfs", broken)
+    with pytest.raises(RuntimeError):
+        office.produce_checked(engine, world.school_id, checked, "office")
+    with Session(engine) as s:
+        assert s.get(LetterRequest, world.letters["ready"]).status == "queued"
+        assert s.get(LetterRequest, world.letters["blocked"]).status == "queued"  # never taken: it has a problem

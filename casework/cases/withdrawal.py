@@ -54,6 +54,7 @@ def withdraw_left_by_closed_cases(session: Session, school_id: int, *, by: str, 
                         .where(LetterRequest.school_id == school_id, LetterRequest.status == "queued",
                                Case.closed_at.is_not(None), LetterRequest.queued_at < Case.closed_at)).all()
     for req, case in rows:
-        label = for_school(case.workflow).case_type(case.case_type).states[case.state].label
+        state = for_school(case.workflow).case_type(case.case_type).states.get(case.state)
+        label = state.label if state else case.state.replace("_", " ")  # a state the workflow has since dropped
         withdraw(session, req, case, closing_reason(case.closed_at, label), by=by, now=now)
     return len(rows)

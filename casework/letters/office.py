@@ -70,10 +70,22 @@ def produce_checked(engine: Engine, school_id: int, letters: list[CheckedLetter]
                 part = run[k:k + CHUNK]
                 pdfs = render_pdfs([c.html for c in part], pool)
                 produced += _keep_part(engine, school_id, part, pdfs, by, at, job_id)
+    except BaseException:
+        _back_to_the_queue(engine, [c.request_id for c in letters])
+        raise
     finally:
         if pool is not None:
             pool.shutdown()
     return produced
+
+
+def _back_to_the_queue(engine: Engine, ids: list[int]) -> None:
+    """A run that stops hands the letters it had not laid out back to the queue, where a person
+    can produce or withdraw them (what it produced stays produced)."""
+    with session_scope(engine) as s:
+        for req in s.exec(select(LetterRequest).where(LetterRequest.id.in_(ids), LetterRequest.status == "printing")):
+            req.status = "queued"
+            s.add(req)
 
 
 def _keep_part(engine: Engine, school_id: int, part: list[CheckedLetter], pdfs, by: str, at: dt.datetime,

@@ -279,8 +279,8 @@ class TimerDef(_Strict):
         told = next((a.message if a.notify else a.safeguarding for a in self.on_lapse
                      if (a.notify and a.message) or isinstance(a.safeguarding, str)), None)
         why = told[:1].upper() + told[1:] if told else f"Deadline passed: {self.label[:1].lower()}{self.label[1:]}"
-        self.__dict__["on_lapse"] = [a.model_copy(update={"message": why}) if a.propose and not a.message else a
-                                     for a in self.on_lapse]
+        self.on_lapse = [a.model_copy(update={"message": why}) if a.propose and not a.message else a
+                         for a in self.on_lapse]
         return self
 
 
